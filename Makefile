@@ -18,16 +18,16 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check signerd emulator tests
-	$(PY) -m ruff format --check signerd emulator tests
+	$(PY) -m ruff check signerd emulator tests examples
+	$(PY) -m ruff format --check signerd emulator tests examples
 	$(PY) -m mypy
 
 format: $(STAMP)
-	$(PY) -m ruff format signerd emulator tests
-	$(PY) -m ruff check --fix signerd emulator tests
+	$(PY) -m ruff format signerd emulator tests examples
+	$(PY) -m ruff check --fix signerd emulator tests examples
 
 demo: $(STAMP)
-	$(PY) -m emulator.demo
+	$(PY) examples/demo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

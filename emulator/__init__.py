@@ -1,4 +1,4 @@
-"""Simulated Trezor and Ledger devices speaking the real wire protocols, plus launchers for real emulators.
+"""Simulated Trezor and Ledger devices on the real wire protocols, and real-emulator launchers.
 
 Their secrets are public (a BIP-39 test mnemonic); otherwise they behave as the real firmware
 does, so signerd's code paths are the same against a simulator, an emulator or a device.

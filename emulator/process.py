@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from emulator.keys import DEFAULT_MNEMONIC
 
@@ -56,7 +56,9 @@ class EmulatorProcess(ABC):
         auto: str | None = None,
         extra_args: list[str] | None = None,
         log_path: Path | None = None,
+        inherit_output: bool = False,
     ) -> None:
+        self.inherit_output = inherit_output
         self.mnemonic = mnemonic
         self.auto = auto
         self.extra_args = list(extra_args or [])
@@ -77,6 +79,10 @@ class EmulatorProcess(ABC):
         """True once the emulator answers on its ports."""
 
     @abstractmethod
+    def wait_for_review(self, timeout: float = 30.0) -> object:
+        """Block until the device shows a request waiting for the person."""
+
+    @abstractmethod
     def press_yes(self) -> None:
         """Approve what is on the screen (confirm every remaining screen of the flow)."""
 
@@ -89,11 +95,7 @@ class EmulatorProcess(ABC):
         """Everything the device has shown in the current/last flow, as text."""
 
     def start(self, timeout: float = 20.0) -> Self:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env
-        )
+        self.proc = _spawn(self.command(), self.log_path, self.inherit_output)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -143,3 +145,110 @@ class EmulatorProcess(ABC):
 def python_module(module: str, *args: str) -> list[str]:
     """argv running `python -m module args...` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+def _spawn(argv: list[str], log_path: Path | None, inherit: bool) -> subprocess.Popen[bytes]:
+    """Start a child with output to a log file, to our terminal, or nowhere."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if inherit:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)
+    if log_path is None:
+        out: Any = subprocess.DEVNULL
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+
+
+class DaemonProcess:
+    """`signerd serve` in a child process, on its own socket and data directory."""
+
+    def __init__(
+        self,
+        device: str,
+        workdir: Path,
+        *,
+        config: str | None = None,
+        extra_args: list[str] | None = None,
+        log_path: Path | None = None,
+        inherit_output: bool = False,
+    ) -> None:
+        self.device = device
+        self.workdir = workdir
+        self.socket_path = workdir / "run" / "signerd.sock"
+        self.data_dir = workdir / "data"
+        self.config_path: Path | None = None
+        if config is not None:
+            self.config_path = workdir / "signerd.toml"
+            self.config_path.write_text(config)
+        self.extra_args = list(extra_args or [])
+        self.log_path = log_path if log_path is not None else workdir / "signerd.log"
+        self.inherit_output = inherit_output
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        argv = python_module(
+            "signerd.cli",
+            "-v",
+            "serve",
+            "--device",
+            self.device,
+            "--socket",
+            str(self.socket_path),
+            "--data-dir",
+            str(self.data_dir),
+        )
+        if self.config_path is not None:
+            argv += ["--config", str(self.config_path)]
+        return argv + self.extra_args
+
+    def is_ready(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.socket_path))
+            except OSError:
+                return False
+        return True
+
+    def start(self, timeout: float = 20.0) -> DaemonProcess:
+        self.proc = _spawn(self.command(), self.log_path, self.inherit_output)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"signerd exited with {self.proc.returncode}: {self.log()}")
+            if self.is_ready():
+                return self
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"signerd did not become ready in {timeout}s: {self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> DaemonProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

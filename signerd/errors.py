@@ -12,7 +12,10 @@ class SignerdError(Exception):
 
 
 class ValidationError(SignerdError, ValueError):
-    """A request or grant field is malformed; ``field`` names it (dotted path, e.g. ``allowances.0.amount``)."""
+    """A request or grant field is malformed.
+
+    ``field`` names it as a dotted path, e.g. ``allowances.0.amount``.
+    """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -50,3 +53,23 @@ class BlindSigningRefused(DeviceError):
 
 class ApprovalTimeout(SignerdError):
     """The person did not answer on the device in time; the request was cancelled on the device."""
+
+
+class PolicyRefused(SignerdError):
+    """The request exceeds a configured ceiling; it never reached the device."""
+
+
+class TooManyPending(SignerdError):
+    """This peer already has the maximum number of requests waiting for the device."""
+
+
+class GrantNotFound(SignerdError):
+    """No grant with that id is stored."""
+
+
+class GrantRevoked(SignerdError):
+    """The grant was revoked."""
+
+
+class GrantExpired(SignerdError):
+    """The grant's validity window has ended."""

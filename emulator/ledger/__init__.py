@@ -1,0 +1,1 @@
+"""The simulated Ledger Ethereum app behind Speculos' APDU TCP framing and REST API."""

@@ -1,0 +1,397 @@
+"""The simulated Ledger Ethereum app: APDU in, response data + status word out.
+
+Follows LedgerHQ/app-ethereum doc/ethapp.adoc for the encodings and the app's sources for
+behaviour: status words (apdu_constants.h), the blind-signing refusal of EIP-712 on a Nano
+whose "Raw messages" (verbose EIP-712) and "Blind signing" settings are both off
+(ui_logic.c: ui_712_redraw_generic_step -> 0x6A80 with "Blind signing must be enabled in
+Settings"), the v0 hashed mode's need for "Blind signing" (handle_sign_eip712_message_v0),
+and GET APP CONFIGURATION's flags (0x01 = blind signing allowed, 0x02 always set; the app
+reports no flag for "Raw messages").
+
+One deliberate simplification: the real app reviews EIP-712 fields while they stream in,
+holding each field's reply until the person moves past it; the simulator answers the stream
+at once and shows the same screens, in the same order, when the sign APDU arrives. A
+rejection therefore arrives on the sign APDU, with the same status word (0x6985).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from eth_keys.datatypes import PrivateKey
+from eth_utils.crypto import keccak
+
+from emulator.keys import Keyring
+from emulator.ledger import eip712
+from emulator.ledger.screen import Page, Screen
+
+log = logging.getLogger(__name__)
+
+CLA = 0xE0
+CLA_BOLOS = 0xB0
+
+INS_GET_PUBLIC_ADDRESS = 0x02
+INS_GET_APP_CONFIGURATION = 0x06
+INS_SIGN_PERSONAL_MESSAGE = 0x08
+INS_SIGN_EIP712 = 0x0C
+INS_EIP712_STRUCT_DEF = 0x1A
+INS_EIP712_STRUCT_IMPL = 0x1C
+INS_EIP712_FILTERING = 0x1E
+INS_BOLOS_GET_VERSION = 0x01
+
+SW_OK = 0x9000
+SW_REJECTED = 0x6985  # APDU_RESPONSE_CONDITION_NOT_SATISFIED: also "rejected by the user"
+SW_INVALID_DATA = 0x6A80
+SW_WRONG_LENGTH = 0x6700
+SW_INVALID_P1_P2 = 0x6B00
+SW_INS_NOT_SUPPORTED = 0x6D00
+SW_CLA_NOT_SUPPORTED = 0x6E00
+SW_LOCKED = 0x5515  # BOLOS: device locked (PIN screen)
+SW_APP_NOT_OPEN = 0x6E01  # BOLOS dashboard: CLA of an app that is not open
+
+APP_FLAG_DATA_ALLOWED = 0x01
+APP_FLAG_EXTERNAL_TOKEN_NEEDED = 0x02
+
+APP_NAME = "Ethereum"
+APP_VERSION = (1, 13, 0)
+DASHBOARD_NAME = "BOLOS"
+DASHBOARD_VERSION = "1.1.2"
+
+MODELS = {
+    # name -> (display name, screen width, height, touch screen)
+    "nanosp": ("Nano S Plus", 128, 64, False),
+    "nanox": ("Nano X", 128, 64, False),
+    "stax": ("Stax", 400, 672, True),
+    "flex": ("Flex", 480, 600, True),
+}
+
+
+@dataclass
+class Settings:
+    """The app's settings menu; off on a fresh device, lost when the simulator restarts."""
+
+    raw_messages: bool = False  # "Raw messages" (N_storage.verbose_eip712)
+    blind_signing: bool = False  # "Blind signing" (N_storage.dataAllowed)
+
+
+class ApduError(Exception):
+    def __init__(self, sw: int, reason: str) -> None:
+        super().__init__(f"0x{sw:04X}: {reason}")
+        self.sw = sw
+
+
+def parse_bip32(data: bytes) -> tuple[list[int], bytes]:
+    """(indices, rest) of "count || index_be32 ..."; at most 10 levels, as the app."""
+    if not data or not 1 <= data[0] <= 10 or len(data) < 1 + 4 * data[0]:
+        raise ApduError(SW_INVALID_DATA, "bad BIP-32 path")
+    count = data[0]
+    path = [int.from_bytes(data[1 + 4 * i : 5 + 4 * i], "big") for i in range(count)]
+    return path, data[1 + 4 * count :]
+
+
+class EthereumApp:
+    """State of the device (locked, dashboard, app open), the app's settings, and its APDUs."""
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        screen: Screen,
+        *,
+        model: str = "nanosp",
+        settings: Settings | None = None,
+        state: str = "app",
+    ) -> None:
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}")
+        self.keyring = keyring
+        self.screen = screen
+        self.model = model
+        self.settings = settings or Settings()
+        self.state = state
+        self._eip712: eip712.Eip712Session | None = None
+        self._eip712_shown: list[eip712.Shown] = []
+        self._filtering_full = False
+        self._message: bytearray | None = None
+        self._message_len = 0
+        self._message_path: list[int] = []
+
+    @property
+    def touch(self) -> bool:
+        return MODELS[self.model][3]
+
+    def handle(self, apdu: bytes) -> bytes:
+        """Response data followed by the two status-word bytes; never raises."""
+        try:
+            data = self._dispatch(apdu)
+            return data + SW_OK.to_bytes(2, "big")
+        except ApduError as exc:
+            log.info("APDU %s refused: %s", apdu[:5].hex(), exc)
+            return exc.sw.to_bytes(2, "big")
+        except eip712.Eip712Error as exc:
+            log.info("EIP-712 APDU %s refused: %s", apdu[:5].hex(), exc)
+            self._eip712 = None
+            return exc.sw.to_bytes(2, "big")
+        except Exception:
+            log.exception("unexpected failure on APDU %s", apdu.hex())
+            self._eip712 = None
+            return (0x6F00).to_bytes(2, "big")
+
+    def _dispatch(self, apdu: bytes) -> bytes:
+        if self.state == "locked":
+            raise ApduError(SW_LOCKED, "device locked")
+        if len(apdu) < 4:
+            raise ApduError(SW_WRONG_LENGTH, "APDU shorter than its header")
+        cla, ins, p1, p2 = apdu[:4]
+        body = apdu[5:] if len(apdu) >= 5 else b""
+        if len(apdu) >= 5 and apdu[4] != len(body):
+            raise ApduError(SW_WRONG_LENGTH, "Lc does not match the data length")
+        if cla == CLA_BOLOS and ins == INS_BOLOS_GET_VERSION:
+            return self._get_version()
+        if self.state == "dashboard":
+            raise ApduError(SW_APP_NOT_OPEN, "no app open")
+        if cla != CLA:
+            raise ApduError(SW_CLA_NOT_SUPPORTED, f"CLA 0x{cla:02X}")
+        handlers = {
+            INS_GET_PUBLIC_ADDRESS: self._get_address,
+            INS_GET_APP_CONFIGURATION: self._get_configuration,
+            INS_SIGN_PERSONAL_MESSAGE: self._sign_personal,
+            INS_SIGN_EIP712: self._sign_eip712,
+            INS_EIP712_STRUCT_DEF: self._struct_def,
+            INS_EIP712_STRUCT_IMPL: self._struct_impl,
+            INS_EIP712_FILTERING: self._filtering,
+        }
+        handler = handlers.get(ins)
+        if handler is None:
+            raise ApduError(SW_INS_NOT_SUPPORTED, f"INS 0x{ins:02X}")
+        return handler(p1, p2, body)
+
+    # -- general ---------------------------------------------------------------------------
+
+    def _get_version(self) -> bytes:
+        name, version = (
+            (APP_NAME, ".".join(map(str, APP_VERSION)))
+            if self.state == "app"
+            else (DASHBOARD_NAME, DASHBOARD_VERSION)
+        )
+        out = bytes([1, len(name)]) + name.encode() + bytes([len(version)]) + version.encode()
+        return out + b"\x01\x00"
+
+    def _get_configuration(self, p1: int, p2: int, body: bytes) -> bytes:
+        flags = APP_FLAG_EXTERNAL_TOKEN_NEEDED
+        if self.settings.blind_signing:
+            flags |= APP_FLAG_DATA_ALLOWED
+        return bytes([flags, *APP_VERSION])
+
+    def _key(self, path: list[int]) -> PrivateKey:
+        return PrivateKey(self.keyring.private_key(path))
+
+    def _get_address(self, p1: int, p2: int, body: bytes) -> bytes:
+        if p1 > 1 or p2 > 1:
+            raise ApduError(SW_INVALID_P1_P2, "P1/P2")
+        path, rest = parse_bip32(body)
+        if len(rest) not in (0, 8):
+            raise ApduError(SW_INVALID_DATA, "trailing data after the path")
+        key = self._key(path)
+        address = key.public_key.to_checksum_address()
+        if p1 == 1:
+            pages = [
+                Page(("Verify Ethereum", "address")),
+                Page(("Address", address)),
+                Page(("Approve",), action="approve"),
+                Page(("Reject",), action="reject"),
+            ]
+            if not self.screen.review(pages):
+                raise ApduError(SW_REJECTED, "address rejected")
+        pubkey = b"\x04" + key.public_key.to_bytes()
+        out = bytes([len(pubkey)]) + pubkey + bytes([40]) + address[2:].encode()
+        if p2 == 1:
+            out += self.keyring.extended_public(path)[0]
+        return out
+
+    def _sign(self, path: list[int], digest: bytes) -> bytes:
+        sig = self._key(path).sign_msg_hash(digest)
+        v: int = sig.v
+        r: int = sig.r
+        s: int = sig.s
+        return bytes([27 + v]) + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    # -- personal message ------------------------------------------------------------------
+
+    def _sign_personal(self, p1: int, p2: int, body: bytes) -> bytes:
+        if p2 != 0 or p1 not in (0x00, 0x80):
+            raise ApduError(SW_INVALID_P1_P2, "P1/P2")
+        if p1 == 0x00:
+            path, rest = parse_bip32(body)
+            if len(rest) < 4:
+                raise ApduError(SW_INVALID_DATA, "message length missing")
+            self._message_path = path
+            self._message_len = int.from_bytes(rest[:4], "big")
+            self._message = bytearray(rest[4:])
+        else:
+            if self._message is None:
+                raise ApduError(SW_REJECTED, "no message started")
+            self._message += body
+        if len(self._message) > self._message_len:
+            self._message = None
+            raise ApduError(SW_INVALID_DATA, "message longer than announced")
+        if len(self._message) < self._message_len:
+            return b""
+        message = bytes(self._message)
+        self._message = None
+        try:
+            text = message.decode("ascii")
+            printable = text.isprintable()
+        except UnicodeDecodeError:
+            printable = False
+        body_pages = (
+            [Page(("Message", text[i : i + 100])) for i in range(0, max(len(text), 1), 100)]
+            if printable
+            else [Page(("Message hash", "0x" + keccak(message).hex()))]
+        )
+        pages = [
+            Page(("Review message",)),
+            *body_pages,
+            Page(("Sign message",), action="approve"),
+            Page(("Reject",), action="reject"),
+        ]
+        if not self.screen.review(pages):
+            raise ApduError(SW_REJECTED, "message rejected")
+        prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
+        return self._sign(self._message_path, keccak(prefix + message))
+
+    # -- EIP-712 ---------------------------------------------------------------------------
+
+    def _struct_def(self, p1: int, p2: int, body: bytes) -> bytes:
+        if self._eip712 is None:
+            self._eip712 = eip712.Eip712Session()
+            self._eip712_shown = []
+            self._filtering_full = False
+        if p2 == 0x00:
+            self._eip712.define_struct(body)
+        elif p2 == 0xFF:
+            self._eip712.define_field(body)
+        else:
+            self._eip712 = None
+            raise ApduError(SW_INVALID_P1_P2, "P2")
+        return b""
+
+    def _fields_refused(self) -> bool:
+        """A Nano with neither setting cannot show the fields (basic filtering only)."""
+        return (
+            not self.touch
+            and not self._filtering_full
+            and not self.settings.raw_messages
+            and not self.settings.blind_signing
+        )
+
+    def _struct_impl(self, p1: int, p2: int, body: bytes) -> bytes:
+        session = self._eip712
+        if session is None:
+            raise ApduError(SW_REJECTED, "no EIP-712 context")
+        if p2 == 0x00:
+            shown = session.set_root(body)
+        elif p2 == 0x0F:
+            shown = session.array_size(body)
+        elif p2 == 0xFF:
+            shown = session.field_value(body, partial=p1 != 0x00)
+            if shown and self._fields_refused():
+                # The first field to draw meets ui_712_redraw_generic_step's check.
+                self._eip712 = None
+                self._show_blind_signing_error()
+                raise ApduError(SW_INVALID_DATA, "blind signing must be enabled")
+        else:
+            self._eip712 = None
+            raise ApduError(SW_INVALID_P1_P2, "P2")
+        self._eip712_shown.extend(shown)
+        return b""
+
+    def _filtering(self, p1: int, p2: int, body: bytes) -> bytes:
+        if self._eip712 is None:
+            raise ApduError(SW_REJECTED, "no EIP-712 context")
+        if p2 == 0x00:
+            if not self.settings.raw_messages:
+                self._filtering_full = True
+            return b""
+        if not self._filtering_full:
+            return b""
+        # Filters are signed by Ledger's CAL key, which the simulator does not hold.
+        self._eip712 = None
+        raise ApduError(SW_INVALID_DATA, "filter signature does not verify")
+
+    def _show_blind_signing_error(self) -> None:
+        if self.touch:
+            self.screen.show(
+                (
+                    "This transaction cannot be clear-signed",
+                    "Enable blind signing in the settings to sign this transaction.",
+                )
+            )
+        else:
+            self.screen.show(("Blind signing must be", "enabled in Settings"))
+
+    def _sign_eip712(self, p1: int, p2: int, body: bytes) -> bytes:
+        if p1 != 0x00 or p2 not in (0x00, 0x01):
+            raise ApduError(SW_INVALID_P1_P2, "P1/P2")
+        if p2 == 0x00:
+            return self._sign_eip712_v0(body)
+        session = self._eip712
+        self._eip712 = None
+        if session is None:
+            raise ApduError(SW_REJECTED, "no EIP-712 context")
+        digest = session.signing_hash()
+        path, _ = parse_bip32(body)
+        assert session.message_hash is not None
+        if not self.screen.review(self._eip712_pages(session.message_hash)):
+            raise ApduError(SW_REJECTED, "typed message rejected")
+        return self._sign(path, digest)
+
+    def _eip712_pages(self, message_hash: bytes) -> list[Page]:
+        show_all = self.touch or self.settings.raw_messages
+        pages: list[Page] = []
+        if not self.touch:
+            pages.append(Page(("Blind signing ahead", "Press both to accept risk"), "accept"))
+        pages.append(Page(("Review typed message",)))
+        in_domain = True
+        struct_pages: list[int] = []
+        for item in self._eip712_shown:
+            if isinstance(item, eip712.ShownStruct):
+                if item.name != eip712.DOMAIN_STRUCT and in_domain:
+                    in_domain = False
+                    if not show_all:
+                        pages.append(Page(("Message hash", "0x" + message_hash.hex())))
+                if not show_all and not in_domain:
+                    continue
+                struct_pages.append(len(pages))
+                # "Press both to skip": jump past this struct's fields.
+                pages.append(Page(("Review struct", item.name, "Press both to skip"), "skip"))
+            elif show_all or in_domain:
+                pages.append(Page((item.key, item.value)))
+        end = len(pages)
+        for n, index in enumerate(struct_pages):
+            skip_to = struct_pages[n + 1] if n + 1 < len(struct_pages) else end
+            pages[index] = Page(pages[index].lines, "skip", skip_to)
+        final = "Sign typed message?" if self.touch else "Sign message"
+        pages += [Page((final,), "approve"), Page(("Reject",), "reject")]
+        return pages
+
+    def _sign_eip712_v0(self, body: bytes) -> bytes:
+        self._eip712 = None
+        if not self.settings.blind_signing:
+            self._show_blind_signing_error()
+            raise ApduError(SW_INVALID_DATA, "blind signing must be enabled")
+        path, rest = parse_bip32(body)
+        if len(rest) < 64:
+            raise ApduError(SW_INVALID_DATA, "domain and message hashes missing")
+        domain_hash, message_hash = rest[:32], rest[32:64]
+        pages = [
+            Page(("Blind signing ahead", "Press both to accept risk"), "accept"),
+            Page(("Review typed message",)),
+            Page(("Domain hash", "0x" + domain_hash.hex())),
+            Page(("Message hash", "0x" + message_hash.hex())),
+            Page(("Sign message",), "approve"),
+            Page(("Reject",), "reject"),
+        ]
+        if not self.screen.review(pages):
+            raise ApduError(SW_REJECTED, "typed message rejected")
+        return self._sign(path, keccak(b"\x19\x01" + domain_hash + message_hash))

@@ -1,0 +1,176 @@
+"""The simulated Ledger's screen and buttons: review flows, Speculos-style screen events.
+
+A review is a list of pages. The right button moves on, the left button back, both buttons
+act on the page (accept a warning, skip a struct, sign, reject). The APDU worker blocks in
+`Screen.review()` until the person (REST buttons, the terminal) or the auto mode decides.
+
+Every page drawn is recorded as Speculos records it (GET /events): one event per text line,
+with coordinates. Like Speculos' OCR, titles may carry a trailing space, so clients must
+strip texts before comparing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+IDLE_LINES = ("Ethereum", "is ready")
+
+
+@dataclass(frozen=True)
+class Page:
+    lines: tuple[str, ...]
+    # What pressing both buttons does here: "approve", "reject", "accept" (move on past a
+    # warning), "skip" (jump to page `skip_to`), or None (nothing).
+    action: str | None = None
+    skip_to: int = 0
+
+
+@dataclass
+class _Review:
+    pages: list[Page]
+    index: int = 0
+    result: bool | None = None
+
+
+class Screen:
+    """What the device shows, and the buttons that drive it (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        auto: str | None = None,
+        line_height: int = 12,
+        on_page: Callable[[Page], None] | None = None,
+    ) -> None:
+        self.auto = auto
+        self._line_height = line_height
+        self._on_page = on_page
+        self._lock = threading.Condition()
+        self._events: list[dict[str, Any]] = []
+        self._current: tuple[str, ...] = ()
+        self._review: _Review | None = None
+        self._pressed: set[str] = set()
+        self._released: set[str] = set()
+        self.show_idle()
+
+    # -- what is drawn ---------------------------------------------------------------------
+
+    def _draw(self, page: Page) -> None:
+        """Record a page like Speculos' screen events; the caller holds the lock."""
+        self._current = page.lines
+        for i, text in enumerate(page.lines):
+            # Speculos' OCR reports titles with a trailing space now and then: reproduce it
+            # so that clients learn to strip.
+            shown = text + " " if i == 0 and len(page.lines) > 1 else text
+            self._events.append({"text": shown, "x": 0, "y": 3 + i * self._line_height})
+        if self._on_page is not None:
+            self._on_page(page)
+
+    def show_idle(self) -> None:
+        with self._lock:
+            self._draw(Page(IDLE_LINES))
+
+    def show(self, lines: tuple[str, ...]) -> None:
+        """An information screen (e.g. an error) that needs no answer."""
+        with self._lock:
+            self._draw(Page(lines))
+
+    def events(self, current_only: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            if current_only:
+                return [
+                    {"text": t, "x": 0, "y": 3 + i * self._line_height}
+                    for i, t in enumerate(self._current)
+                ]
+            return list(self._events)
+
+    def clear_events(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+    @property
+    def current_lines(self) -> tuple[str, ...]:
+        with self._lock:
+            return self._current
+
+    @property
+    def reviewing(self) -> bool:
+        with self._lock:
+            return self._review is not None
+
+    # -- reviews ---------------------------------------------------------------------------
+
+    def review(self, pages: list[Page]) -> bool:
+        """Show a flow and block until it is approved (True) or rejected (False)."""
+        with self._lock:
+            review = _Review(pages)
+            self._review = review
+            self._draw(pages[0])
+            if self.auto is not None:
+                # Walk the whole flow as a person would, so /events holds every page.
+                for page in pages[1:]:
+                    self._draw(page)
+                review.result = self.auto == "approve"
+            while review.result is None:
+                self._lock.wait()
+            self._review = None
+            self._draw(Page(IDLE_LINES))
+            return review.result
+
+    def press(self, button: str) -> None:
+        """A press-and-release of "left", "right" or "both"."""
+        with self._lock:
+            review = self._review
+            if review is None or review.result is not None:
+                return
+            page = review.pages[review.index]
+            if button == "right":
+                review.index = min(review.index + 1, len(review.pages) - 1)
+            elif button == "left":
+                review.index = max(review.index - 1, 0)
+            elif button == "both":
+                if page.action == "approve":
+                    review.result = True
+                elif page.action == "reject":
+                    review.result = False
+                elif page.action == "accept":
+                    review.index = min(review.index + 1, len(review.pages) - 1)
+                elif page.action == "skip":
+                    review.index = page.skip_to
+                else:
+                    return
+            if review.result is None and review.pages[review.index] is not page:
+                self._draw(review.pages[review.index])
+            self._lock.notify_all()
+
+    def hold(self, button: str, down: bool) -> None:
+        """Speculos' separate "press" / "release" actions: a chord fires on full release."""
+        with self._lock:
+            if down:
+                self._pressed.add(button)
+                self._released.add(button)
+                return
+            self._pressed.discard(button)
+            if self._pressed:
+                return
+            chord = self._released
+            self._released = set()
+        if chord >= {"left", "right"} or "both" in chord:
+            self.press("both")
+        elif chord:
+            self.press(chord.pop())
+
+    def decide(self, approve: bool) -> bool:
+        """Answer the pending review at once (the terminal's y/n); False if none is pending."""
+        with self._lock:
+            if self._review is None or self._review.result is not None:
+                return False
+            self._review.result = approve
+            self._lock.notify_all()
+            return True

@@ -1,0 +1,594 @@
+"""The simulated Trezor firmware: features, sessions, keys and the Ethereum workflows.
+
+The device runs in one thread and handles one message at a time, as the firmware does. A
+workflow asks the host for more data (`_call`) or shows a screen and waits for a press
+(`_show`); meanwhile a Cancel from the host ends it with Failure(ActionCancelled) and any
+other message aborts it and is handled afresh. Presses come from the debug link, from the
+terminal, or from the --auto policy.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import json
+import logging
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bip32.base58 import b58encode_check
+from bip32.utils import _serialize_extended_key
+from eth_keys.datatypes import PrivateKey
+from eth_utils.crypto import keccak
+from trezorlib import messages, protobuf
+
+from emulator.keys import Keyring
+from emulator.trezor import layouts
+from emulator.trezor.eip712 import generate_typed_data_hash
+from emulator.trezor.layouts import Screen, ScreenKind
+from emulator.trezor.wire import (
+    Address,
+    WireFailure,
+    action_cancelled,
+    data_error,
+    decode,
+    encode,
+    unexpected_message,
+)
+
+LOG = logging.getLogger(__name__)
+
+MT = TypeVar("MT", bound=protobuf.MessageType)
+Cap = messages.Capability
+HARDENED = 0x8000_0000
+# SLIP-44 coin types the Ethereum keychain accepts without network definitions: ETH, testnets.
+ETHEREUM_SLIP44 = (60 | HARDENED, 1 | HARDENED)
+NOT_A_REPORT = ord("?")
+# How long a debug-link GetState that asks to wait for a layout waits at most.
+DEBUG_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the Features of one Trezor model say, and what its firmware can do."""
+
+    key: str
+    name: str
+    internal_model: str
+    version: tuple[int, int, int]
+    capabilities: tuple[messages.Capability, ...]
+    typed_data: bool  # streams EthereumSignTypedData (core); the One only signs hashes
+
+
+CORE_CAPABILITIES = (
+    Cap.Bitcoin,
+    Cap.Bitcoin_like,
+    Cap.Cardano,
+    Cap.Crypto,
+    Cap.Ethereum,
+    Cap.Monero,
+    Cap.Ripple,
+    Cap.Stellar,
+    Cap.Tezos,
+    Cap.U2F,
+    Cap.Shamir,
+    Cap.ShamirGroups,
+    Cap.PassphraseEntry,
+    Cap.Solana,
+    Cap.Translations,
+)
+
+MODELS: dict[str, ModelSpec] = {
+    "safe3": ModelSpec("safe3", "Safe 3", "T2B1", (2, 8, 9), CORE_CAPABILITIES, True),
+    "t": ModelSpec("t", "T", "T2T1", (2, 8, 9), CORE_CAPABILITIES, True),
+    "one": ModelSpec(
+        "one",
+        "1",
+        "T1B1",
+        (1, 12, 1),
+        (Cap.Bitcoin, Cap.Bitcoin_like, Cap.Crypto, Cap.Ethereum, Cap.NEM, Cap.Stellar, Cap.U2F),
+        False,
+    ),
+}
+
+
+class Approval(enum.Enum):
+    """Who answers confirmations: a person (debug link / terminal) or a fixed policy."""
+
+    MANUAL = "manual"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Misbehaviours for hardening the host (see `signerd-emulator trezor --help`)."""
+
+    drop_after: int | None = None
+    stall: bool = False
+    garbage: bool = False
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    peer: Address
+    msg_type: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class PressEvent:
+    button: messages.DebugButton
+
+
+Event = WireEvent | PressEvent | None  # None stops the device thread
+
+
+class _Interrupted(Exception):
+    """A message that is not the awaited one: the workflow ends and it is handled anew."""
+
+    def __init__(self, event: WireEvent) -> None:
+        super().__init__("workflow interrupted")
+        self.event = event
+
+
+class _Stopped(Exception):
+    """The simulator is shutting down."""
+
+
+SIGNING_REQUESTS = (
+    messages.EthereumSignTypedData,
+    messages.EthereumSignMessage,
+    messages.EthereumSignTypedHash,
+)
+
+ScreenCallback = Callable[[Screen, str | None], None]
+
+
+class SimulatedTrezor:
+    """One device: feed it events with `post`, run its loop with `run` in a thread."""
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        model: ModelSpec,
+        *,
+        send: Callable[[Address, int, bytes], None],
+        send_raw: Callable[[Address, bytes], None],
+        approval: Approval = Approval.MANUAL,
+        faults: Faults = Faults(),
+        on_screen: ScreenCallback | None = None,
+    ) -> None:
+        self.keyring = keyring
+        self.model = model
+        self.approval = approval
+        self.faults = faults
+        self._send_message = send
+        self._send_raw = send_raw
+        self._on_screen = on_screen
+        self._inbox: queue.Queue[Event] = queue.Queue()
+        self._presses: collections.deque[messages.DebugButton] = collections.deque()
+        self._peer: Address | None = None
+        self._device_id = secrets.token_hex(12).upper()
+        self._sessions: set[bytes] = set()
+        self._session_id: bytes | None = None
+        self._flags = 0
+        # Debug-link view, shared with the debug thread under _cond.
+        self._cond = threading.Condition()
+        self._screen: Screen | None = None
+        self._screen_index = 0
+        self._awaiting = False
+        self._busy = False
+        self._flow = 0
+        self._history_flow = -1
+        self._history: list[Screen] = []
+
+    # --- threads -------------------------------------------------------------------------
+
+    def post(self, event: Event) -> None:
+        self._inbox.put(event)
+
+    def stop(self) -> None:
+        self._inbox.put(None)
+
+    @property
+    def awaiting_input(self) -> bool:
+        """True while a screen waits for a press."""
+        with self._cond:
+            return self._awaiting
+
+    def run(self) -> None:
+        """The device loop: one message at a time until `stop`."""
+        pending: WireEvent | None = None
+        while True:
+            event = pending if pending is not None else self._inbox.get()
+            pending = None
+            if event is None:
+                return
+            if isinstance(event, PressEvent):
+                # A press with nothing on screen waits for the next screen, as the
+                # firmware's debuglink channel does.
+                self._presses.append(event.button)
+                continue
+            self._peer = event.peer
+            with self._cond:
+                self._busy = True
+                self._flow += 1
+            reply: protobuf.MessageType | None
+            try:
+                reply = self._handle(event)
+            except _Stopped:
+                return
+            except _Interrupted as interrupted:
+                pending = interrupted.event
+                reply = None
+            except WireFailure as failure:
+                reply = failure.to_message()
+            except Exception:
+                LOG.exception("workflow crashed")
+                reply = messages.Failure(
+                    code=messages.FailureType.FirmwareError, message="Firmware error"
+                )
+            finally:
+                with self._cond:
+                    self._screen = None
+                    self._awaiting = False
+                    self._busy = False
+                    self._screen_index += 1
+                    self._cond.notify_all()
+            if reply is not None:
+                self._send(reply)
+
+    # --- wire ----------------------------------------------------------------------------
+
+    def _send(self, msg: protobuf.MessageType) -> None:
+        if self._peer is None:
+            return
+        msg_type, payload = encode(msg)
+        self._send_message(self._peer, msg_type, payload)
+
+    def _next_wire_event(self) -> WireEvent:
+        """Next host message; presses arriving meanwhile are kept for the next screen."""
+        while True:
+            event = self._inbox.get()
+            if event is None:
+                raise _Stopped
+            if isinstance(event, PressEvent):
+                self._presses.append(event.button)
+                continue
+            return event
+
+    def _call(self, request: protobuf.MessageType, expected: type[MT]) -> MT:
+        """Send a request to the host and return its answer of the expected type."""
+        self._send(request)
+        event = self._next_wire_event()
+        self._peer = event.peer
+        msg = decode(event.msg_type, event.payload)
+        if isinstance(msg, expected):
+            return msg
+        if isinstance(msg, messages.Cancel):
+            raise action_cancelled()
+        raise _Interrupted(event)
+
+    # --- screens -------------------------------------------------------------------------
+
+    def _show(self, screen: Screen) -> messages.DebugButton:
+        """Put a screen up (ButtonRequest/ButtonAck first) and return the button pressed."""
+        with self._cond:
+            if self._history_flow != self._flow:
+                self._history_flow = self._flow
+                self._history = []
+            self._history.append(screen)
+            self._screen = screen
+            self._screen_index += 1
+            self._awaiting = False
+            self._cond.notify_all()
+        auto = self._auto_answer(screen)
+        if self._on_screen is not None:
+            self._on_screen(screen, None if auto is None else auto.name)
+        self._call(
+            messages.ButtonRequest(code=screen.br_code, pages=1, name=screen.br_name),
+            messages.ButtonAck,
+        )
+        with self._cond:
+            self._awaiting = True
+            self._cond.notify_all()
+        button = auto if auto is not None else self._wait_press()
+        with self._cond:
+            self._awaiting = False
+            self._cond.notify_all()
+        return button
+
+    def _auto_answer(self, screen: Screen) -> messages.DebugButton | None:
+        if self.approval is Approval.REJECT:
+            return messages.DebugButton.NO
+        if self.approval is Approval.APPROVE:
+            # Approving opens every "Show full …" prompt, so scripts see every field.
+            if screen.kind is ScreenKind.SHOW_MORE:
+                return messages.DebugButton.INFO
+            return messages.DebugButton.YES
+        return None
+
+    def _wait_press(self) -> messages.DebugButton:
+        if self._presses:
+            return self._presses.popleft()
+        while True:
+            event = self._inbox.get()
+            if event is None:
+                raise _Stopped
+            if isinstance(event, PressEvent):
+                return event.button
+            self._peer = event.peer
+            msg = decode(event.msg_type, event.payload)
+            if isinstance(msg, messages.Cancel):
+                raise action_cancelled()
+            raise _Interrupted(event)
+
+    def confirm(self, screen: Screen) -> None:
+        if self._show(screen) == messages.DebugButton.NO:
+            raise action_cancelled()
+
+    def should_show_more(self, screen: Screen) -> bool:
+        button = self._show(screen)
+        if button == messages.DebugButton.NO:
+            raise action_cancelled()
+        return bool(button == messages.DebugButton.INFO)
+
+    # --- EIP-712 host callbacks ----------------------------------------------------------
+
+    def request_struct(self, name: str) -> list[messages.EthereumStructMember]:
+        ack = self._call(
+            messages.EthereumTypedDataStructRequest(name=name), messages.EthereumTypedDataStructAck
+        )
+        return list(ack.members)
+
+    def request_value(self, member_path: list[int]) -> bytes:
+        ack = self._call(
+            messages.EthereumTypedDataValueRequest(member_path=member_path),
+            messages.EthereumTypedDataValueAck,
+        )
+        return bytes(ack.value)
+
+    # --- debug link ----------------------------------------------------------------------
+
+    def debug_state(self, wait: messages.DebugWaitType | None) -> messages.DebugLinkState:
+        """The current layout (tokens) and this flow's screens (layout), optionally waiting."""
+        with self._cond:
+            if wait == messages.DebugWaitType.CURRENT_LAYOUT:
+                self._cond.wait_for(lambda: self._awaiting or not self._busy, DEBUG_WAIT_SECONDS)
+            elif wait == messages.DebugWaitType.NEXT_LAYOUT:
+                start = self._screen_index
+                self._cond.wait_for(lambda: self._screen_index != start, DEBUG_WAIT_SECONDS)
+            layout = dict(self._screen.layout() if self._screen else layouts.HOME_LAYOUT)
+            layout["sim"] = {
+                "index": self._screen_index,
+                "awaiting_input": self._awaiting,
+                "busy": self._busy,
+                "kind": self._screen.kind.value if self._screen else "home",
+            }
+            history = [screen.layout() for screen in self._history]
+        return messages.DebugLinkState(
+            tokens=[json.dumps(layout)],
+            layout=json.dumps(history).encode(),
+            passphrase_protection=False,
+        )
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    def _handle(self, event: WireEvent) -> protobuf.MessageType | None:
+        msg = decode(event.msg_type, event.payload)
+        LOG.info("<- %s", type(msg).__name__)
+        if isinstance(msg, SIGNING_REQUESTS) and self._fault_answer():
+            return None
+        handler = self._handlers().get(type(msg))
+        if handler is None:
+            raise unexpected_message()
+        return handler(msg)
+
+    def _fault_answer(self) -> bool:
+        """Apply --stall / --garbage to a signing request; True if it was handled so."""
+        if self.faults.stall:
+            LOG.warning("stall: leaving the signing request unanswered")
+            return True
+        if self.faults.garbage and self._peer is not None:
+            LOG.warning("garbage: answering the signing request with random bytes")
+            # Never starting with "?": no host may mistake it for a protocol v1 report.
+            first = secrets.choice([b for b in range(256) if b != NOT_A_REPORT])
+            noise = bytes([first]) + os.urandom(63)
+            self._send_raw(self._peer, noise)
+            return True
+        return False
+
+    def _handlers(self) -> dict[type, Callable[[Any], protobuf.MessageType | None]]:
+        handlers: dict[type, Callable[[Any], protobuf.MessageType | None]] = {
+            messages.Initialize: self._initialize,
+            messages.GetFeatures: lambda _msg: self._features(),
+            messages.Cancel: self._cancel_idle,
+            messages.Ping: self._ping,
+            messages.ApplyFlags: self._apply_flags,
+            messages.EndSession: self._end_session,
+            messages.LockDevice: lambda _msg: messages.Success(),
+            messages.GetPublicKey: self._get_public_key,
+            messages.EthereumGetPublicKey: self._ethereum_get_public_key,
+            messages.EthereumGetAddress: self._ethereum_get_address,
+            messages.EthereumSignMessage: self._ethereum_sign_message,
+            messages.EthereumSignTypedHash: self._ethereum_sign_typed_hash,
+        }
+        if self.model.typed_data:
+            handlers[messages.EthereumSignTypedData] = self._ethereum_sign_typed_data
+        return handlers
+
+    # --- management messages ------------------------------------------------------------
+
+    def _features(self) -> messages.Features:
+        major, minor, patch = self.model.version
+        return messages.Features(
+            vendor="trezor.io",
+            major_version=major,
+            minor_version=minor,
+            patch_version=patch,
+            device_id=self._device_id,
+            pin_protection=False,
+            passphrase_protection=False,
+            language="en-US",
+            label="signerd simulator",
+            initialized=True,
+            unlocked=True,
+            imported=False,
+            flags=self._flags,
+            model=self.model.name,
+            internal_model=self.model.internal_model,
+            capabilities=list(self.model.capabilities),
+            backup_type=messages.BackupType.Bip39,
+            no_backup=False,
+            safety_checks=messages.SafetyCheckLevel.Strict,
+            session_id=self._session_id,
+            passphrase_always_on_device=False,
+            busy=False,
+        )
+
+    def _initialize(self, msg: messages.Initialize) -> messages.Features:
+        if msg.session_id is not None and msg.session_id in self._sessions:
+            self._session_id = msg.session_id
+        else:
+            self._session_id = secrets.token_bytes(32)
+            self._sessions.add(self._session_id)
+        return self._features()
+
+    def _cancel_idle(self, _msg: messages.Cancel) -> messages.Failure:
+        return action_cancelled().to_message()
+
+    def _ping(self, msg: messages.Ping) -> messages.Success:
+        if msg.button_protection:
+            self.confirm(layouts.confirm_ping(msg.message or ""))
+        return messages.Success(message=msg.message)
+
+    def _apply_flags(self, msg: messages.ApplyFlags) -> messages.Success:
+        self._flags |= msg.flags
+        return messages.Success(message="Flags applied")
+
+    def _end_session(self, _msg: messages.EndSession) -> messages.Success:
+        if self._session_id is not None:
+            self._sessions.discard(self._session_id)
+        self._session_id = None
+        return messages.Success()
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def _hd_node(self, address_n: Sequence[int]) -> tuple[messages.HDNodeType, str]:
+        path = list(address_n)
+        chain_code, public_key = self.keyring.extended_public(path)
+        parent = self.keyring.fingerprint(path[:-1]) if path else bytes(4)
+        child_num = path[-1] if path else 0
+        node = messages.HDNodeType(
+            depth=len(path),
+            fingerprint=int.from_bytes(parent, "big"),
+            child_num=child_num,
+            chain_code=chain_code,
+            public_key=public_key,
+        )
+        xpub = b58encode_check(
+            _serialize_extended_key(public_key, len(path), parent, child_num, chain_code)
+        ).decode()
+        return node, xpub
+
+    def _ethereum_key(self, address_n: Sequence[int]) -> tuple[PrivateKey, str]:
+        """Private key and checksummed address; paths outside the Ethereum keychain refused."""
+        path = list(address_n)
+        if len(path) < 2 or path[0] != 44 | HARDENED or path[1] not in ETHEREUM_SLIP44:
+            raise data_error("Forbidden key path")
+        key = PrivateKey(self.keyring.private_key(path))
+        return key, str(key.public_key.to_checksum_address())
+
+    @staticmethod
+    def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
+        """r ‖ s ‖ v with v = 27 + recovery id, as the firmware returns Ethereum signatures."""
+        signature = key.sign_msg_hash(digest)
+        return bytes(signature.r.to_bytes(32, "big") + signature.s.to_bytes(32, "big")) + bytes(
+            [27 + signature.v]
+        )
+
+    def _get_public_key(self, msg: messages.GetPublicKey) -> messages.PublicKey:
+        if msg.ecdsa_curve_name not in (None, "secp256k1"):
+            raise data_error("Unsupported curve")
+        node, xpub = self._hd_node(msg.address_n)
+        if msg.show_display:
+            self.confirm(layouts.show_public_key(xpub, layouts.path_to_str(msg.address_n)))
+        return messages.PublicKey(
+            node=node,
+            xpub=xpub,
+            root_fingerprint=int.from_bytes(self.keyring.fingerprint([]), "big"),
+        )
+
+    def _ethereum_get_public_key(
+        self, msg: messages.EthereumGetPublicKey
+    ) -> messages.EthereumPublicKey:
+        node, xpub = self._hd_node(msg.address_n)
+        if msg.show_display:
+            self.confirm(layouts.show_public_key(xpub, layouts.path_to_str(msg.address_n)))
+        return messages.EthereumPublicKey(node=node, xpub=xpub)
+
+    # --- Ethereum ------------------------------------------------------------------------
+
+    def _ethereum_get_address(self, msg: messages.EthereumGetAddress) -> messages.EthereumAddress:
+        _key, address = self._ethereum_key(msg.address_n)
+        if msg.show_display:
+            self.confirm(layouts.show_address(address, layouts.path_to_str(msg.address_n)))
+        return messages.EthereumAddress(address=address)
+
+    def _ethereum_sign_message(
+        self, msg: messages.EthereumSignMessage
+    ) -> messages.EthereumMessageSignature:
+        key, address = self._ethereum_key(msg.address_n)
+        message = bytes(msg.message)
+        if self.model.typed_data:
+            for screen in layouts.sign_message_screens(
+                message, address, layouts.path_to_str(msg.address_n)
+            ):
+                self.confirm(screen)
+        else:
+            self.confirm(layouts.legacy_verify_address(address))
+            self.confirm(layouts.legacy_sign_message(message))
+        digest = keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message)
+        return messages.EthereumMessageSignature(
+            address=address, signature=self._sign_digest(key, bytes(digest))
+        )
+
+    def _ethereum_sign_typed_data(
+        self, msg: messages.EthereumSignTypedData
+    ) -> messages.EthereumTypedDataSignature:
+        key, address = self._ethereum_key(msg.address_n)
+        self.confirm(layouts.confirm_signing_address(address))
+        compat = True if msg.metamask_v4_compat is None else bool(msg.metamask_v4_compat)
+        digest = generate_typed_data_hash(self, msg.primary_type, compat)
+        return messages.EthereumTypedDataSignature(
+            address=address, signature=self._sign_digest(key, digest)
+        )
+
+    def _ethereum_sign_typed_hash(
+        self, msg: messages.EthereumSignTypedHash
+    ) -> messages.EthereumTypedDataSignature:
+        domain_hash = bytes(msg.domain_separator_hash)
+        message_hash = None if msg.message_hash is None else bytes(msg.message_hash)
+        if len(domain_hash) != 32 or (message_hash is not None and len(message_hash) != 32):
+            raise data_error("Invalid hash length")
+        key, address = self._ethereum_key(msg.address_n)
+        if self.model.typed_data:
+            self.confirm(layouts.confirm_signing_address(address))
+            self.confirm(layouts.confirm_typed_hashes(domain_hash, message_hash))
+            self.confirm(layouts.confirm_typed_data_final())
+        else:
+            self.confirm(layouts.legacy_unable_to_show())
+            self.confirm(layouts.legacy_verify_address(address))
+            self.confirm(layouts.legacy_confirm_hash("EIP-712 domain hash", domain_hash))
+            if message_hash is not None:
+                self.confirm(layouts.legacy_confirm_hash("EIP-712 message hash", message_hash))
+        digest = keccak(b"\x19\x01" + domain_hash + (message_hash or b""))
+        return messages.EthereumTypedDataSignature(
+            address=address, signature=self._sign_digest(key, bytes(digest))
+        )

@@ -1,0 +1,299 @@
+"""The screens of the simulated Trezor: what the firmware's layouts show, as plain data.
+
+Texts, titles and ButtonRequest names follow trezor-firmware core/src/apps/ethereum/layout.py
+(Model T / Safe) and legacy/firmware/fsm_msg_ethereum.h (Trezor One). Each screen renders
+three ways: the debug-link layout JSON trezorlib's `LayoutContent` parses, a one-string text
+for tests, and a boxed block for a person at the terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from trezorlib import messages
+
+EDT = messages.EthereumDataType
+BR = messages.ButtonRequestType
+
+# Box width for the terminal rendering; wide enough for a checksummed address.
+BOX_WIDTH = 46
+
+
+class ScreenKind(enum.Enum):
+    CONFIRM = "confirm"
+    # "Show full …" prompts: YES goes on without opening, INFO opens the details.
+    SHOW_MORE = "show_more"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Screen:
+    title: str
+    lines: tuple[str, ...]
+    br_name: str
+    br_code: messages.ButtonRequestType = BR.Other
+    kind: ScreenKind = ScreenKind.CONFIRM
+    more_label: str | None = None
+    confirm_label: str = "Confirm"
+
+    def text(self) -> str:
+        """Title and body on one line each: what a test searches."""
+        return "\n".join([self.title, *self.lines])
+
+    def layout(self) -> dict[str, Any]:
+        """Layout JSON as trezorlib's LayoutContent reads it (title, FormattedText, buttons)."""
+        body: list[str] = []
+        for i, line in enumerate(self.lines):
+            if i:
+                body.append("\n")
+            body.append(line)
+        right: dict[str, Any]
+        if self.kind is ScreenKind.HOLD:
+            right = {"component": "HoldToConfirm", "loader": {"text": self.confirm_label}}
+        else:
+            right = {"component": "Button", "text": self.confirm_label}
+        buttons: dict[str, Any] = {
+            "left_btn": {"component": "Button", "text": "Cancel"},
+            "right_btn": right,
+        }
+        if self.more_label is not None:
+            buttons["middle_btn"] = {"component": "Button", "text": self.more_label}
+        return {
+            "component": "Frame",
+            "title": self.title,
+            "content": {"component": "FormattedText", "text": body},
+            "buttons": buttons,
+        }
+
+    def boxed(self) -> str:
+        """The screen drawn as a box for the terminal."""
+        inner = BOX_WIDTH - 4
+        rows = [f"┌─ {self.title} ".ljust(BOX_WIDTH - 1, "─") + "┐"]
+        for line in self.lines or ("",):
+            for part in textwrap.wrap(line, inner, break_long_words=True) or [""]:
+                rows.append(f"│ {part.ljust(inner)} │")
+        keys = ["[n] Cancel"]
+        if self.more_label is not None:
+            keys.append(f"[i] {self.more_label}")
+        keys.append(f"[y] {self.confirm_label}")
+        rows.append("├" + "─" * (BOX_WIDTH - 2) + "┤")
+        for part in textwrap.wrap("  ".join(keys), inner):
+            rows.append(f"│ {part.ljust(inner)} │")
+        rows.append("└" + "─" * (BOX_WIDTH - 2) + "┘")
+        return "\n".join(rows)
+
+
+HOME_LAYOUT: dict[str, Any] = {"component": "Homescreen"}
+
+
+def address_from_bytes(address: bytes) -> str:
+    return str(to_checksum_address(address))
+
+
+def format_plural(template: str, count: int, word: str) -> str:
+    """trezor.strings.format_plural: "Contains {count} {plural}" with English plurals."""
+    if count == 1:
+        plural = word
+    elif word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
+        plural = word[:-1] + "ies"
+    elif word.endswith(("s", "x", "z", "ch", "sh")):
+        plural = word + "es"
+    else:
+        plural = word + "s"
+    return template.format(count=count, plural=plural)
+
+
+def limit_str(s: str, limit: int = 16) -> str:
+    """Titles keep their last `limit` characters, as the firmware shortens them."""
+    if len(s) <= limit + 2:
+        return s
+    return ".." + s[-limit:]
+
+
+def get_type_name(field: messages.EthereumFieldType) -> str:
+    """Solidity type name of a streamed field type (uint256, bytes16, Allowance[] …)."""
+    data_type = field.data_type
+    size = field.size
+    if data_type == EDT.STRUCT:
+        assert field.struct_name is not None
+        return str(field.struct_name)
+    if data_type == EDT.ARRAY:
+        assert field.entry_type is not None
+        entry = get_type_name(field.entry_type)
+        return f"{entry}[]" if size is None else f"{entry}[{size}]"
+    if data_type in (EDT.UINT, EDT.INT):
+        assert size is not None
+        return ("uint" if data_type == EDT.UINT else "int") + str(size * 8)
+    if data_type == EDT.BYTES:
+        return f"bytes{size}" if size else "bytes"
+    names = {EDT.STRING: "string", EDT.BOOL: "bool", EDT.ADDRESS: "address"}
+    return names[data_type]
+
+
+def decode_typed_data(data: bytes, type_name: str) -> str:
+    """How the firmware shows a value: integers raw, bytes as hex, addresses checksummed."""
+    if type_name.startswith("bytes"):
+        return data.hex()
+    if type_name == "string":
+        return data.decode()
+    if type_name == "address":
+        return address_from_bytes(data)
+    if type_name == "bool":
+        return "true" if data == b"\x01" else "false"
+    if type_name.startswith("uint"):
+        return str(int.from_bytes(data, "big"))
+    if type_name.startswith("int"):
+        return str(int.from_bytes(data, "big", signed=True))
+    raise ValueError(f"unsupported type for display: {type_name}")
+
+
+def decode_message(message: bytes) -> str:
+    """apps.common.signverify.decode_message: text if it is printable UTF-8, else hex."""
+    try:
+        text = message.decode()
+    except UnicodeDecodeError:
+        return message.hex()
+    if all(ch.isprintable() or ch in "\n\t" for ch in text):
+        return text
+    return message.hex()
+
+
+def path_to_str(address_n: Sequence[int]) -> str:
+    hardened = 0x8000_0000
+    parts = [f"{i & ~hardened}'" if i & hardened else str(i) for i in address_n]
+    return "/".join(["m", *parts])
+
+
+# --- Model T / Safe (core) -----------------------------------------------------------------
+
+
+def confirm_signing_address(address: str) -> Screen:
+    return Screen("Signing address", (address,), "confirm_address", BR.SignTx)
+
+
+def should_show_domain(name: bytes, version: bytes) -> Screen:
+    return Screen(
+        "Confirm domain",
+        ("Name and version", name.decode(errors="replace"), version.decode(errors="replace")),
+        "should_show_domain",
+        kind=ScreenKind.SHOW_MORE,
+        more_label="Show full domain",
+    )
+
+
+def should_show_struct(
+    description: str,
+    member_names: Iterable[str],
+    title: str = "Confirm struct",
+    button_text: str = "Show full struct",
+) -> Screen:
+    names = list(member_names)
+    return Screen(
+        title,
+        (
+            description,
+            format_plural("Contains {count} {plural}", len(names), "key"),
+            ", ".join(names),
+        ),
+        "should_show_struct",
+        kind=ScreenKind.SHOW_MORE,
+        more_label=button_text,
+    )
+
+
+def should_show_array(parent_objects: Sequence[str], data_type: str, size: int) -> Screen:
+    return Screen(
+        limit_str(".".join(parent_objects)),
+        (format_plural("Array of {count} {plural}", size, data_type),),
+        "should_show_array",
+        kind=ScreenKind.SHOW_MORE,
+        more_label="Show full array",
+    )
+
+
+def confirm_typed_value(
+    name: str,
+    value: bytes,
+    parent_objects: Sequence[str],
+    field: messages.EthereumFieldType,
+    array_index: int | None = None,
+) -> Screen:
+    type_name = get_type_name(field)
+    if array_index is not None:
+        title = limit_str(".".join([*parent_objects, name]))
+        description = f"[{array_index}] ({type_name})"
+    else:
+        title = limit_str(".".join(parent_objects))
+        description = f"{name} ({type_name})"
+    data = decode_typed_data(value, type_name)
+    return Screen(title, (f"{description}: {data}",), "confirm_typed_value")
+
+
+def confirm_typed_data_final() -> Screen:
+    return Screen(
+        "Confirm typed data",
+        ("Really sign EIP-712 typed data?",),
+        "confirm_typed_data_final",
+        kind=ScreenKind.HOLD,
+        confirm_label="Hold to confirm",
+    )
+
+
+def confirm_empty_typed_message() -> Screen:
+    return Screen("Confirm message", ("No message field",), "confirm_empty_typed_message")
+
+
+def confirm_typed_hashes(domain_hash: bytes, message_hash: bytes | None) -> Screen:
+    lines = [f"Domain hash: {domain_hash.hex()}"]
+    if message_hash is not None:
+        lines.append(f"Message hash: {message_hash.hex()}")
+    return Screen("Confirm typed hashes", tuple(lines), "confirm_typed_hash")
+
+
+def sign_message_screens(message: bytes, address: str, path: str) -> list[Screen]:
+    return [
+        Screen("Sign ETH message", (f"Address: {address}", f"Path: {path}"), "sign_message"),
+        Screen("Confirm message", (decode_message(message),), "sign_message"),
+    ]
+
+
+def show_address(address: str, path: str) -> Screen:
+    return Screen("Receive address", (address, f"Path: {path}"), "show_address", BR.Address)
+
+
+def show_public_key(xpub: str, path: str) -> Screen:
+    return Screen("Public key", (xpub, f"Path: {path}"), "show_xpub", BR.PublicKey)
+
+
+def confirm_ping(message: str) -> Screen:
+    return Screen("Confirm", (message,), "ping", BR.ProtectCall)
+
+
+# --- Trezor One (legacy) -------------------------------------------------------------------
+
+
+def legacy_unable_to_show() -> Screen:
+    return Screen(
+        "Warning",
+        ("Unable to show", "EIP-712 data.", "Sign at your own risk."),
+        "protect_call",
+        BR.ProtectCall,
+        confirm_label="Continue",
+    )
+
+
+def legacy_verify_address(address: str) -> Screen:
+    return Screen("Verify address", (address,), "verify_address")
+
+
+def legacy_confirm_hash(title: str, digest: bytes) -> Screen:
+    return Screen(title, (digest.hex(),), "confirm_hash")
+
+
+def legacy_sign_message(message: bytes) -> Screen:
+    return Screen("Sign message", (decode_message(message),), "sign_message", BR.ProtectCall)

@@ -1,0 +1,51 @@
+"""`make demo`: a simulated Trezor, the daemon and an example agent, start to finish.
+
+Everything runs in a temporary directory and is stopped at the end: the simulated Trezor
+approves automatically and prints what its screen shows; the daemon serves on a private
+socket; the example agent requests a grant and verifies it; the audit log is checked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from emulator.process import DaemonProcess
+from emulator.trezor.process import TrezorSimulatorProcess
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="signerd-demo-") as tmp:
+        workdir = Path(tmp)
+        print("== starting the simulated Trezor (auto-approve; its screen is printed below)")
+        with TrezorSimulatorProcess(auto="approve", inherit_output=True) as trezor:
+            print(f"== starting signerd on {trezor.path}")
+            with DaemonProcess(trezor.path, workdir) as daemon:
+                print(f"== signerd is listening on {daemon.socket_path}")
+                agent = subprocess.run(
+                    [sys.executable, str(HERE / "agent.py"), "--socket", str(daemon.socket_path)]
+                )
+            print("== signerd stopped; its audit log:")
+            audit = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "signerd.cli",
+                    "audit",
+                    "--verify",
+                    "--data-dir",
+                    str(daemon.data_dir),
+                ]
+            )
+        print("== simulated Trezor stopped")
+    ok = agent.returncode == 0 and audit.returncode == 0
+    print("== demo", "succeeded" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Daemon configuration: command-line options over an optional TOML file over defaults.
+
+Example ``signerd.toml``::
+
+    [daemon]
+    device = "udp:127.0.0.1:21324"
+    allowed_uids = [1000, 1001]      # default: only the daemon's own uid
+    socket_group = "agents"          # socket becomes 0660 for this group
+    approval_timeout = 120           # seconds the person has to answer on the device
+    max_pending_per_peer = 4
+    allow_blind_signing = false      # hash-only signing needs this explicit switch
+
+    [policy]
+    max_validity = 604800            # seconds
+    allowed_tokens = ["0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"]
+    allowed_targets = []
+    [policy.max_allowance]           # per token, base units
+    "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913" = "100000000"
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from signerd.devices.base import DEFAULT_DERIVATION_PATH
+from signerd.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Ceilings checked before a request reaches the device; None means no ceiling."""
+
+    max_validity: int | None = None
+    max_allowance: dict[str, int] = field(default_factory=dict)
+    allowed_tokens: frozenset[str] | None = None
+    allowed_targets: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    device: str | None = None
+    socket_path: Path = field(default_factory=lambda: default_socket_path())
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    allowed_uids: frozenset[int] = field(default_factory=lambda: frozenset({os.getuid()}))
+    socket_gid: int | None = None
+    approval_timeout: float = 120.0
+    queue_timeout: float = 600.0
+    max_pending_per_peer: int = 4
+    max_connections: int = 512
+    allow_blind_signing: bool = False
+    derivation_path: str = DEFAULT_DERIVATION_PATH
+    policy: Policy = field(default_factory=Policy)
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """A copy with the given fields replaced, ignoring those left as None."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def default_socket_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/signerd-{os.getuid()}"
+    return Path(runtime) / "signerd" / "signerd.sock"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "signerd"
+
+
+_DAEMON_KEYS = {
+    "device",
+    "socket",
+    "data_dir",
+    "allowed_uids",
+    "socket_group",
+    "approval_timeout",
+    "queue_timeout",
+    "max_pending_per_peer",
+    "max_connections",
+    "allow_blind_signing",
+    "derivation_path",
+}
+_POLICY_KEYS = {"max_validity", "max_allowance", "allowed_tokens", "allowed_targets"}
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a TOML config file (None: defaults). ValidationError names the bad key."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError("config", f"cannot read {path}: {exc}") from exc
+    unknown = set(raw) - {"daemon", "policy"}
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "unknown config section")
+    daemon = _table(raw, "daemon", _DAEMON_KEYS)
+    policy = _table(raw, "policy", _POLICY_KEYS)
+    config = Config()
+    values: dict[str, Any] = {}
+    if "device" in daemon:
+        values["device"] = _str(daemon, "device")
+    if "socket" in daemon:
+        values["socket_path"] = Path(_str(daemon, "socket"))
+    if "data_dir" in daemon:
+        values["data_dir"] = Path(_str(daemon, "data_dir"))
+    if "allowed_uids" in daemon:
+        uids = daemon["allowed_uids"]
+        if not isinstance(uids, list) or not all(_is_int(u) and u >= 0 for u in uids):
+            raise ValidationError("daemon.allowed_uids", "must be a list of uids")
+        values["allowed_uids"] = frozenset(uids)
+    if "socket_group" in daemon:
+        name = _str(daemon, "socket_group")
+        try:
+            values["socket_gid"] = grp.getgrnam(name).gr_gid
+        except KeyError:
+            raise ValidationError("daemon.socket_group", f"no group named {name!r}") from None
+    for key in ("approval_timeout", "queue_timeout"):
+        if key in daemon:
+            value = daemon[key]
+            if not (_is_int(value) or isinstance(value, float)) or value <= 0:
+                raise ValidationError(f"daemon.{key}", "must be a positive number of seconds")
+            values[key] = float(value)
+    for key in ("max_pending_per_peer", "max_connections"):
+        if key in daemon:
+            if not _is_int(daemon[key]) or daemon[key] < 1:
+                raise ValidationError(f"daemon.{key}", "must be a positive integer")
+            values[key] = daemon[key]
+    if "allow_blind_signing" in daemon:
+        if not isinstance(daemon["allow_blind_signing"], bool):
+            raise ValidationError("daemon.allow_blind_signing", "must be true or false")
+        values["allow_blind_signing"] = daemon["allow_blind_signing"]
+    if "derivation_path" in daemon:
+        values["derivation_path"] = _str(daemon, "derivation_path")
+    values["policy"] = _policy(policy)
+    return replace(config, **values)
+
+
+def _policy(table: dict[str, Any]) -> Policy:
+    from signerd.grants.fields import address as checksummed_address
+
+    max_validity = table.get("max_validity")
+    if max_validity is not None and (not _is_int(max_validity) or max_validity < 1):
+        raise ValidationError("policy.max_validity", "must be a positive number of seconds")
+    caps: dict[str, int] = {}
+    raw_caps = table.get("max_allowance", {})
+    if not isinstance(raw_caps, dict):
+        raise ValidationError("policy.max_allowance", "must be a table of token = amount")
+    for token, amount in raw_caps.items():
+        where = f"policy.max_allowance.{token}"
+        address = checksummed_address(token, where)
+        if isinstance(amount, str) and amount.isdigit():
+            amount = int(amount)
+        if not _is_int(amount) or amount < 0:
+            raise ValidationError(where, "must be a non-negative integer (base units)")
+        caps[address] = amount
+
+    def address_set(key: str) -> frozenset[str] | None:
+        if key not in table:
+            return None
+        items = table[key]
+        if not isinstance(items, list):
+            raise ValidationError(f"policy.{key}", "must be a list of addresses")
+        return frozenset(checksummed_address(a, f"policy.{key}.{i}") for i, a in enumerate(items))
+
+    return Policy(
+        max_validity=max_validity,
+        max_allowance=caps,
+        allowed_tokens=address_set("allowed_tokens"),
+        allowed_targets=address_set("allowed_targets"),
+    )
+
+
+def _table(raw: dict[str, Any], name: str, keys: set[str]) -> dict[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ValidationError(name, "must be a table")
+    unknown = set(table) - keys
+    if unknown:
+        raise ValidationError(f"{name}.{sorted(unknown)[0]}", "unknown setting")
+    return table
+
+
+def _str(table: dict[str, Any], key: str) -> str:
+    value = table[key]
+    if not isinstance(value, str) or not value:
+        raise ValidationError(key, "must be a non-empty string")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

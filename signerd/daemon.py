@@ -1,0 +1,62 @@
+"""`signerd serve`: wire the store, the device worker, the service and the socket together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from signerd.config import Config
+from signerd.errors import SignerdError
+from signerd.rpc.server import RpcServer
+from signerd.service import SignerdService
+from signerd.store import Store
+from signerd.worker import DeviceWorker
+
+LOG = logging.getLogger(__name__)
+
+
+async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; the socket is removed on the way out."""
+    if config.device is None:
+        raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
+    store = Store.open(config.data_dir)
+    worker = DeviceWorker(config.device, allow_blind_signing=config.allow_blind_signing)
+    service = SignerdService(config, worker, store)
+    server = RpcServer(service, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+        connecting = asyncio.create_task(_connect(worker))
+        if ready is not None:
+            ready()
+        await stop.wait()
+        LOG.info("shutting down")
+        connecting.cancel()
+        await server.stop()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        worker.close()
+        store.close()
+
+
+async def _connect(worker: DeviceWorker) -> None:
+    """Say at start-up what device is there; absence is not fatal (it may be plugged later)."""
+    try:
+        info = await worker.connect()
+    except SignerdError as exc:
+        LOG.warning("device %s not available yet: %s", worker.path, exc)
+        return
+    LOG.info(
+        "device: %s %s (firmware %s) at %s; shows typed-data fields: %s",
+        info.family,
+        info.model,
+        info.firmware,
+        info.path,
+        "yes" if info.shows_typed_data_fields else "no (hash-only)",
+    )

@@ -1,0 +1,247 @@
+"""Trezor signer on trezorlib: any transport trezorlib knows (udp:, webusb:, hid:, bridge:).
+
+Typed data is streamed with ``ethereum.sign_typed_data`` so T/Safe models show every field.
+A Trezor One can only sign EIP-712 hashes; that is refused unless blind signing was allowed,
+and then the hashes the person must compare are announced through ``notify``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from eth_account.messages import encode_typed_data
+from eth_utils.address import to_checksum_address
+from trezorlib import ethereum, exceptions, messages
+from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
+from trezorlib.tools import parse_path
+from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
+
+from signerd.devices.base import DEFAULT_DERIVATION_PATH, DeviceInfo, Notify, Signer
+from signerd.errors import (
+    BlindSigningRefused,
+    DeviceBusy,
+    DeviceError,
+    DeviceLocked,
+    DeviceNotFound,
+    DeviceUnavailable,
+    UserRejected,
+)
+
+LOG = logging.getLogger(__name__)
+
+APP_NAME = "signerd"
+PATH_PREFIXES = ("udp", "webusb", "hid", "bridge", "trezor")
+T = TypeVar("T")
+
+# Trezor One firmware has no EthereumSignTypedData: it can only sign the two EIP-712 hashes.
+_HASH_ONLY_MODELS = {"T1B1"}
+
+_LOCKED_FAILURES = {
+    messages.FailureType.PinExpected,
+    messages.FailureType.PinInvalid,
+    messages.FailureType.PinCancelled,
+    messages.FailureType.NotInitialized,
+    messages.FailureType.InvalidSession,
+}
+
+
+def _transport_for(path: str) -> Transport:
+    # "trezor:usb" / "trezor" mean: the first Trezor trezorlib finds on any transport.
+    query = None if path in ("trezor", "trezor:usb", "trezor:auto") else path
+    try:
+        return get_transport(query, prefix_search=query is not None)
+    except DeviceIsBusy as exc:
+        raise DeviceBusy(f"Trezor at {path} is in use by another program") from exc
+    except (TransportException, OSError) as exc:
+        raise DeviceNotFound(f"no Trezor found at {path}: {exc}") from exc
+
+
+@contextmanager
+def _device_errors(path: str) -> Iterator[None]:
+    """Translate trezorlib's exceptions into signerd's hierarchy."""
+    try:
+        yield
+    except exceptions.Cancelled as exc:
+        raise UserRejected("rejected on the Trezor") from exc
+    except (
+        exceptions.PinException,
+        exceptions.DeviceLockedError,
+        exceptions.PassphraseError,
+    ) as exc:
+        raise DeviceLocked(f"the Trezor is locked: enter its PIN/passphrase first: {exc}") from exc
+    except exceptions.TrezorFailure as exc:
+        if exc.code in _LOCKED_FAILURES:
+            raise DeviceLocked(f"the Trezor cannot sign now: {exc.message}") from exc
+        raise DeviceError(f"the Trezor refused: {exc.message or exc.code}") from exc
+    except DeviceIsBusy as exc:
+        raise DeviceBusy(f"Trezor at {path} is in use by another program") from exc
+    except (TransportException, OSError) as exc:
+        raise DeviceUnavailable(f"lost the connection to the Trezor at {path}: {exc}") from exc
+    except exceptions.TrezorException as exc:
+        raise DeviceError(f"Trezor error: {exc}") from exc
+
+
+class TrezorSigner(Signer):
+    """A Trezor reached through trezorlib, kept connected between operations."""
+
+    def __init__(self, path: str, *, allow_blind_signing: bool = False) -> None:
+        self._path = path
+        self._allow_blind = allow_blind_signing
+        self._notify: Notify | None = None
+        self._prompted = False
+        self._lock = threading.Lock()
+        self._client: TrezorClient[Any] | None = None
+        self._session: Session[Any, Any] | None = None
+        self._info: DeviceInfo | None = None
+        self._connect()
+
+    # -- connection -------------------------------------------------------------------
+
+    def _connect(self) -> Session[Any, Any]:
+        if self._session is not None:
+            return self._session
+        transport = _transport_for(self._path)
+        app = AppManifest(
+            app_name=APP_NAME,
+            button_callback=self._on_button,
+            pin_callback=self._on_pin_matrix,
+        )
+        with _device_errors(self._path):
+            client = get_client(app, transport)
+            # Keep the transport open across operations (trezorlib opens one per workflow).
+            client.__enter__()
+            try:
+                session = client.get_session(passphrase=PassphraseSetting.AUTO)
+            except BaseException:
+                client.__exit__(None, None, None)
+                raise
+        self._client, self._session = client, session
+        features = client.features
+        internal = features.internal_model or ""
+        self._info = DeviceInfo(
+            family="trezor",
+            model=_model_name(features),
+            path=transport.get_path(),
+            firmware=f"{features.major_version}.{features.minor_version}.{features.patch_version}",
+            shows_typed_data_fields=internal not in _HASH_ONLY_MODELS,
+            label=features.label,
+        )
+        LOG.info("connected to Trezor %s at %s", self._info.model, self._info.path)
+        return session
+
+    def _disconnect(self) -> None:
+        client, self._client, self._session = self._client, None, None
+        if client is not None:
+            try:
+                client.__exit__(None, None, None)
+            except Exception:  # the link is already broken; nothing left to release
+                LOG.debug("error while closing the Trezor transport", exc_info=True)
+
+    def _run(self, op: Callable[[Session[Any, Any]], T], notify: Notify | None) -> T:
+        """Run one device operation, reconnecting first if an earlier link broke."""
+        with self._lock:
+            self._notify = notify
+            self._prompted = False
+            try:
+                with _device_errors(self._path):
+                    try:
+                        return op(self._connect())
+                    except (TransportException, OSError, exceptions.InvalidSessionError):
+                        self._disconnect()
+                        raise
+            except DeviceUnavailable:
+                self._disconnect()
+                raise
+            finally:
+                self._notify = None
+
+    def _on_button(self, request: messages.ButtonRequest) -> None:
+        # A typed-data review is a dozen screens; tell the person once per operation.
+        if self._notify is not None and not self._prompted:
+            self._prompted = True
+            self._notify("Confirm on your Trezor")
+
+    def _on_pin_matrix(self, request: messages.PinMatrixRequest) -> str:
+        # A Trezor One asks the host for a scrambled PIN; the daemon never handles PINs.
+        raise exceptions.PinException(None, "unlock the Trezor with its PIN first (trezorctl)")
+
+    # -- Signer -----------------------------------------------------------------------
+
+    @property
+    def info(self) -> DeviceInfo:
+        if self._info is None:
+            self._run(lambda session: None, None)
+        assert self._info is not None
+        return self._info
+
+    def get_address(self, path: str = DEFAULT_DERIVATION_PATH) -> str:
+        address_n = parse_path(path)
+        address = self._run(lambda s: ethereum.get_address(s, address_n), None)
+        return str(to_checksum_address(address))
+
+    def sign_typed_data(
+        self,
+        typed_data: dict[str, Any],
+        path: str = DEFAULT_DERIVATION_PATH,
+        *,
+        notify: Notify | None = None,
+    ) -> bytes:
+        address_n = parse_path(path)
+        if self.info.shows_typed_data_fields:
+            result = self._run(lambda s: ethereum.sign_typed_data(s, address_n, typed_data), notify)
+            return _signature(result.signature)
+        if not self._allow_blind:
+            raise BlindSigningRefused(
+                f"this Trezor ({self.info.model}) can only sign EIP-712 hashes, not show the "
+                "grant's fields; allow blind signing explicitly to sign by hash"
+            )
+        signable = encode_typed_data(full_message=typed_data)
+        domain_hash, message_hash = bytes(signable.header), bytes(signable.body)
+        if notify is not None:
+            notify(
+                "BLIND SIGNING: compare on the Trezor screen: "
+                f"domain hash 0x{domain_hash.hex()}, message hash 0x{message_hash.hex()}"
+            )
+        result = self._run(
+            lambda s: ethereum.sign_typed_data_hash(s, address_n, domain_hash, message_hash),
+            notify,
+        )
+        return _signature(result.signature)
+
+    def sign_message(
+        self, message: bytes, path: str = DEFAULT_DERIVATION_PATH, *, notify: Notify | None = None
+    ) -> bytes:
+        address_n = parse_path(path)
+        result = self._run(lambda s: ethereum.sign_message(s, address_n, message), notify)
+        return _signature(result.signature)
+
+    def cancel(self) -> None:
+        # Written from another thread while the worker waits for the button answer: the
+        # firmware then answers Failure(ActionCancelled) to the blocked read.
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.cancel()
+        except Exception:
+            LOG.debug("could not send Cancel to the Trezor", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+
+def _model_name(features: messages.Features) -> str:
+    names = {"T1B1": "One", "T2T1": "T", "T2B1": "Safe 3", "T3B1": "Safe 3", "T3T1": "Safe 5"}
+    internal = features.internal_model or ""
+    return names.get(internal, features.model or internal or "unknown")
+
+
+def _signature(raw: bytes | None) -> bytes:
+    if raw is None or len(raw) != 65:
+        raise DeviceError("the Trezor returned a malformed signature")
+    return bytes(raw)

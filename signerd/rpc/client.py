@@ -1,0 +1,123 @@
+"""A small blocking JSON-RPC client for agents written in Python, and for the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from signerd.config import default_socket_path
+from signerd.rpc.protocol import MAX_MESSAGE_BYTES, ErrorCode
+
+Progress = Callable[[str], None]
+
+
+class ClientError(Exception):
+    """The daemon answered with a JSON-RPC error (``code`` is a signerd ErrorCode value)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+    @property
+    def name(self) -> str:
+        try:
+            return ErrorCode(self.code).name
+        except ValueError:
+            return "UNKNOWN"
+
+
+class Client:
+    """One connection to signerd; calls are answered in order."""
+
+    def __init__(self, socket_path: str | Path | None = None, *, timeout: float | None = None):
+        self.socket_path = Path(socket_path) if socket_path else default_socket_path()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(str(self.socket_path))
+        except OSError:
+            self._sock.close()
+            raise
+        self._file = self._sock.makefile("rb")
+        self._ids = itertools.count(1)
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        on_progress: Progress | None = None,
+    ) -> Any:
+        request_id = next(self._ids)
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
+        self._sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        while True:
+            line = self._file.readline(MAX_MESSAGE_BYTES + 1)
+            if not line:
+                raise ConnectionError("signerd closed the connection")
+            reply = json.loads(line)
+            if "id" not in reply:  # a notification, e.g. progress of a pending approval
+                if on_progress is not None and reply.get("method") == "signerd_progress":
+                    on_progress(str(reply.get("params", {}).get("message", "")))
+                continue
+            if "error" in reply:
+                error = reply["error"]
+                raise ClientError(error.get("code", 0), error.get("message", ""), error.get("data"))
+            if reply["id"] != request_id:
+                continue  # a late reply to an earlier, abandoned call
+            return reply["result"]
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("signerd_status")
+        return result
+
+    def request_grant(
+        self, *, on_progress: Progress | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Ask for a grant; blocks until the person answers on the device."""
+        result: dict[str, Any] = self.call("signerd_requestGrant", params, on_progress=on_progress)
+        return result
+
+    def list_grants(self, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("signerd_listGrants", params)
+        return result
+
+    def get_grant(self, grant_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("signerd_getGrant", {"id": grant_id})
+        return result
+
+    def revoke_grant(self, grant_id: str, reason: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"id": grant_id}
+        if reason is not None:
+            params["reason"] = reason
+        result: dict[str, Any] = self.call("signerd_revokeGrant", params)
+        return result
+
+    def verify_grant(self, grant: dict[str, Any], signer: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"grant": grant}
+        if signer is not None:
+            params["signer"] = signer
+        result: dict[str, Any] = self.call("signerd_verifyGrant", params)
+        return result
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

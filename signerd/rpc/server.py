@@ -1,0 +1,265 @@
+"""The Unix-socket JSON-RPC server: framing, peer checks, one task per request.
+
+Lines are split by hand with a bounded buffer, so an oversize or endless message costs the
+daemon at most MAX_MESSAGE_BYTES of memory and gets an error instead of a crash. A peer's
+uid is checked with SO_PEERCRED before anything it sends is read. A client that disconnects
+has its in-flight requests cancelled (on the device too, through the worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from signerd.config import Config
+from signerd.errors import SignerdError
+from signerd.rpc import protocol
+from signerd.rpc.peer import Peer, peer_of
+from signerd.rpc.protocol import ErrorCode, RpcError
+from signerd.service import CallContext, SignerdService
+
+LOG = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+MAX_IN_FLIGHT_PER_CONNECTION = 32
+
+
+class SocketInUse(SignerdError):
+    """Another daemon already answers on the socket path."""
+
+
+class Connection:
+    """One client connection: its peer, its writer, and its in-flight request tasks."""
+
+    def __init__(self, peer: Peer, writer: asyncio.StreamWriter) -> None:
+        self.peer = peer
+        self.writer = writer
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if self.closed or self.writer.is_closing():
+            return
+        self.writer.write(data)
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self.send(protocol.notification_message(method, params))
+
+    async def drain(self) -> None:
+        if self.closed:
+            return
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            self.closed = True
+
+
+class RpcServer:
+    """Serves a SignerdService on a Unix socket until stopped."""
+
+    def __init__(self, service: SignerdService, config: Config) -> None:
+        self.service = service
+        self.config = config
+        self.socket_path = config.socket_path
+        self._server: asyncio.Server | None = None
+        self._connections: set[Connection] = set()
+
+    async def start(self) -> None:
+        _prepare_directory(self.socket_path.parent, self.config.socket_gid)
+        _remove_stale_socket(self.socket_path)
+        # The umask makes the socket private from the moment it exists.
+        old_umask = os.umask(0o177 if self.config.socket_gid is None else 0o117)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._handle, path=str(self.socket_path), limit=READ_CHUNK
+            )
+        finally:
+            os.umask(old_umask)
+        if self.config.socket_gid is not None:
+            os.chown(self.socket_path, -1, self.config.socket_gid)
+            os.chmod(self.socket_path, 0o660)
+        else:
+            os.chmod(self.socket_path, 0o600)
+        LOG.info("listening on %s", self.socket_path)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            for task in list(conn.tasks):
+                task.cancel()
+            conn.closed = True
+            conn.writer.close()
+        tasks = [t for conn in self._connections for t in conn.tasks]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        LOG.info("stopped; removed %s", self.socket_path)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock: socket.socket = writer.get_extra_info("socket")
+        try:
+            peer = peer_of(sock)
+        except OSError:
+            writer.close()
+            return
+        if peer.uid not in self.config.allowed_uids:
+            LOG.warning("refused peer uid %d (pid %d, %s)", peer.uid, peer.pid, peer.exe)
+            error = RpcError(ErrorCode.UNAUTHORIZED_PEER, f"uid {peer.uid} is not served here")
+            await _send_and_close(writer, protocol.error_message(None, error))
+            return
+        if len(self._connections) >= self.config.max_connections:
+            error = RpcError(ErrorCode.INTERNAL_ERROR, "too many connections; try again later")
+            await _send_and_close(writer, protocol.error_message(None, error))
+            return
+        conn = Connection(peer, writer)
+        self._connections.add(conn)
+        LOG.debug("connection from uid %d pid %d", peer.uid, peer.pid)
+        try:
+            await self._read_loop(conn, reader)
+        finally:
+            # EOF or error: the client is gone, so are its requests (cancelled on the device).
+            for task in list(conn.tasks):
+                task.cancel()
+            if conn.tasks:
+                await asyncio.gather(*conn.tasks, return_exceptions=True)
+            conn.closed = True
+            self._connections.discard(conn)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _read_loop(self, conn: Connection, reader: asyncio.StreamReader) -> None:
+        buffer = bytearray()
+        discarding = False  # inside an oversize message: drop bytes until its newline
+        while True:
+            try:
+                chunk = await reader.read(READ_CHUNK)
+            except (ConnectionError, OSError):
+                return
+            if not chunk:
+                return
+            start = 0
+            while True:
+                newline = chunk.find(b"\n", start)
+                if newline < 0:
+                    break
+                piece = chunk[start:newline]
+                start = newline + 1
+                if discarding:
+                    discarding = False
+                    continue
+                if len(buffer) + len(piece) > protocol.MAX_MESSAGE_BYTES:
+                    buffer.clear()
+                    self._oversize(conn)
+                    continue
+                buffer += piece
+                line = bytes(buffer).strip()
+                buffer.clear()
+                if line:
+                    await self._dispatch(conn, line)
+            rest = chunk[start:]
+            if discarding:
+                continue
+            if len(buffer) + len(rest) > protocol.MAX_MESSAGE_BYTES:
+                buffer.clear()
+                discarding = True
+                self._oversize(conn)
+                continue
+            buffer += rest
+
+    def _oversize(self, conn: Connection) -> None:
+        error = RpcError(
+            ErrorCode.INVALID_REQUEST,
+            f"message exceeds {protocol.MAX_MESSAGE_BYTES} bytes; it was discarded",
+        )
+        conn.send(protocol.error_message(None, error))
+
+    async def _dispatch(self, conn: Connection, line: bytes) -> None:
+        if len(conn.tasks) >= MAX_IN_FLIGHT_PER_CONNECTION:
+            error = RpcError(
+                ErrorCode.INVALID_REQUEST,
+                f"more than {MAX_IN_FLIGHT_PER_CONNECTION} requests in flight on one connection",
+            )
+            conn.send(protocol.error_message(protocol.peek_id(line), error))
+            await conn.drain()
+            return
+        task = asyncio.create_task(self._answer(conn, line))
+        conn.tasks.add(task)
+        task.add_done_callback(conn.tasks.discard)
+        # Apply back-pressure to a client that sends faster than it reads replies.
+        await conn.drain()
+
+    async def _answer(self, conn: Connection, line: bytes) -> None:
+        request_id = None
+        try:
+            request = protocol.parse_request(line)
+            request_id = request.id
+            method = self.service.methods.get(request.method)
+            if method is None:
+                raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {request.method}")
+            ctx = CallContext(peer=conn.peer, request_id=request_id, notify=conn.notify)
+            result = await method(request.params, ctx)
+            if request.is_notification:
+                return
+            reply = protocol.result_message(request_id, result)
+        except RpcError as exc:
+            reply = protocol.error_message(
+                request_id if request_id is not None else protocol.peek_id(line), exc
+            )
+        except SignerdError as exc:
+            reply = protocol.error_message(request_id, protocol.rpc_error_from(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            LOG.exception("internal error answering a request")
+            reply = protocol.error_message(
+                request_id, RpcError(ErrorCode.INTERNAL_ERROR, "internal error; see daemon log")
+            )
+        conn.send(reply)
+        await conn.drain()
+
+
+async def _send_and_close(writer: asyncio.StreamWriter, data: bytes) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        writer.write(data)
+        await asyncio.wait_for(writer.drain(), 2)
+    writer.close()
+
+
+def _prepare_directory(directory: Path, gid: int | None) -> None:
+    """Create the socket's directory private to us (group-traversable for a socket group)."""
+    mode = 0o700 if gid is None else 0o710
+    directory.mkdir(mode=mode, parents=True, exist_ok=True)
+    st = directory.stat()
+    if st.st_uid != os.getuid():
+        raise SocketInUse(f"{directory} belongs to another user; refusing to put a socket there")
+    if gid is not None and st.st_gid != gid:
+        os.chown(directory, -1, gid)
+    os.chmod(directory, mode)
+
+
+def _remove_stale_socket(path: Path) -> None:
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            path.unlink(missing_ok=True)
+            return
+        raise
+    finally:
+        probe.close()
+    raise SocketInUse(f"another signerd is already serving {path}")

@@ -1,0 +1,151 @@
+"""The device worker: one device operation at a time, in its own thread, first come first served.
+
+Everything else in the daemon stays on the event loop, so other clients keep being served
+while the person looks at the device. A job that waits too long for the person is cancelled
+on the device; a job whose client went away is withdrawn from the queue or cancelled.
+The signer is opened lazily and dropped when its link breaks, so an unplugged device or a
+restarted emulator is picked up again by the next job without restarting the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from signerd.devices import DeviceInfo, Signer, open_signer
+from signerd.errors import ApprovalTimeout, DeviceError, DeviceUnavailable
+
+LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# After cancelling on the device, how long to wait for the device to answer before giving
+# up on the link (the worker thread is then freed by dropping the connection).
+CANCEL_GRACE_SECONDS = 10.0
+
+
+class DeviceWorker:
+    """Serialises operations on one device path; safe to use from one event loop."""
+
+    def __init__(self, path: str, *, allow_blind_signing: bool = False) -> None:
+        self.path = path
+        self._allow_blind = allow_blind_signing
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
+        self._signer: Signer | None = None
+        self._signer_lock = threading.Lock()
+        self._pending = 0
+        self.generation = 0  # bumped on every (re)connection: cached device facts expire
+        self.info: DeviceInfo | None = None
+        self.last_error: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Operations queued or running."""
+        return self._pending
+
+    @property
+    def connected(self) -> bool:
+        return self._signer is not None
+
+    def _signer_now(self) -> Signer:
+        """Open the device if needed (runs in the worker thread)."""
+        if self._signer is None:
+            signer = open_signer(self.path, allow_blind_signing=self._allow_blind)
+            with self._signer_lock:
+                self._signer = signer
+                self.info = signer.info
+                self.generation += 1
+            self.last_error = None
+        return self._signer
+
+    def _drop_signer(self) -> None:
+        with self._signer_lock:
+            signer, self._signer = self._signer, None
+        if signer is not None:
+            try:
+                signer.close()
+            except Exception:
+                LOG.debug("closing a broken signer failed", exc_info=True)
+
+    def _call(self, op: Callable[[Signer], T], started: Callable[[], object]) -> T:
+        started()
+        try:
+            return op(self._signer_now())
+        except DeviceUnavailable as exc:
+            self.last_error = str(exc)
+            self._drop_signer()
+            raise
+
+    async def run(
+        self,
+        op: Callable[[Signer], T],
+        *,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+    ) -> T:
+        """Run ``op(signer)`` in the worker thread once every earlier job is done.
+
+        ``timeout`` counts from the moment the device starts the operation; when it runs out
+        the operation is cancelled on the device and ApprovalTimeout is raised. Cancelling the
+        awaiting task (client gone) withdraws or cancels the job the same way.
+        """
+        loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+        self._pending += 1
+        try:
+            job = self._executor.submit(
+                self._call, op, lambda: loop.call_soon_threadsafe(started.set)
+            )
+            try:
+                await asyncio.wait_for(started.wait(), queue_timeout)
+            except TimeoutError:
+                if job.cancel():
+                    raise ApprovalTimeout(
+                        f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
+                    ) from None
+            except asyncio.CancelledError:
+                if job.cancel():
+                    raise
+                await self._abort(job)
+                raise
+            done = asyncio.wrap_future(job)
+            try:
+                return await asyncio.wait_for(asyncio.shield(done), timeout)
+            except TimeoutError:
+                await self._abort(job)
+                raise ApprovalTimeout(
+                    f"no answer on the device within {timeout:.0f} s; the request was cancelled"
+                ) from None
+            except asyncio.CancelledError:
+                await self._abort(job)
+                raise
+        finally:
+            self._pending -= 1
+
+    async def _abort(self, job: concurrent.futures.Future[T]) -> None:
+        """Cancel the running job on the device and wait until the device is free again."""
+        signer = self._signer
+        if signer is not None:
+            signer.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), CANCEL_GRACE_SECONDS)
+        except TimeoutError:
+            LOG.warning("device did not answer the cancel; dropping the connection")
+            await asyncio.to_thread(self._drop_signer)
+        except (DeviceError, asyncio.CancelledError):
+            pass  # the expected outcome: the device reports the cancelled operation
+        except Exception:
+            LOG.debug("cancelled device job ended with an error", exc_info=True)
+
+    async def connect(self) -> DeviceInfo:
+        """Open the device now (e.g. at start-up) and return what it is."""
+        # DeviceInfo is read in the worker thread: a signer may talk to the device to answer.
+        return await self.run(lambda signer: signer.info)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._drop_signer()

@@ -1,0 +1,377 @@
+"""End-to-end tests of `signerd serve` over its real Unix socket, against every simulated device."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from emulator.ledger.process import LedgerSimulatorProcess
+from emulator.process import DaemonProcess, EmulatorProcess
+from signerd.client import Client, ClientError
+from signerd.grants import verify_grant
+from signerd.rpc.protocol import ErrorCode
+from tests.conftest import MASTER_ADDRESS
+
+USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
+
+
+def grant_params(**overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "agent": "weather-bot",
+        "sessionKey": Account.create().address,
+        "chainId": 8453,
+        "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
+        "targets": [TARGET],
+        "validFor": 3600,
+    }
+    params.update(overrides)
+    return params
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def pending(daemon: DaemonProcess) -> int:
+    with Client(daemon.socket_path) as client:
+        return int(client.status()["pending"])
+
+
+def request_in_background(
+    daemon: DaemonProcess, pool: ThreadPoolExecutor, **overrides: Any
+) -> Future[dict[str, Any]]:
+    def call() -> dict[str, Any]:
+        with Client(daemon.socket_path) as client:
+            return client.request_grant(**grant_params(**overrides))
+
+    return pool.submit(call)
+
+
+def dismiss_stale_review(device: EmulatorProcess) -> None:
+    """After a cancel, a Ledger still shows the review (its app has no cancel command):
+    the person dismisses it. A Trezor clears its screen on Cancel by itself."""
+    if isinstance(device, LedgerSimulatorProcess):
+        device.press_no()
+
+
+def audit_events(daemon: DaemonProcess) -> list[str]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "signerd.cli",
+            "audit",
+            "--json",
+            "--data-dir",
+            str(daemon.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [json.loads(line)["event"] for line in out.splitlines()]
+
+
+def test_approved_grant_verifies_and_is_shown_on_device(
+    daemon: DaemonProcess, device: EmulatorProcess
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        future = request_in_background(daemon, pool)
+        wait_for(lambda: pending(daemon) == 1)
+        device.press_yes()
+        reply = future.result(timeout=30)
+    grant = reply["grant"]
+    assert "sessionPrivateKey" not in reply
+    check = verify_grant(grant, expected_signer=MASTER_ADDRESS)
+    assert check.valid, check
+    message = grant["typedData"]["message"]
+    assert message["account"] == MASTER_ADDRESS
+    assert message["agent"].startswith("weather-bot (uid ")
+    screen = device.screen_text()
+    assert message["summary"] in screen
+    assert message["sessionKey"] in screen or message["sessionKey"].lower() in screen.lower()
+    with Client(daemon.socket_path) as client:
+        status = client.status()
+        assert status["account"] == MASTER_ADDRESS
+        assert status["device"]["connected"] is True
+        assert status["pending"] == 0
+        stored = client.get_grant(grant["id"])
+        assert stored["grant"] == grant
+        assert stored["status"] == "active"
+    assert audit_events(daemon) == ["request_received", "shown_on_device", "approved"]
+
+
+def test_rejected_on_device(daemon: DaemonProcess, device: EmulatorProcess) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        future = request_in_background(daemon, pool)
+        wait_for(lambda: pending(daemon) == 1)
+        device.press_no()
+        with pytest.raises(ClientError) as caught:
+            future.result(timeout=30)
+    assert caught.value.code == ErrorCode.REJECTED_ON_DEVICE
+    with Client(daemon.socket_path) as client:
+        assert client.list_grants()["grants"] == []
+    assert audit_events(daemon)[-1] == "rejected"
+
+
+def test_generated_session_key_is_handed_over_once_and_never_stored(
+    daemon: DaemonProcess, device: EmulatorProcess
+) -> None:
+    params = grant_params()
+    del params["sessionKey"]
+    with ThreadPoolExecutor(1) as pool:
+
+        def call() -> dict[str, Any]:
+            with Client(daemon.socket_path) as client:
+                return client.request_grant(generate=True, **params)
+
+        future = pool.submit(call)
+        wait_for(lambda: pending(daemon) == 1)
+        device.press_yes()
+        reply = future.result(timeout=30)
+    key = reply["sessionPrivateKey"]
+    assert Account.from_key(key).address == reply["grant"]["typedData"]["message"]["sessionKey"]
+    daemon.stop()
+    secret = key[2:].lower()
+    for path in [daemon.log_path, *daemon.data_dir.iterdir()]:
+        assert secret not in path.read_bytes().hex()
+        assert secret not in path.read_bytes().decode("latin-1").lower()
+
+
+def test_timeout_cancels_on_device_and_frees_it(device: EmulatorProcess, tmp_path: Path) -> None:
+    config = "[daemon]\napproval_timeout = 1.5\n"
+    with DaemonProcess(device.path, tmp_path, config=config) as daemon:
+        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+            client.request_grant(**grant_params())
+        assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
+        assert audit_events(daemon)[-1] == "timed_out"
+        dismiss_stale_review(device)
+        # The device was cleared: the next request is shown and can be approved.
+        with ThreadPoolExecutor(1) as pool:
+            future = request_in_background(daemon, pool, agent="second")
+            device.press_yes()
+            assert verify_grant(future.result(timeout=30)["grant"]).valid
+
+
+def test_other_clients_are_served_while_waiting_and_queue_is_fifo(
+    daemon: DaemonProcess, device: EmulatorProcess
+) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        first = request_in_background(daemon, pool, agent="first")
+        wait_for(lambda: pending(daemon) == 1)
+        device.wait_for_review()
+        second = request_in_background(daemon, pool, agent="second")
+        wait_for(lambda: pending(daemon) == 2)
+        # While the person looks at the device, everyone else still gets answers.
+        for _ in range(20):
+            with Client(daemon.socket_path) as client:
+                assert client.status()["pending"] == 2
+                assert client.list_grants()["grants"] == []
+        device.press_yes()
+        first_grant = first.result(timeout=30)["grant"]
+        assert not second.done()
+        device.press_yes()
+        second_grant = second.result(timeout=30)["grant"]
+    assert first_grant["typedData"]["message"]["agent"].startswith("first")
+    assert second_grant["typedData"]["message"]["agent"].startswith("second")
+
+
+def test_client_that_disconnects_has_its_request_cancelled(
+    daemon: DaemonProcess, device: EmulatorProcess
+) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(daemon.socket_path))
+    message = {"jsonrpc": "2.0", "id": 1, "method": "signerd_requestGrant"}
+    message["params"] = grant_params(agent="quitter")
+    sock.sendall(json.dumps(message).encode() + b"\n")
+    wait_for(lambda: pending(daemon) == 1)
+    device.wait_for_review()
+    sock.close()
+    wait_for(lambda: pending(daemon) == 0)
+    wait_for(lambda: audit_events(daemon)[-1] == "cancelled")
+    dismiss_stale_review(device)
+    with ThreadPoolExecutor(1) as pool:
+        future = request_in_background(daemon, pool, agent="stayer")
+        device.press_yes()
+        grant = future.result(timeout=30)["grant"]
+    assert verify_grant(grant).valid
+    assert grant["typedData"]["message"]["agent"].startswith("stayer")
+
+
+def test_grants_survive_restart_and_revocation(device: EmulatorProcess, tmp_path: Path) -> None:
+    with DaemonProcess(device.path, tmp_path) as daemon, ThreadPoolExecutor(1) as pool:
+        future = request_in_background(daemon, pool)
+        wait_for(lambda: pending(daemon) == 1)
+        device.press_yes()
+        grant = future.result(timeout=30)["grant"]
+    assert not daemon.socket_path.exists(), "a clean shutdown removes the socket"
+    with DaemonProcess(device.path, tmp_path) as daemon, Client(daemon.socket_path) as client:
+        assert client.get_grant(grant["id"])["grant"] == grant
+        assert [g["id"] for g in client.list_grants()["grants"]] == [grant["id"]]
+        revoked = client.revoke_grant(grant["id"], reason="agent retired")
+        assert revoked["status"] == "revoked"
+        with pytest.raises(ClientError) as caught:
+            client.revoke_grant(grant["id"])
+        assert caught.value.code == ErrorCode.GRANT_REVOKED
+        verdict = client.verify_grant(grant)
+        assert verdict["valid"] is False and verdict["reason"] == "revoked"
+        with pytest.raises(ClientError) as caught:
+            client.get_grant("0x" + "ab" * 32)
+        assert caught.value.code == ErrorCode.GRANT_NOT_FOUND
+    assert audit_events(daemon)[-1] == "revoked"
+
+
+def test_audit_verify_detects_tampering(daemon: DaemonProcess, device: EmulatorProcess) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        future = request_in_background(daemon, pool)
+        wait_for(lambda: pending(daemon) == 1)
+        device.press_no()
+        with pytest.raises(ClientError):
+            future.result(timeout=30)
+    daemon.stop()
+    audit = [sys.executable, "-m", "signerd.cli", "audit", "--verify", "--data-dir"]
+    ok = subprocess.run([*audit, str(daemon.data_dir)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "audit chain OK: 3 entries" in ok.stdout
+    db = sqlite3.connect(daemon.data_dir / "signerd.db")
+    triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for (name,) in triggers:
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("UPDATE audit SET event = 'approved' WHERE event = 'rejected'")
+    db.commit()
+    db.close()
+    broken = subprocess.run([*audit, str(daemon.data_dir)], capture_output=True, text=True)
+    assert broken.returncode == 1
+    assert "BROKEN at seq 3" in broken.stderr
+
+
+def test_unauthorized_peer_is_refused(device: EmulatorProcess, tmp_path: Path) -> None:
+    other_uid = os.getuid() + 4242
+    config = f"[daemon]\nallowed_uids = [{other_uid}]\n"
+    with DaemonProcess(device.path, tmp_path, config=config) as daemon:
+        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+            client.status()
+        assert caught.value.code == ErrorCode.UNAUTHORIZED_PEER
+        assert os.stat(daemon.socket_path).st_mode & 0o777 == 0o600
+        assert os.stat(daemon.socket_path.parent).st_mode & 0o777 == 0o700
+
+
+def raw_exchange(sock: socket.socket, payload: bytes) -> dict[str, Any]:
+    sock.sendall(payload)
+    reader = sock.makefile("rb")
+    return dict(json.loads(reader.readline()))
+
+
+@pytest.mark.parametrize("family", ["trezor"], indirect=True)
+def test_malformed_input_gets_errors_and_never_disturbs_others(daemon: DaemonProcess) -> None:
+    cases: list[tuple[bytes, int]] = [
+        (b"this is not json\n", ErrorCode.PARSE_ERROR),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "signerd_stat\n', ErrorCode.PARSE_ERROR),
+        (b"[1, 2, 3]\n", ErrorCode.INVALID_REQUEST),
+        (b'{"jsonrpc": "1.0", "id": 2, "method": "signerd_status"}\n', ErrorCode.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": 7}\n', ErrorCode.INVALID_REQUEST),
+        (
+            b'{"jsonrpc": "2.0", "id": 4, "method": "eth_sendTransaction"}\n',
+            ErrorCode.METHOD_NOT_FOUND,
+        ),
+        (
+            b'{"jsonrpc": "2.0", "id": 5, "method": "signerd_status", "params": 5}\n',
+            ErrorCode.INVALID_PARAMS,
+        ),
+        (
+            b'{"jsonrpc": "2.0", "id": 6, "method": "signerd_getGrant", "params": {"id": 5}}\n',
+            ErrorCode.INVALID_PARAMS,
+        ),
+        (
+            b'{"jsonrpc":"2.0","id":7,"method":"signerd_requestGrant","params":{"agent":"x","chainId":1,"validFor":60,"allowances":[],"targets":[],"sessionKey":"0x12"}}\n',
+            ErrorCode.INVALID_PARAMS,
+        ),
+        (
+            b'{"jsonrpc":"2.0","id":8,"method":"signerd_listGrants","params":{"limit":true}}\n',
+            ErrorCode.INVALID_PARAMS,
+        ),
+        (b"\xff\xfe\xfd invalid utf-8\n", ErrorCode.PARSE_ERROR),
+        (b"[" * 100000 + b"\n", ErrorCode.PARSE_ERROR),
+    ]
+    bystander = Client(daemon.socket_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(daemon.socket_path))
+        reader = sock.makefile("rb")
+        for payload, code in cases:
+            sock.sendall(payload)
+            reply = json.loads(reader.readline())
+            assert reply["error"]["code"] == code, (payload[:80], reply)
+            assert bystander.status()["version"]
+        # The invalid-params error carries the request id and names the field.
+        sock.sendall(cases[8][0])
+        reply = json.loads(reader.readline())
+        assert reply["id"] == 7 and reply["error"]["data"]["field"] == "sessionKey"
+        # Over 1 MiB: refused, and the same connection keeps working afterwards.
+        sock.sendall(b'{"jsonrpc":"2.0","id":9,"method":"signerd_status","params":{"x":"')
+        sock.sendall(b"a" * (1024 * 1024 + 10))
+        sock.sendall(b'"}}\n')
+        reply = json.loads(reader.readline())
+        assert reply["error"]["code"] == ErrorCode.INVALID_REQUEST
+        assert "exceeds" in reply["error"]["message"]
+        sock.sendall(b'{"jsonrpc":"2.0","id":10,"method":"signerd_status"}\n')
+        assert json.loads(reader.readline())["id"] == 10
+        # A notification (no id) is executed but never answered.
+        sock.sendall(b'{"jsonrpc":"2.0","method":"signerd_status"}\n')
+        sock.sendall(b'{"jsonrpc":"2.0","id":11,"method":"signerd_status"}\n')
+        assert json.loads(reader.readline())["id"] == 11
+    assert bystander.status()["version"]
+    bystander.close()
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_policy_ceiling_refuses_before_the_device(device: EmulatorProcess, tmp_path: Path) -> None:
+    config = f'[policy]\nmax_validity = 600\n[policy.max_allowance]\n"{USDC_BASE}" = "5000000"\n'
+    with DaemonProcess(device.path, tmp_path, config=config) as daemon:
+        with Client(daemon.socket_path) as client:
+            for params, words in [
+                (grant_params(validFor=3600), "validity"),
+                (grant_params(validFor=60), "allowances.0.amount"),
+            ]:
+                with pytest.raises(ClientError) as caught:
+                    client.request_grant(**params)
+                assert caught.value.code == ErrorCode.POLICY_REFUSED
+                assert words in caught.value.message
+        assert "signerd" not in device.screen_text()
+        assert audit_events(daemon) == ["policy_refused", "policy_refused"]
+
+
+def test_device_absent_at_start_is_picked_up_later(family: str, tmp_path: Path) -> None:
+    from tests.conftest import start_simulator
+
+    emulator = start_simulator(family, tmp_path, auto="approve")
+    path = emulator.path
+    emulator.stop()
+    with DaemonProcess(path, tmp_path) as daemon, Client(daemon.socket_path) as client:
+        with pytest.raises(ClientError) as caught:
+            client.request_grant(**grant_params())
+        assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
+        assert client.status()["device"]["connected"] is False
+        emulator.start()
+        try:
+            reply = client.request_grant(**grant_params())
+            assert verify_grant(reply["grant"], expected_signer=MASTER_ADDRESS).valid
+        finally:
+            emulator.stop()
