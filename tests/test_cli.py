@@ -1,0 +1,147 @@
+"""The README's commands, run as a person would run them, against the simulated Trezor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from emulator.keys import DEFAULT_MNEMONIC
+from emulator.process import DaemonProcess
+from emulator.trezor.process import TrezorSimulatorProcess
+
+Account.enable_unaudited_hdwallet_features()
+MASTER = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0").address
+USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+
+
+def signerd(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "signerd.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def trezor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrezorSimulatorProcess]:
+    log = tmp_path_factory.mktemp("sim") / "sim.log"
+    with TrezorSimulatorProcess(auto="approve", log_path=log) as sim:
+        yield sim
+
+
+def write_request(path: Path) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "agent": "weather-bot",
+                "sessionKey": "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
+                "chainId": 8453,
+                "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
+                "targets": [],
+                "validFor": 86400,
+            }
+        )
+    )
+    return path
+
+
+def test_address(trezor: TrezorSimulatorProcess) -> None:
+    result = signerd("address", "--device", trezor.path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == MASTER
+
+
+def test_sign_grant_then_verify_and_tamper(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None:
+    signed = signerd("sign-grant", "--device", trezor.path, str(write_request(tmp_path / "r.json")))
+    assert signed.returncode == 0, signed.stderr
+    assert "Confirm on your device" in signed.stderr
+    grant = json.loads(signed.stdout)
+    grant_file = tmp_path / "grant.json"
+    grant_file.write_text(signed.stdout)
+    ok = signerd("verify", str(grant_file), "--signer", MASTER)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith(f"valid: grant {grant['id']} signed by {MASTER}")
+
+    wrong = signerd("verify", str(grant_file), "--signer", Account.create().address)
+    assert wrong.returncode == 1 and "wrong_signer" in wrong.stderr
+
+    grant["typedData"]["message"]["allowances"][0]["amount"] = 10**12
+    grant_file.write_text(json.dumps(grant))
+    tampered = signerd("verify", str(grant_file), "--signer", MASTER)
+    assert tampered.returncode == 1
+    assert "summary_mismatch" in tampered.stderr or "bad_signature" in tampered.stderr
+
+
+def test_sign_grant_reports_the_invalid_field(
+    trezor: TrezorSimulatorProcess, tmp_path: Path
+) -> None:
+    request = json.loads(write_request(tmp_path / "r.json").read_text())
+    request["allowances"][0]["amount"] = "-5"
+    result = signerd("sign-grant", "--device", trezor.path, "-", stdin=json.dumps(request))
+    assert result.returncode == 1
+    assert "allowances.0.amount" in result.stderr
+
+
+def test_no_device_is_a_clear_error() -> None:
+    result = signerd("address", "--device", "udp:127.0.0.1:9")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no Trezor found at udp:127.0.0.1:9")
+
+
+def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None:
+    with DaemonProcess(trezor.path, tmp_path) as daemon:
+        sock = str(daemon.socket_path)
+        status = signerd("status", "--socket", sock)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["device"]["path"] == trezor.path
+
+        requested = signerd(
+            "request",
+            "--socket",
+            sock,
+            "--agent",
+            "shell-agent",
+            "--generate",
+            "--chain-id",
+            "8453",
+            "--allow",
+            f"{USDC_BASE}:10000000:1d",
+            "--allow",
+            "native:1000000000000000:0",
+            "--valid-for",
+            "2h",
+        )
+        assert requested.returncode == 0, requested.stderr
+        reply = json.loads(requested.stdout)
+        message = reply["grant"]["typedData"]["message"]
+        assert Account.from_key(reply["sessionPrivateKey"]).address == message["sessionKey"]
+        assert message["validUntil"] - message["validAfter"] == 7200
+        assert [a["period"] for a in message["allowances"]] == [86400, 0]
+
+        listed = signerd("grants", "--socket", sock)
+        assert reply["grant"]["id"] in listed.stdout and "active" in listed.stdout
+
+        revoked = signerd("revoke", "--socket", sock, reply["grant"]["id"], "--reason", "done")
+        assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
+        again = signerd("revoke", "--socket", sock, reply["grant"]["id"])
+        assert again.returncode == 1 and "GRANT_REVOKED" in again.stderr
+
+    audit = signerd("audit", "--verify", "--data-dir", str(daemon.data_dir))
+    assert audit.returncode == 0, audit.stderr
+    assert "approved" in audit.stdout and "revoked" in audit.stdout
+    assert "audit chain OK: 4 entries" in audit.stdout
+    assert reply["sessionPrivateKey"][2:] not in audit.stdout
+
+
+def test_daemon_not_running_is_a_clear_error(tmp_path: Path) -> None:
+    result = signerd("status", "--socket", str(tmp_path / "nothing.sock"))
+    assert result.returncode == 1
+    assert "is `signerd serve` running?" in result.stderr
