@@ -31,3 +31,14 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+UDEV_RULES := udev/60-signerd-hardware-wallets.rules
+UDEV_DIR ?= /etc/udev/rules.d
+
+udev-install:
+	install -m 0644 $(UDEV_RULES) $(UDEV_DIR)/
+	udevadm control --reload-rules && udevadm trigger --subsystem-match=usb --subsystem-match=hidraw
+
+udev-install-dry-run:
+	@echo "would run: install -m 0644 $(UDEV_RULES) $(UDEV_DIR)/"
+	@echo "would run: udevadm control --reload-rules && udevadm trigger --subsystem-match=usb --subsystem-match=hidraw"

@@ -26,6 +26,7 @@ import click
 from signerd import __version__
 from signerd.config import default_data_dir, load_config
 from signerd.devices import DEFAULT_DERIVATION_PATH, open_signer
+from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.grants import (
     agent_description,
@@ -48,7 +49,8 @@ DEVICE_OPTION = click.option(
     "device",
     required=True,
     envvar="SIGNERD_DEVICE",
-    help="Device path: udp:127.0.0.1:21324, webusb:…, hid:…, tcp:127.0.0.1:9999, ledger:hid.",
+    help="Device path: udp:127.0.0.1:21324, webusb:…, hid:…, tcp:127.0.0.1:9999, ledger:hid, "
+    "or auto (the only device found).",
 )
 
 
@@ -256,11 +258,33 @@ def audit(data_dir: Path | None, check: bool, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-emulators", is_flag=True, help="Only USB devices.")
+def devices(as_json: bool, no_emulators: bool) -> None:
+    """List connected Trezor and Ledger devices and emulators on their default ports."""
+    from signerd.devices.discovery import discover
+
+    found = discover(emulators=not no_emulators)
+    if as_json:
+        _print_json([d.to_json() for d in found])
+        return
+    if not found:
+        click.echo("no devices found (see udev/README.md, or start signerd-emulator)")
+    for d in found:
+        kind = "emulator" if d.emulator else "usb"
+        if d.error:
+            click.echo(f"{d.path}  {d.family} ({kind})  error: {d.error}")
+            continue
+        fields = "shows typed-data fields" if d.shows_typed_data_fields else "hash-only signing"
+        click.echo(f"{d.path}  {d.family} {d.model} ({kind})  {fields}")
+
+
+@main.command()
 @DEVICE_OPTION
 @click.option("--path", "derivation", default=DEFAULT_DERIVATION_PATH, show_default=True)
 def address(device: str, derivation: str) -> None:
     """Print the device's Ethereum address at a BIP-32 path."""
-    with _errors(), open_signer(device) as signer:
+    with _errors(), open_signer(resolve_device(device)) as signer:
         click.echo(signer.get_address(derivation))
 
 
@@ -284,7 +308,8 @@ def sign_grant(device: str, request_file: Any, derivation: str, allow_blind_sign
             _fail(f"{request_file.name}: the request must be a JSON object")
         request = parse_grant_request(data, now=int(time.time()))
         agent = agent_description(request.label, os.getuid(), os.getpid(), "signerd")
-        with open_signer(device, allow_blind_signing=allow_blind_signing) as signer:
+        signer_path = resolve_device(device)
+        with open_signer(signer_path, allow_blind_signing=allow_blind_signing) as signer:
             account = signer.get_address(derivation)
             nonce = request.nonce if request.nonce is not None else int.from_bytes(os.urandom(8))
             typed_data = build_grant_typed_data(request, account=account, agent=agent, nonce=nonce)

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 
 from signerd.config import Config
+from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.rpc.server import RpcServer
 from signerd.service import SignerdService
@@ -21,8 +22,9 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
     """Serve until SIGTERM or SIGINT; the socket is removed on the way out."""
     if config.device is None:
         raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
+    device = await asyncio.to_thread(resolve_device, config.device)
     store = Store.open(config.data_dir)
-    worker = DeviceWorker(config.device, allow_blind_signing=config.allow_blind_signing)
+    worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
     service = SignerdService(config, worker, store)
     server = RpcServer(service, config)
     stop = asyncio.Event()
