@@ -174,6 +174,7 @@ class DaemonProcess:
     ) -> None:
         self.device = device
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.socket_path = workdir / "run" / "signerd.sock"
         self.data_dir = workdir / "data"
         self.config_path: Path | None = None

@@ -26,6 +26,14 @@ T = TypeVar("T")
 # After cancelling on the device, how long to wait for the device to answer before giving
 # up on the link (the worker thread is then freed by dropping the connection).
 CANCEL_GRACE_SECONDS = 10.0
+# While an operation waits for the person, the device is asked every LIVENESS_INTERVAL
+# seconds whether it is still there; this many missed answers in a row mean it is gone.
+LIVENESS_INTERVAL = 1.0
+LIVENESS_MISSES = 2
+
+
+class _Vanished(Exception):
+    """The device stopped answering liveness checks during an operation."""
 
 
 class DeviceWorker:
@@ -38,7 +46,6 @@ class DeviceWorker:
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
         self._pending = 0
-        self.generation = 0  # bumped on every (re)connection: cached device facts expire
         self.info: DeviceInfo | None = None
         self.last_error: str | None = None
 
@@ -53,14 +60,15 @@ class DeviceWorker:
 
     def _signer_now(self) -> Signer:
         """Open the device if needed (runs in the worker thread)."""
-        if self._signer is None:
+        signer = self._signer
+        if signer is None:
             signer = open_signer(self.path, allow_blind_signing=self._allow_blind)
+            # Visible to the liveness watchdog before the first exchange with the device.
             with self._signer_lock:
                 self._signer = signer
-                self.info = signer.info
-                self.generation += 1
+            self.info = signer.info
             self.last_error = None
-        return self._signer
+        return signer
 
     def _drop_signer(self) -> None:
         with self._signer_lock:
@@ -112,19 +120,49 @@ class DeviceWorker:
                     raise
                 await self._abort(job)
                 raise
-            done = asyncio.wrap_future(job)
             try:
-                return await asyncio.wait_for(asyncio.shield(done), timeout)
+                return await self._watch(job, timeout)
             except TimeoutError:
                 await self._abort(job)
                 raise ApprovalTimeout(
                     f"no answer on the device within {timeout:.0f} s; the request was cancelled"
+                ) from None
+            except _Vanished:
+                await self._abort(job)
+                raise DeviceUnavailable(
+                    f"the device at {self.path} stopped answering (unplugged or emulator stopped)"
                 ) from None
             except asyncio.CancelledError:
                 await self._abort(job)
                 raise
         finally:
             self._pending -= 1
+
+    async def _watch(self, job: concurrent.futures.Future[T], timeout: float | None) -> T:
+        """The job's result; TimeoutError after ``timeout``; _Vanished if the device went away.
+
+        While the person looks at the screen nothing crosses the link, and some links (UDP to
+        an emulator) would never notice the other end is gone: ask the signer regularly.
+        """
+        loop = asyncio.get_running_loop()
+        done = asyncio.wrap_future(job)
+        deadline = None if timeout is None else loop.time() + timeout
+        misses = 0
+        while True:
+            wait = LIVENESS_INTERVAL
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    raise TimeoutError
+            try:
+                return await asyncio.wait_for(asyncio.shield(done), wait)
+            except TimeoutError:
+                pass
+            signer = self._signer
+            alive = signer is None or await asyncio.to_thread(signer.is_alive)
+            misses = 0 if alive else misses + 1
+            if misses >= LIVENESS_MISSES:
+                raise _Vanished
 
     async def _abort(self, job: concurrent.futures.Future[T]) -> None:
         """Cancel the running job on the device and wait until the device is free again."""

@@ -63,6 +63,13 @@ class Signer(ABC):
     ) -> bytes:
         """Sign an EIP-191 personal message; 65 bytes r || s || v (v = 27/28)."""
 
+    def is_alive(self) -> bool:
+        """Whether the device still answers; asked from another thread during an operation.
+
+        Links that report a vanished device by themselves (USB, TCP) keep this default.
+        """
+        return True
+
     @abstractmethod
     def cancel(self) -> None:
         """Abort the operation waiting on the device (thread-safe, best effort)."""

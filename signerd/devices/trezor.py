@@ -19,6 +19,7 @@ from trezorlib import ethereum, exceptions, messages
 from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
 from trezorlib.tools import parse_path
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
+from trezorlib.transport.udp import UdpTransport
 
 from signerd.devices.base import DEFAULT_DERIVATION_PATH, DeviceInfo, Notify, Signer
 from signerd.errors import (
@@ -97,28 +98,31 @@ class TrezorSigner(Signer):
         self._client: TrezorClient[Any] | None = None
         self._session: Session[Any, Any] | None = None
         self._info: DeviceInfo | None = None
-        self._connect()
+        self._severed = False
+        # Finding the transport only checks that something answers at the path; the protocol
+        # session is set up by the first operation, where the daemon's watchdog can see it.
+        self._transport: Transport | None = _transport_for(path)
 
     # -- connection -------------------------------------------------------------------
 
     def _connect(self) -> Session[Any, Any]:
         if self._session is not None:
             return self._session
-        transport = _transport_for(self._path)
+        transport = self._transport or _transport_for(self._path)
+        self._transport, self._severed = transport, False
         app = AppManifest(
             app_name=APP_NAME,
             button_callback=self._on_button,
             pin_callback=self._on_pin_matrix,
         )
-        with _device_errors(self._path):
-            client = get_client(app, transport)
-            # Keep the transport open across operations (trezorlib opens one per workflow).
-            client.__enter__()
-            try:
-                session = client.get_session(passphrase=PassphraseSetting.AUTO)
-            except BaseException:
-                client.__exit__(None, None, None)
-                raise
+        client = get_client(app, transport)
+        # Keep the transport open across operations (trezorlib opens one per workflow).
+        client.__enter__()
+        try:
+            session = client.get_session(passphrase=PassphraseSetting.AUTO)
+        except BaseException:
+            client.__exit__(None, None, None)
+            raise
         self._client, self._session = client, session
         features = client.features
         internal = features.internal_model or ""
@@ -134,12 +138,16 @@ class TrezorSigner(Signer):
         return session
 
     def _disconnect(self) -> None:
+        """Drop the link; safe from any thread, and breaks an operation blocked on it."""
         client, self._client, self._session = self._client, None, None
-        if client is not None:
-            try:
+        transport, self._transport = self._transport, None
+        try:
+            if client is not None:
                 client.__exit__(None, None, None)
-            except Exception:  # the link is already broken; nothing left to release
-                LOG.debug("error while closing the Trezor transport", exc_info=True)
+            elif transport is not None and transport.is_open():
+                transport.close()
+        except Exception:  # the link is already broken; nothing left to release
+            LOG.debug("error while closing the Trezor transport", exc_info=True)
 
     def _run(self, op: Callable[[Session[Any, Any]], T], notify: Notify | None) -> T:
         """Run one device operation, reconnecting first if an earlier link broke."""
@@ -148,14 +156,18 @@ class TrezorSigner(Signer):
             self._prompted = False
             try:
                 with _device_errors(self._path):
-                    try:
-                        return op(self._connect())
-                    except (TransportException, OSError, exceptions.InvalidSessionError):
-                        self._disconnect()
-                        raise
+                    return op(self._connect())
             except DeviceUnavailable:
                 self._disconnect()
                 raise
+            except (DeviceError, exceptions.InvalidSessionError):
+                if self._session is None:
+                    self._disconnect()
+                raise
+            except Exception as exc:
+                if not self._severed:
+                    raise
+                raise DeviceUnavailable(f"the link to {self._path} was closed") from exc
             finally:
                 self._notify = None
 
@@ -219,6 +231,17 @@ class TrezorSigner(Signer):
         result = self._run(lambda s: ethereum.sign_message(s, address_n, message), notify)
         return _signature(result.signature)
 
+    def is_alive(self) -> bool:
+        # UDP (an emulator) never reports a dead peer while we only listen; ping it on a
+        # second socket so the wire link is left alone. USB reports an unplug by itself.
+        if not self._path.startswith("udp:"):
+            return True
+        try:
+            with UdpTransport(self._path.removeprefix("udp:")) as probe:
+                return bool(probe.is_ready())
+        except Exception:
+            return False
+
     def cancel(self) -> None:
         # Written from another thread while the worker waits for the button answer: the
         # firmware then answers Failure(ActionCancelled) to the blocked read.
@@ -231,8 +254,9 @@ class TrezorSigner(Signer):
             LOG.debug("could not send Cancel to the Trezor", exc_info=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._disconnect()
+        # Not under the operation lock: closing from another thread must break a blocked read.
+        self._severed = True
+        self._disconnect()
 
 
 def _model_name(features: messages.Features) -> str:

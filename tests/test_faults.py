@@ -1,0 +1,114 @@
+"""Device faults end to end: unplugged, killed, stalled or garbling devices, on every family.
+
+The daemon must give the waiting client a clear error, stay up, and serve again once the
+device is back, without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from emulator.ledger.process import LedgerSimulatorProcess
+from emulator.process import DaemonProcess, EmulatorProcess
+from emulator.trezor.process import TrezorSimulatorProcess
+from signerd.client import Client, ClientError
+from signerd.grants import verify_grant
+from signerd.rpc.protocol import ErrorCode
+
+USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+
+
+@pytest.fixture(params=["trezor", "ledger"])
+def make_device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    started: list[EmulatorProcess] = []
+
+    def make(*extra: str, auto: str | None = None) -> EmulatorProcess:
+        log = tmp_path / f"sim-{len(started)}.log"
+        device: EmulatorProcess
+        if request.param == "trezor":
+            device = TrezorSimulatorProcess(auto=auto, extra_args=list(extra), log_path=log)
+        else:
+            device = LedgerSimulatorProcess(
+                model="stax", auto=auto, extra_args=list(extra), log_path=log
+            )
+        started.append(device)
+        return device.start()
+
+    yield make
+    for device in started:
+        device.stop()
+
+
+def params(label: str = "fault-test") -> dict[str, Any]:
+    return {
+        "agent": label,
+        "sessionKey": Account.create().address,
+        "chainId": 8453,
+        "allowances": [{"token": USDC_BASE, "amount": "1000000", "period": 0}],
+        "targets": [],
+        "validFor": 600,
+    }
+
+
+def restart_on_same_port(device: EmulatorProcess) -> EmulatorProcess:
+    device.auto = "approve"
+    return device.start()
+
+
+def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) -> None:
+    device = make_device()
+    with DaemonProcess(device.path, tmp_path) as daemon, ThreadPoolExecutor(1) as pool:
+
+        def ask() -> dict[str, Any]:
+            with Client(daemon.socket_path) as client:
+                return client.request_grant(**params())
+
+        waiting = pool.submit(ask)
+        device.wait_for_review()
+        device.kill()
+        with pytest.raises(ClientError) as caught:
+            waiting.result(timeout=30)
+        assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
+        with Client(daemon.socket_path) as client:
+            assert client.status()["device"]["connected"] is False
+            restart_on_same_port(device)
+            reply = client.request_grant(**params("after-replug"))
+            assert verify_grant(reply["grant"]).valid
+            assert client.status()["device"]["connected"] is True
+        assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_device_going_silent_mid_stream_is_unavailable(make_device: Any, tmp_path: Path) -> None:
+    # The device answers a few messages (connect, address), then drops off the link.
+    device = make_device("--drop-after", "6", auto="approve")
+    with DaemonProcess(device.path, tmp_path) as daemon, Client(daemon.socket_path) as client:
+        with pytest.raises(ClientError) as caught:
+            client.request_grant(**params())
+        assert caught.value.code in (ErrorCode.DEVICE_UNAVAILABLE, ErrorCode.APPROVAL_TIMEOUT)
+        assert client.status()["version"]
+
+
+def test_stalled_device_times_out_and_garbage_is_a_device_error(
+    make_device: Any, tmp_path: Path
+) -> None:
+    stalled = make_device("--stall")
+    config = "[daemon]\napproval_timeout = 2\n"
+    with DaemonProcess(stalled.path, tmp_path / "a", config=config) as daemon:
+        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+            client.request_grant(**params())
+        assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
+    garbling = make_device("--garbage", auto="approve")
+    with (
+        DaemonProcess(garbling.path, tmp_path / "b") as daemon,
+        Client(daemon.socket_path) as client,
+    ):
+        with pytest.raises(ClientError) as caught:
+            client.request_grant(**params())
+        assert caught.value.code in (ErrorCode.DEVICE_ERROR, ErrorCode.DEVICE_UNAVAILABLE)
+        assert client.status()["version"]
