@@ -6,6 +6,7 @@ Ledger, and the real emulators when the environment points at them (see emulator
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from eth_account import Account
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.ledger.process import LedgerSimulatorProcess
 from emulator.process import DaemonProcess, EmulatorProcess
+from emulator.real import ENV_SPECULOS_ELF, ENV_TREZOR_EMU, SpeculosProcess, TrezorEmulatorProcess
 from emulator.trezor.process import TrezorSimulatorProcess
 
 Account.enable_unaudited_hdwallet_features()
@@ -24,22 +26,56 @@ MASTER_ADDRESS: str = Account.from_mnemonic(
 ).address
 
 
-def start_simulator(family: str, tmp_path: Path, auto: str | None = None) -> EmulatorProcess:
+# The real emulators run only where the environment points at them (emulator/README.md).
+REAL_EMULATOR_ENV = {"trezor-emu": ENV_TREZOR_EMU, "speculos": ENV_SPECULOS_ELF}
+
+
+def skip_unless_configured(family: str) -> None:
+    """Skip, saying which variable to set, when `family` is a real emulator that is absent."""
+    variable = REAL_EMULATOR_ENV.get(family)
+    if variable is not None and not os.environ.get(variable):
+        what = "a trezor-emu-core binary" if family == "trezor-emu" else "an Ethereum app ELF"
+        pytest.skip(f"real {family} not configured: set {variable} to {what}")
+
+
+def start_simulator(
+    family: str, tmp_path: Path, auto: str | None = None, mnemonic: str = DEFAULT_MNEMONIC
+) -> EmulatorProcess:
     log = tmp_path / f"{family}-sim.log"
     if family == "trezor":
-        return TrezorSimulatorProcess(auto=auto, log_path=log).start()
-    # A Stax shows every EIP-712 field without any app setting (Nano behaviour: own tests).
-    return LedgerSimulatorProcess(model="stax", auto=auto, log_path=log).start()
+        return TrezorSimulatorProcess(auto=auto, mnemonic=mnemonic, log_path=log).start()
+    if family == "ledger":
+        # A Stax shows every EIP-712 field without any app setting (Nano behaviour: own tests).
+        return LedgerSimulatorProcess(
+            model="stax", auto=auto, mnemonic=mnemonic, log_path=log
+        ).start()
+    skip_unless_configured(family)
+    if auto is not None:
+        pytest.skip(f"{family}: answering reviews automatically is a simulator feature")
+    emulator: EmulatorProcess | None
+    if family == "trezor-emu":
+        emulator = TrezorEmulatorProcess.from_environment(
+            tmp_path / "trezor-profile", mnemonic=mnemonic, log_path=log
+        )
+    elif family == "speculos":
+        emulator = SpeculosProcess.from_environment(mnemonic=mnemonic, log_path=log)
+    else:
+        raise ValueError(f"unknown device family {family!r}")
+    assert emulator is not None
+    return emulator.start()
 
 
-@pytest.fixture(params=["trezor", "ledger"])
+@pytest.fixture(params=["trezor", "ledger", "trezor-emu", "speculos"])
 def family(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    """Each device family; the real emulators skip (visibly) unless configured."""
+    name = str(request.param)
+    skip_unless_configured(name)
+    return name
 
 
 @pytest.fixture
 def device(family: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    """A simulated device of each family, approvals driven by the test."""
+    """A device of each family (simulated or real emulator), approvals driven by the test."""
     emulator = start_simulator(family, tmp_path)
     try:
         yield emulator
