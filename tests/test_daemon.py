@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from emulator.ledger.process import LedgerSimulatorProcess
 from emulator.process import DaemonProcess, EmulatorProcess
 from signerd.client import Client, ClientError
 from signerd.grants import verify_grant
@@ -68,7 +67,7 @@ def request_in_background(
 def dismiss_stale_review(device: EmulatorProcess) -> None:
     """After a cancel, a Ledger still shows the review (its app has no cancel command):
     the person dismisses it. A Trezor clears its screen on Cancel by itself."""
-    if isinstance(device, LedgerSimulatorProcess):
+    if device.family == "ledger":
         device.press_no()
 
 
