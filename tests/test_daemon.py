@@ -374,3 +374,18 @@ def test_device_absent_at_start_is_picked_up_later(family: str, tmp_path: Path) 
             assert verify_grant(reply["grant"], expected_signer=MASTER_ADDRESS).valid
         finally:
             emulator.stop()
+
+
+def test_too_many_pending_requests_from_one_peer(device: EmulatorProcess, tmp_path: Path) -> None:
+    config = "[daemon]\nmax_pending_per_peer = 1\n"
+    with (
+        DaemonProcess(device.path, tmp_path, config=config) as daemon,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        first = request_in_background(daemon, pool, agent="first")
+        wait_for(lambda: pending(daemon) == 1)
+        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+            client.request_grant(**grant_params(agent="second"))
+        assert caught.value.code == ErrorCode.TOO_MANY_PENDING
+        device.press_yes()
+        assert verify_grant(first.result(timeout=30)["grant"]).valid
