@@ -332,8 +332,10 @@ def test_malformed_input_gets_errors_and_never_disturbs_others(daemon: DaemonPro
         assert "exceeds" in reply["error"]["message"]
         sock.sendall(b'{"jsonrpc":"2.0","id":10,"method":"signerd_status"}\n')
         assert json.loads(reader.readline())["id"] == 10
-        # A notification (no id) is executed but never answered.
+        # A notification (no id) is executed but never answered, not even an error.
         sock.sendall(b'{"jsonrpc":"2.0","method":"signerd_status"}\n')
+        sock.sendall(b'{"jsonrpc":"2.0","method":"no_such_method"}\n')
+        sock.sendall(b'{"jsonrpc":"2.0","method":"signerd_getGrant","params":{"id":1}}\n')
         sock.sendall(b'{"jsonrpc":"2.0","id":11,"method":"signerd_status"}\n')
         assert json.loads(reader.readline())["id"] == 11
     assert bystander.status()["version"]
@@ -383,7 +385,7 @@ def test_too_many_pending_requests_from_one_peer(device: EmulatorProcess, tmp_pa
         ThreadPoolExecutor(1) as pool,
     ):
         first = request_in_background(daemon, pool, agent="first")
-        wait_for(lambda: pending(daemon) == 1)
+        device.wait_for_review()
         with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
             client.request_grant(**grant_params(agent="second"))
         assert caught.value.code == ErrorCode.TOO_MANY_PENDING

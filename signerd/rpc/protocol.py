@@ -7,19 +7,27 @@ the implementation range -32000..-32099 for the rest. They are part of the API: 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from signerd import errors
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_NESTING = 64  # far beyond any valid request; bounds the JSON decoder's recursion
+MAX_ID_LENGTH = 256  # a string id is echoed in every reply: keep replies small
+MAX_ERROR_TEXT = 300  # error texts may quote the client's input: never echo megabytes back
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[\]{}]")
+# A JSON string, closed or running to the end of the text. The possessive repetition and the
+# optional closing quote make every match succeed where it starts, so substitution is linear in
+# the text's length however the quotes and backslashes are arranged (a backtracking pattern
+# took seconds on 40 KB of '\\"' and would take hours on a full-size message).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class ErrorCode(IntEnum):
@@ -54,10 +62,15 @@ class RpcError(Exception):
         self.data = data
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": int(self.code), "message": self.message}
+        body: dict[str, Any] = {"code": int(self.code), "message": clip(self.message)}
         if self.data is not None:
             body["data"] = self.data
         return body
+
+
+def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # Most specific classes first: DeviceNotFound is a DeviceUnavailable is a DeviceError.
@@ -80,7 +93,8 @@ _ERROR_CODES: tuple[tuple[type[errors.SignerdError], ErrorCode], ...] = (
 def rpc_error_from(exc: errors.SignerdError) -> RpcError:
     """The stable JSON-RPC error for a signerd exception."""
     if isinstance(exc, errors.ValidationError):
-        return RpcError(ErrorCode.INVALID_PARAMS, str(exc), {"field": exc.field})
+        field = clip(exc.field)
+        return RpcError(ErrorCode.INVALID_PARAMS, f"{field}: {exc.message}", {"field": field})
     for cls, code in _ERROR_CODES:
         if isinstance(exc, cls):
             return RpcError(code, str(exc))
@@ -96,23 +110,28 @@ class Request:
 
 
 def _nesting_depth(text: str) -> int:
-    """Deepest bracket nesting outside JSON strings."""
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub('""', text)):
-        if match.group() in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    """An upper bound of the bracket nesting the JSON decoder can reach in ``text``.
+
+    Brackets inside strings do not count. The running sum of +1/-1 steps equals the decoder's
+    depth up to the first unbalanced closing bracket, where the decoder stops with an error.
+    """
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
 
 
 def decode_json(line: bytes) -> Any:
-    """Strict UTF-8 JSON with bounded nesting, or RpcError(PARSE_ERROR).
+    """Strict UTF-8 JSON (RFC 8259) with bounded nesting, or RpcError(PARSE_ERROR).
 
     The nesting bound is checked before parsing: eth-account's dependency py_ecc raises the
     interpreter's recursion limit to 100000 on import, at which depth the C JSON decoder
     overflows the C stack and kills the process instead of raising RecursionError.
+    NaN and Infinity, which Python's decoder accepts by default, are not JSON and are refused;
+    so are integers longer than Python's int conversion limit (a ValueError, not a
+    JSONDecodeError).
     """
     try:
         text = line.decode("utf-8")
@@ -122,8 +141,8 @@ def decode_json(line: bytes) -> Any:
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting_depth(text) > MAX_NESTING:
         raise RpcError(ErrorCode.PARSE_ERROR, f"parse error: nested deeper than {MAX_NESTING}")
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         raise RpcError(ErrorCode.PARSE_ERROR, f"parse error: {exc}") from None
 
 
@@ -134,10 +153,11 @@ def parse_request(line: bytes) -> Request:
         raise RpcError(ErrorCode.INVALID_REQUEST, "a request must be a JSON object (no batches)")
     is_notification = "id" not in message
     request_id = message.get("id")
-    if not is_notification and (
-        isinstance(request_id, bool) or not isinstance(request_id, int | str | None)
-    ):
-        raise RpcError(ErrorCode.INVALID_REQUEST, "id must be a string, an integer or null")
+    if not is_notification and not _is_valid_id(request_id):
+        raise RpcError(
+            ErrorCode.INVALID_REQUEST,
+            f"id must be null, an integer or a string of at most {MAX_ID_LENGTH} characters",
+        )
     if message.get("jsonrpc") != "2.0":
         raise RpcError(ErrorCode.INVALID_REQUEST, 'jsonrpc must be "2.0"')
     method = message.get("method")
@@ -163,13 +183,20 @@ def peek_id(line: bytes) -> int | str | None:
         return None
     if isinstance(message, dict):
         request_id = message.get("id")
-        if isinstance(request_id, int | str) and not isinstance(request_id, bool):
+        if isinstance(request_id, int | str) and _is_valid_id(request_id):
             return request_id
     return None
 
 
+def _is_valid_id(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= MAX_ID_LENGTH
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    """One line of ASCII JSON; a NaN or infinity in a result is an error, never invalid JSON."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
 def result_message(request_id: int | str | None, result: Any) -> bytes:

@@ -1,9 +1,11 @@
 """The Unix-socket JSON-RPC server: framing, peer checks, one task per request.
 
 Lines are split by hand with a bounded buffer, so an oversize or endless message costs the
-daemon at most MAX_MESSAGE_BYTES of memory and gets an error instead of a crash. A peer's
-uid is checked with SO_PEERCRED before anything it sends is read. A client that disconnects
-has its in-flight requests cancelled (on the device too, through the worker).
+daemon at most MAX_MESSAGE_BYTES of memory and gets an error instead of a crash. Replies are
+bounded the same way: a client that stops reading is not read either (drain), and one whose
+unread replies still pile up past MAX_WRITE_BUFFER is disconnected. A peer's uid is checked
+with SO_PEERCRED before anything it sends is read. A client that disconnects has its
+in-flight requests cancelled (on the device too, through the worker).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ LOG = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 MAX_IN_FLIGHT_PER_CONNECTION = 32
+# Unread replies kept for one client. Draining stops reading a client whose replies wait, but
+# the requests already in flight still answer: up to 32 listGrants pages of ~0.4 MB each.
+# Far above one reply of any method, so a client that reads is never cut off.
+MAX_WRITE_BUFFER = 2 * 1024 * 1024
 
 
 class SocketInUse(SignerdError):
@@ -47,6 +53,15 @@ class Connection:
         if self.closed or self.writer.is_closing():
             return
         self.writer.write(data)
+        if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            LOG.warning(
+                "disconnecting pid %d: more than %d bytes of replies unread",
+                self.peer.pid,
+                MAX_WRITE_BUFFER,
+            )
+            self.closed = True
+            # abort, not close: close would keep the unread replies until they are sent.
+            self.writer.transport.abort()
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self.send(protocol.notification_message(method, params))
@@ -76,8 +91,13 @@ class RpcServer:
         # The umask makes the socket private from the moment it exists.
         old_umask = os.umask(0o177 if self.config.socket_gid is None else 0o117)
         try:
+            # A backlog as large as the connection cap: a burst of agents connecting at once
+            # must queue, not fail (a full backlog makes a non-blocking connect fail with EAGAIN).
             self._server = await asyncio.start_unix_server(
-                self._handle, path=str(self.socket_path), limit=READ_CHUNK
+                self._handle,
+                path=str(self.socket_path),
+                limit=READ_CHUNK,
+                backlog=self.config.max_connections,
             )
         finally:
             os.umask(old_umask)
@@ -201,33 +221,38 @@ class RpcServer:
         await conn.drain()
 
     async def _answer(self, conn: Connection, line: bytes) -> None:
-        request_id = None
         try:
             request = protocol.parse_request(line)
-            request_id = request.id
-            method = self.service.methods.get(request.method)
-            if method is None:
-                raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {request.method}")
-            ctx = CallContext(peer=conn.peer, request_id=request_id, notify=conn.notify)
-            result = await method(request.params, ctx)
-            if request.is_notification:
-                return
-            reply = protocol.result_message(request_id, result)
         except RpcError as exc:
-            reply = protocol.error_message(
-                request_id if request_id is not None else protocol.peek_id(line), exc
-            )
+            # Not a valid request, so not a notification either: always answered.
+            request_id = protocol.peek_id(line) if exc.code != ErrorCode.PARSE_ERROR else None
+            conn.send(protocol.error_message(request_id, exc))
+            await conn.drain()
+            return
+        try:
+            result = await self._call(conn, request)
+            reply = protocol.result_message(request.id, result)
+        except RpcError as exc:
+            reply = protocol.error_message(request.id, exc)
         except SignerdError as exc:
-            reply = protocol.error_message(request_id, protocol.rpc_error_from(exc))
+            reply = protocol.error_message(request.id, protocol.rpc_error_from(exc))
         except asyncio.CancelledError:
             raise
         except Exception:
             LOG.exception("internal error answering a request")
-            reply = protocol.error_message(
-                request_id, RpcError(ErrorCode.INTERNAL_ERROR, "internal error; see daemon log")
-            )
+            error = RpcError(ErrorCode.INTERNAL_ERROR, "internal error; see daemon log")
+            reply = protocol.error_message(request.id, error)
+        if request.is_notification:
+            return  # JSON-RPC 2.0: a notification is never answered, not even with an error
         conn.send(reply)
         await conn.drain()
+
+    async def _call(self, conn: Connection, request: protocol.Request) -> Any:
+        method = self.service.methods.get(request.method)
+        if method is None:
+            raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {request.method}")
+        ctx = CallContext(peer=conn.peer, request_id=request.id, notify=conn.notify)
+        return await method(request.params, ctx)
 
 
 async def _send_and_close(writer: asyncio.StreamWriter, data: bytes) -> None:

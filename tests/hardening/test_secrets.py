@@ -1,0 +1,90 @@
+"""Generated session private keys leave the daemon once, in the reply, and nowhere else.
+
+With debug logging on, grants are requested with ``generate: true``; then the daemon's log,
+the SQLite files (database, WAL and shared-memory files, read while the daemon runs and after
+it stops) and the audit log's output are searched for every key handed out: as hex in any case,
+with or without 0x, and as raw bytes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from eth_account import Account
+
+from emulator.trezor.process import TrezorSimulatorProcess
+from signerd.client import Client
+from tests.hardening.support import grant_params, verbose_daemon
+
+GRANTS = 4
+
+
+def data_files(data_dir: Path) -> dict[str, bytes]:
+    return {
+        f"{path.name}": path.read_bytes() for path in sorted(data_dir.iterdir()) if path.is_file()
+    }
+
+
+def test_generated_private_keys_are_never_logged_or_stored(tmp_path: Path) -> None:
+    device = TrezorSimulatorProcess(auto="approve", log_path=tmp_path / "trezor-sim.log").start()
+    keys: list[str] = []
+    addresses: list[str] = []
+    try:
+        with verbose_daemon(device.path, tmp_path) as daemon:
+            with Client(daemon.socket_path) as client:
+                for n in range(GRANTS):
+                    params = grant_params(agent=f"secret-keeper-{n}")
+                    del params["sessionKey"]
+                    reply = client.request_grant(generate=True, **params)
+                    key = reply["sessionPrivateKey"]
+                    grant = reply["grant"]
+                    address = grant["typedData"]["message"]["sessionKey"]
+                    assert Account.from_key(key).address == address
+                    keys.append(key)
+                    addresses.append(address)
+                    assert "sessionPrivateKey" not in client.get_grant(grant["id"])
+                    assert client.verify_grant(grant)["valid"] is True
+                client.list_grants()
+                client.revoke_grant(grant["id"], reason="rotating keys")
+            running = data_files(daemon.data_dir)
+            assert {"signerd.db-wal", "signerd.db-shm"} <= set(running)
+        stopped = data_files(daemon.data_dir)
+        log = daemon.log_path.read_bytes()
+    finally:
+        device.stop()
+    audit = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "signerd.cli",
+            "audit",
+            "--json",
+            "--data-dir",
+            str(daemon.data_dir),
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert b" DEBUG " in log, "debug logging was not on"
+    blobs = {
+        "daemon log": log,
+        "audit output": audit,
+        "device log": (tmp_path / "trezor-sim.log").read_bytes(),
+        **{f"{name} (running)": data for name, data in running.items()},
+        **{f"{name} (stopped)": data for name, data in stopped.items()},
+    }
+    # The scan is not vacuous: the public session addresses are in the store and the audit.
+    stored = (running["signerd.db"] + running["signerd.db-wal"] + stopped["signerd.db"]).lower()
+    for address in addresses:
+        assert address[2:].lower().encode() in stored
+        assert address[2:].lower().encode() in audit.lower()
+    assert len(set(keys)) == GRANTS
+    for key in keys:
+        hex_key = key.removeprefix("0x").lower()
+        assert len(hex_key) == 64
+        raw = bytes.fromhex(hex_key)
+        for name, blob in blobs.items():
+            assert hex_key.encode() not in blob.lower(), f"private key found as hex in {name}"
+            assert raw not in blob, f"private key found as raw bytes in {name}"
