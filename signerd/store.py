@@ -2,7 +2,9 @@
 
 One database file, ``signerd.db``, under the data directory (``$XDG_DATA_HOME/signerd``).
 It runs in WAL mode with ``synchronous=FULL``: a call that returned has reached the disk, so
-an approved grant survives a crash or a power loss. Every write is one ``BEGIN IMMEDIATE``
+an approved grant survives a crash or a power loss (the one exception: audit entries appended
+with ``durable=False``, the intermediate steps of a grant flow, reach the disk with the flow's
+last, durable entry). Every write is one ``BEGIN IMMEDIATE``
 transaction, which takes SQLite's single write lock up front: a grant and its "approved"
 audit entry, a revocation and its "revoked" entry, a spend and its "spent" entry are always
 committed together, and two processes (or two ``Store`` objects) checking a spending cap
@@ -49,7 +51,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,16 +475,29 @@ class Store:
             return version
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding SQLite's write lock from its first statement."""
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock from its first statement.
+
+        ``durable=False`` commits without syncing the WAL (synchronous=NORMAL for this one
+        transaction): the commit is visible and survives a crash of the process, and reaches
+        the disk with the next durable commit, whose sync covers every earlier WAL frame.
+        A power loss can therefore only drop a tail of non-durable transactions, never leave
+        a gap before a durable one.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -508,6 +523,42 @@ class Store:
         ``peer`` is the requester as the daemon saw it (uid, pid, exe); it defaults to
         ``{"uid": grant.peer_uid}``. Raises GrantExists for a grant already stored.
         """
+        self.add_grants([grant], audit_detail=audit_detail, peer=peer)
+
+    def add_grants(
+        self,
+        grants: Iterable[StoredGrant],
+        *,
+        audit_detail: JSONDict | None = None,
+        peer: JSONDict | None = None,
+    ) -> None:
+        """``add_grant`` for many grants in one transaction (one sync): all are stored or none.
+
+        For bulk loads (an import, a benchmark's setup): a transaction per grant costs a disk
+        sync per grant.
+        """
+        rows = [self._grant_row(grant, audit_detail, peer) for grant in grants]
+        with self._write() as conn:
+            for grant, values, row_peer, detail in rows:
+                try:
+                    conn.execute(
+                        "INSERT INTO grants (id, account, session_key, chain_id, agent,"
+                        " valid_after, valid_until, nonce, document, device, peer_uid,"
+                        " created_at, revoked_at, revoke_reason)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
+                except sqlite3.IntegrityError as exc:
+                    if conn.execute("SELECT 1 FROM grants WHERE id = ?", (grant.id,)).fetchone():
+                        raise GrantExists(f"grant {grant.id} is already stored") from exc
+                    raise
+                self._append(conn, "approved", grant.id, row_peer, detail)
+
+    @staticmethod
+    def _grant_row(
+        grant: StoredGrant, audit_detail: JSONDict | None, peer: JSONDict | None
+    ) -> tuple[StoredGrant, tuple[Any, ...], JSONDict | None, JSONDict | None]:
+        """The checked grants-table values of a grant, and its audit entry's peer and detail."""
         _validate_grant(grant)
         document = _json_object("document", grant.document)
         detail = _json_object(
@@ -524,35 +575,23 @@ class Store:
         )
         if peer is None and grant.peer_uid is not None:
             peer = {"uid": grant.peer_uid}
-        peer = _json_object("peer", peer)
-        with self._write() as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO grants (id, account, session_key, chain_id, agent, valid_after,"
-                    " valid_until, nonce, document, device, peer_uid, created_at, revoked_at,"
-                    " revoke_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        grant.id,
-                        grant.account,
-                        grant.session_key,
-                        grant.chain_id,
-                        grant.agent,
-                        _u64_text(grant.valid_after),
-                        _u64_text(grant.valid_until),
-                        str(grant.nonce),
-                        _canonical_json(document),
-                        grant.device,
-                        grant.peer_uid,
-                        grant.created_at,
-                        grant.revoked_at,
-                        grant.revoke_reason,
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                if conn.execute("SELECT 1 FROM grants WHERE id = ?", (grant.id,)).fetchone():
-                    raise GrantExists(f"grant {grant.id} is already stored") from exc
-                raise
-            self._append(conn, "approved", grant.id, peer, detail)
+        values = (
+            grant.id,
+            grant.account,
+            grant.session_key,
+            grant.chain_id,
+            grant.agent,
+            _u64_text(grant.valid_after),
+            _u64_text(grant.valid_until),
+            str(grant.nonce),
+            _canonical_json(document),
+            grant.device,
+            grant.peer_uid,
+            grant.created_at,
+            grant.revoked_at,
+            grant.revoke_reason,
+        )
+        return grant, values, _json_object("peer", peer), detail
 
     def get_grant(self, grant_id: str) -> StoredGrant | None:
         """The grant with that id, or None."""
@@ -710,16 +749,21 @@ class Store:
         grant_id: str | None = None,
         peer: JSONDict | None = None,
         detail: JSONDict | None = None,
+        durable: bool = True,
     ) -> AuditEntry:
         """Append one entry to the audit chain (its own transaction) and return it.
 
         ``event`` is one of AUDIT_EVENTS (the AuditEvent literals); others are refused.
+        ``durable=False`` is for the intermediate steps of a flow whose last entry is durable
+        (a grant request: received, shown, then approved/rejected/...): the entry is
+        committed at once but synced to disk with that last entry, which saves a sync per
+        step. Until then a power loss may drop it (and only it and later entries).
         """
         if event not in AUDIT_EVENTS:
             raise ValidationError("event", f"unknown audit event {event!r}")
         peer = _json_object("peer", peer)
         detail = _json_object("detail", detail)
-        with self._write() as conn:
+        with self._write(durable=durable) as conn:
             return self._append(conn, event, grant_id, peer, detail)
 
     @staticmethod

@@ -1,18 +1,20 @@
 """Rendering a grant request as EIP-712 typed data, hashing it, and packaging the signed grant.
 
-The digest is computed by eth-account (encode_typed_data), the same encoder wallets and
-verifiers use, and doubles as the grant's id ("0x" + hex).
+The digest doubles as the grant's id ("0x" + hex). It is EIP-712's hashStruct written out for
+the one fixed schema in schema.py (TYPES): eth-account's general encoder (encode_typed_data)
+walks the types through eth-abi on every call and took three quarters of the time of verifying
+a grant. The tests check this encoder against eth-account's on generated grants.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
@@ -35,6 +37,7 @@ from signerd.grants.summary import summarize
 SIGNATURE_LENGTH: Final = 65
 _SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def agent_description(label: str, uid: int | None, pid: int | None, exe: str | None) -> str:
@@ -87,9 +90,19 @@ def build_grant_typed_data(
 
 
 def grant_digest(typed_data: Mapping[str, Any]) -> bytes:
-    """The 32-byte EIP-712 hash keccak(0x19 0x01 domainSeparator hashStruct(message))."""
-    signable = encode_typed_data(full_message=dict(typed_data))
-    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+    """The 32-byte EIP-712 hash keccak(0x19 0x01 domainSeparator hashStruct(message)).
+
+    ``typed_data`` must use the grant schema (TYPES, PRIMARY_TYPE); values as the rendering
+    and verification produce them (ints, 0x-hex addresses, strings). Raises ValidationError
+    naming the first value that cannot be encoded.
+    """
+    if typed_data.get("types") != TYPES:
+        raise ValidationError("typedData.types", "are not the signerd SessionGrant types")
+    if typed_data.get("primaryType") != PRIMARY_TYPE:
+        raise ValidationError("typedData.primaryType", f"must be {PRIMARY_TYPE!r}")
+    domain = _hash_struct("EIP712Domain", typed_data.get("domain"), "typedData.domain")
+    message = _hash_struct(PRIMARY_TYPE, typed_data.get("message"), "typedData.message")
+    return bytes(keccak(b"\x19\x01" + domain + message))
 
 
 def grant_id(digest: bytes) -> str:
@@ -144,6 +157,66 @@ def signed_grant(typed_data: Mapping[str, Any], signature: bytes, signer: str) -
         "signature": "0x" + canonical.hex(),
         "signer": signer,
     }
+
+
+@functools.cache
+def _type_hash(name: str) -> bytes:
+    """keccak(encodeType(name)): the struct, then the structs it references in name order."""
+    referenced: set[str] = set()
+    pending = [name]
+    while pending:
+        for field in TYPES[pending.pop()]:
+            base = field["type"].removesuffix("[]")
+            if base in TYPES and base != name and base not in referenced:
+                referenced.add(base)
+                pending.append(base)
+    encoded = "".join(
+        struct + "(" + ",".join(f"{f['type']} {f['name']}" for f in TYPES[struct]) + ")"
+        for struct in [name, *sorted(referenced)]
+    )
+    return bytes(keccak(encoded.encode()))
+
+
+def _hash_struct(name: str, value: Any, where: str) -> bytes:
+    if not isinstance(value, Mapping):
+        raise ValidationError(where, "must be an object")
+    parts = [_type_hash(name)]
+    for field in TYPES[name]:
+        key = field["name"]
+        if key not in value:
+            raise ValidationError(fields.path(where, key), "is required")
+        parts.append(_encode_value(field["type"], value[key], fields.path(where, key)))
+    return bytes(keccak(b"".join(parts)))
+
+
+def _encode_value(type_name: str, value: Any, where: str) -> bytes:
+    """One 32-byte word of encodeData: the types the grant schema uses, nothing else."""
+    if type_name == "address":
+        if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
+            raise ValidationError(where, "must be 0x followed by 40 hexadecimal digits")
+        return bytes(12) + bytes.fromhex(value[2:])
+    if type_name == "string":
+        if not isinstance(value, str):
+            raise ValidationError(where, "must be a string")
+        return bytes(keccak(value.encode("utf-8")))
+    if type_name.startswith("uint"):
+        bits = int(type_name[4:])
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+            raise ValidationError(where, f"must be an integer from 0 to 2**{bits} - 1")
+        return value.to_bytes(32, "big")
+    if type_name.endswith("[]"):
+        if not isinstance(value, list | tuple):
+            raise ValidationError(where, "must be an array")
+        item_type = type_name[:-2]
+        return bytes(
+            keccak(
+                b"".join(
+                    _encode_value(item_type, item, fields.path(where, index))
+                    for index, item in enumerate(value)
+                )
+            )
+        )
+    return _hash_struct(type_name, value, where)
 
 
 def _printable(text: str) -> str:
