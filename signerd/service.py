@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
+from eth_keys.datatypes import PrivateKey
 
 from signerd import __version__
 from signerd.config import Config
@@ -114,9 +114,11 @@ class SignerdService:
         if generate:
             if "sessionKey" in params:
                 raise ValidationError("sessionKey", "give either sessionKey or generate, not both")
-            session_account = Account.create()
-            params["sessionKey"] = session_account.address
-            session_private_key = "0x" + bytes(session_account.key).hex()
+            # What eth-account's Account.create() does, without importing eth-account: its
+            # import (py_ecc through eth_keyfile) alone would double the daemon's start-up time.
+            session_key = PrivateKey(secrets.token_bytes(32))
+            params["sessionKey"] = session_key.public_key.to_checksum_address()
+            session_private_key = session_key.to_hex()
         elif "sessionKey" not in params:
             raise ValidationError("sessionKey", "required (or set generate: true)")
         request = parse_grant_request(params, now=now)
@@ -131,9 +133,13 @@ class SignerdService:
                 f"uid {ctx.peer.uid} already has {self.config.max_pending_per_peer} "
                 "requests waiting for the device"
             )
-        await self._audit("request_received", peer=peer, detail=_request_detail(request))
+        # Counted before the first await, so that concurrent requests cannot all pass the check.
         self._pending_by_uid[ctx.peer.uid] += 1
         try:
+            # Not synced on its own: the flow's last entry (approved, rejected, ...) syncs it.
+            await self._audit(
+                "request_received", peer=peer, detail=_request_detail(request), durable=False
+            )
             document = await self._sign_on_device(request, ctx)
         finally:
             self._pending_by_uid[ctx.peer.uid] -= 1
@@ -167,6 +173,7 @@ class SignerdService:
                 "shown_on_device",
                 peer=peer,
                 detail={"summary": typed_data["message"]["summary"], "device": info.path},
+                durable=False,
             )
             progress(_review_hint(info))
             return typed_data, signer.sign_typed_data(typed_data, path, notify=progress)
@@ -288,9 +295,16 @@ class SignerdService:
         return grant
 
     async def _audit(
-        self, event: str, *, peer: dict[str, Any], detail: dict[str, Any] | None = None
+        self,
+        event: str,
+        *,
+        peer: dict[str, Any],
+        detail: dict[str, Any] | None = None,
+        durable: bool = True,
     ) -> None:
-        await asyncio.to_thread(self.store.append_audit, event, peer=peer, detail=detail)
+        await asyncio.to_thread(
+            self.store.append_audit, event, peer=peer, detail=detail, durable=durable
+        )
 
 
 def _review_hint(info: DeviceInfo) -> str:
