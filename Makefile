@@ -29,6 +29,10 @@ format: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# Figures against targets (bench/README.md); also written to bench-results.json.
+bench: $(STAMP)
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
