@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from hypothesis import settings
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.ledger.process import LedgerSimulatorProcess
@@ -20,6 +21,12 @@ from emulator.real import ENV_SPECULOS_ELF, ENV_TREZOR_EMU, SpeculosProcess, Tre
 from emulator.trezor.process import TrezorSimulatorProcess
 
 Account.enable_unaudited_hdwallet_features()
+
+# CI replays the same examples every run, so a landing never hangs on a lucky draw; locally,
+# hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 MASTER_ADDRESS: str = Account.from_mnemonic(
     DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0"
