@@ -20,7 +20,7 @@ from eth_keys.datatypes import PrivateKey
 
 from signerd import __version__
 from signerd.config import Config
-from signerd.devices import DeviceInfo, Signer
+from signerd.devices import Signer
 from signerd.errors import (
     ApprovalTimeout,
     DeviceError,
@@ -168,14 +168,12 @@ class SignerdService:
         def sign(signer: Signer) -> tuple[dict[str, Any], bytes]:
             account = self._account_of(signer)
             typed_data = build_grant_typed_data(request, account=account, agent=agent, nonce=nonce)
-            info = signer.info
             self.store.append_audit(
                 "shown_on_device",
                 peer=peer,
-                detail={"summary": typed_data["message"]["summary"], "device": info.path},
+                detail={"summary": typed_data["message"]["summary"], "device": self.worker.path},
                 durable=False,
             )
-            progress(_review_hint(info))
             return typed_data, signer.sign_typed_data(typed_data, path, notify=progress)
 
         try:
@@ -305,15 +303,6 @@ class SignerdService:
         await asyncio.to_thread(
             self.store.append_audit, event, peer=peer, detail=detail, durable=durable
         )
-
-
-def _review_hint(info: DeviceInfo) -> str:
-    if info.family == "trezor":
-        return (
-            f"Review the grant on your Trezor {info.model}: open the SessionGrant fields "
-            "(Show full message) to check every value, then confirm"
-        )
-    return f"Review the grant on your Ledger {info.model}: check each field, then sign"
 
 
 def _request_detail(request: GrantRequest) -> dict[str, Any]:

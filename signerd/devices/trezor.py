@@ -94,6 +94,7 @@ class TrezorSigner(Signer):
         self._allow_blind = allow_blind_signing
         self._notify: Notify | None = None
         self._prompted = False
+        self._prompt = ""
         self._lock = threading.Lock()
         self._client: TrezorClient[Any] | None = None
         self._session: Session[Any, Any] | None = None
@@ -149,11 +150,17 @@ class TrezorSigner(Signer):
         except Exception:  # the link is already broken; nothing left to release
             LOG.debug("error while closing the Trezor transport", exc_info=True)
 
-    def _run(self, op: Callable[[Session[Any, Any]], T], notify: Notify | None) -> T:
+    def _run(
+        self,
+        op: Callable[[Session[Any, Any]], T],
+        notify: Notify | None,
+        prompt: str = "Confirm on your Trezor",
+    ) -> T:
         """Run one device operation, reconnecting first if an earlier link broke."""
         with self._lock:
             self._notify = notify
             self._prompted = False
+            self._prompt = prompt
             try:
                 with _device_errors(self._path):
                     return op(self._connect())
@@ -175,7 +182,7 @@ class TrezorSigner(Signer):
         # A typed-data review is a dozen screens; tell the person once per operation.
         if self._notify is not None and not self._prompted:
             self._prompted = True
-            self._notify("Confirm on your Trezor")
+            self._notify(self._prompt)
 
     def _on_pin_matrix(self, request: messages.PinMatrixRequest) -> str:
         # A Trezor One asks the host for a scrambled PIN; the daemon never handles PINs.
@@ -204,7 +211,13 @@ class TrezorSigner(Signer):
     ) -> bytes:
         address_n = parse_path(path)
         if self.info.shows_typed_data_fields:
-            result = self._run(lambda s: ethereum.sign_typed_data(s, address_n, typed_data), notify)
+            result = self._run(
+                lambda s: ethereum.sign_typed_data(s, address_n, typed_data),
+                notify,
+                # On T/Safe the values appear only if the person opens them.
+                "Review on your Trezor: choose 'Show full message' (and open each struct) to "
+                "check every value, then hold to confirm",
+            )
             return _signature(result.signature)
         if not self._allow_blind:
             raise BlindSigningRefused(
