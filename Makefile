@@ -18,13 +18,13 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check signerd emulator tests examples
-	$(PY) -m ruff format --check signerd emulator tests examples
+	$(PY) -m ruff check signerd emulator tests examples bench
+	$(PY) -m ruff format --check signerd emulator tests examples bench
 	$(PY) -m mypy
 
 format: $(STAMP)
-	$(PY) -m ruff format signerd emulator tests examples
-	$(PY) -m ruff check --fix signerd emulator tests examples
+	$(PY) -m ruff format signerd emulator tests examples bench
+	$(PY) -m ruff check --fix signerd emulator tests examples bench
 
 demo: $(STAMP)
 	$(PY) examples/demo.py

@@ -88,24 +88,6 @@ def _documents(args: tuple[int, int, int, float, bytes]) -> list[dict[str, Any]]
     return documents
 
 
-def _stored(document: dict[str, Any], created_at: float) -> StoredGrant:
-    message = document["typedData"]["message"]
-    return StoredGrant(
-        id=document["id"],
-        account=message["account"],
-        session_key=message["sessionKey"],
-        chain_id=document["typedData"]["domain"]["chainId"],
-        agent=message["agent"],
-        valid_after=message["validAfter"],
-        valid_until=message["validUntil"],
-        nonce=message["nonce"],
-        document=document,
-        device=DEVICE,
-        peer_uid=os.getuid(),
-        created_at=created_at,
-    )
-
-
 def _generated(count: int, now: float) -> Iterator[list[dict[str, Any]]]:
     secret = bytes(master_account().key)
     chunks = [
@@ -126,7 +108,12 @@ def fill(data_dir: Path, count: int) -> list[str]:
             if not check.valid:
                 raise RuntimeError(f"generated an invalid grant: {check}")
             grants = [
-                _stored(document, now - (count - len(ids) - offset) * SPACING_SECONDS)
+                StoredGrant.from_document(
+                    document,
+                    device=DEVICE,
+                    peer_uid=os.getuid(),
+                    created_at=now - (count - len(ids) - offset) * SPACING_SECONDS,
+                )
                 for offset, document in enumerate(documents)
             ]
             store.add_grants(grants, audit_detail={"device": DEVICE})

@@ -143,7 +143,13 @@ class SignerdService:
             document = await self._sign_on_device(request, ctx)
         finally:
             self._pending_by_uid[ctx.peer.uid] -= 1
-        stored = _stored_grant(document, self.worker, ctx.peer)
+        info = self.worker.info
+        stored = StoredGrant.from_document(
+            document,
+            device=f"{info.family} {info.model} {info.path}" if info else self.worker.path,
+            peer_uid=ctx.peer.uid,
+            created_at=time.time(),
+        )
         await asyncio.to_thread(
             self.store.add_grant, stored, peer=peer, audit_detail={"device": stored.device}
         )
@@ -318,28 +324,6 @@ def _request_detail(request: GrantRequest) -> dict[str, Any]:
         "validAfter": request.valid_after,
         "validUntil": request.valid_until,
     }
-
-
-def _stored_grant(document: dict[str, Any], worker: DeviceWorker, peer: Peer) -> StoredGrant:
-    message = document["typedData"]["message"]
-    info = worker.info
-    device = f"{info.family} {info.model} {info.path}" if info else worker.path
-    return StoredGrant(
-        id=document["id"],
-        account=message["account"],
-        session_key=message["sessionKey"],
-        chain_id=document["typedData"]["domain"]["chainId"],
-        agent=message["agent"],
-        valid_after=message["validAfter"],
-        valid_until=message["validUntil"],
-        nonce=message["nonce"],
-        document=document,
-        device=device,
-        peer_uid=peer.uid,
-        created_at=time.time(),
-        revoked_at=None,
-        revoke_reason=None,
-    )
 
 
 def _grant_summary(grant: StoredGrant, now: float) -> dict[str, Any]:

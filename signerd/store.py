@@ -210,6 +210,28 @@ class StoredGrant:
     revoked_at: float | None = None
     revoke_reason: str | None = None
 
+    @classmethod
+    def from_document(
+        cls, document: JSONDict, *, device: str, peer_uid: int | None, created_at: float
+    ) -> StoredGrant:
+        """The record of a signed-grant document ({"id", "typedData", "signature", "signer"})."""
+        typed_data = document["typedData"]
+        message = typed_data["message"]
+        return cls(
+            id=document["id"],
+            account=message["account"],
+            session_key=message["sessionKey"],
+            chain_id=typed_data["domain"]["chainId"],
+            agent=message["agent"],
+            valid_after=message["validAfter"],
+            valid_until=message["validUntil"],
+            nonce=message["nonce"],
+            document=document,
+            device=device,
+            peer_uid=peer_uid,
+            created_at=created_at,
+        )
+
     def status(self, now: float | None = None) -> GrantStatus:
         """Where the grant stands at ``now``; valid while ``valid_after <= now < valid_until``.
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,20 +12,10 @@ from eth_account import Account
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.process import DaemonProcess
 from emulator.trezor.process import TrezorSimulatorProcess
+from tests.support import USDC_BASE, signerd_cli
 
 Account.enable_unaudited_hdwallet_features()
 MASTER = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0").address
-USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-
-
-def signerd(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signerd.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -54,28 +42,30 @@ def write_request(path: Path) -> Path:
 
 
 def test_address(trezor: TrezorSimulatorProcess) -> None:
-    result = signerd("address", "--device", trezor.path)
+    result = signerd_cli("address", "--device", trezor.path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == MASTER
 
 
 def test_sign_grant_then_verify_and_tamper(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None:
-    signed = signerd("sign-grant", "--device", trezor.path, str(write_request(tmp_path / "r.json")))
+    signed = signerd_cli(
+        "sign-grant", "--device", trezor.path, str(write_request(tmp_path / "r.json"))
+    )
     assert signed.returncode == 0, signed.stderr
     assert "Confirm on your device" in signed.stderr
     grant = json.loads(signed.stdout)
     grant_file = tmp_path / "grant.json"
     grant_file.write_text(signed.stdout)
-    ok = signerd("verify", str(grant_file), "--signer", MASTER)
+    ok = signerd_cli("verify", str(grant_file), "--signer", MASTER)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"valid: grant {grant['id']} signed by {MASTER}")
 
-    wrong = signerd("verify", str(grant_file), "--signer", Account.create().address)
+    wrong = signerd_cli("verify", str(grant_file), "--signer", Account.create().address)
     assert wrong.returncode == 1 and "wrong_signer" in wrong.stderr
 
     grant["typedData"]["message"]["allowances"][0]["amount"] = 10**12
     grant_file.write_text(json.dumps(grant))
-    tampered = signerd("verify", str(grant_file), "--signer", MASTER)
+    tampered = signerd_cli("verify", str(grant_file), "--signer", MASTER)
     assert tampered.returncode == 1
     assert "summary_mismatch" in tampered.stderr or "bad_signature" in tampered.stderr
 
@@ -85,13 +75,13 @@ def test_sign_grant_reports_the_invalid_field(
 ) -> None:
     request = json.loads(write_request(tmp_path / "r.json").read_text())
     request["allowances"][0]["amount"] = "-5"
-    result = signerd("sign-grant", "--device", trezor.path, "-", stdin=json.dumps(request))
+    result = signerd_cli("sign-grant", "--device", trezor.path, "-", stdin=json.dumps(request))
     assert result.returncode == 1
     assert "allowances.0.amount" in result.stderr
 
 
 def test_no_device_is_a_clear_error() -> None:
-    result = signerd("address", "--device", "udp:127.0.0.1:9")
+    result = signerd_cli("address", "--device", "udp:127.0.0.1:9")
     assert result.returncode == 1
     assert result.stderr.startswith("error: no Trezor found at udp:127.0.0.1:9")
 
@@ -99,11 +89,11 @@ def test_no_device_is_a_clear_error() -> None:
 def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None:
     with DaemonProcess(trezor.path, tmp_path) as daemon:
         sock = str(daemon.socket_path)
-        status = signerd("status", "--socket", sock)
+        status = signerd_cli("status", "--socket", sock)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["device"]["path"] == trezor.path
 
-        requested = signerd(
+        requested = signerd_cli(
             "request",
             "--socket",
             sock,
@@ -126,15 +116,15 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
         assert message["validUntil"] - message["validAfter"] == 7200
         assert [a["period"] for a in message["allowances"]] == [86400, 0]
 
-        listed = signerd("grants", "--socket", sock)
+        listed = signerd_cli("grants", "--socket", sock)
         assert reply["grant"]["id"] in listed.stdout and "active" in listed.stdout
 
-        revoked = signerd("revoke", "--socket", sock, reply["grant"]["id"], "--reason", "done")
+        revoked = signerd_cli("revoke", "--socket", sock, reply["grant"]["id"], "--reason", "done")
         assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
-        again = signerd("revoke", "--socket", sock, reply["grant"]["id"])
+        again = signerd_cli("revoke", "--socket", sock, reply["grant"]["id"])
         assert again.returncode == 1 and "GRANT_REVOKED" in again.stderr
 
-    audit = signerd("audit", "--verify", "--data-dir", str(daemon.data_dir))
+    audit = signerd_cli("audit", "--verify", "--data-dir", str(daemon.data_dir))
     assert audit.returncode == 0, audit.stderr
     assert "approved" in audit.stdout and "revoked" in audit.stdout
     assert "audit chain OK: 4 entries" in audit.stdout
@@ -142,6 +132,6 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
 
 
 def test_daemon_not_running_is_a_clear_error(tmp_path: Path) -> None:
-    result = signerd("status", "--socket", str(tmp_path / "nothing.sock"))
+    result = signerd_cli("status", "--socket", str(tmp_path / "nothing.sock"))
     assert result.returncode == 1
     assert "is `signerd serve` running?" in result.stderr

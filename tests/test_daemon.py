@@ -8,8 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,31 +20,7 @@ from signerd.client import Client, ClientError
 from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
 from tests.conftest import MASTER_ADDRESS
-
-USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
-
-
-def grant_params(**overrides: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "agent": "weather-bot",
-        "sessionKey": Account.create().address,
-        "chainId": 8453,
-        "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
-        "targets": [TARGET],
-        "validFor": 3600,
-    }
-    params.update(overrides)
-    return params
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+from tests.support import USDC_BASE, audit_events, grant_params, wait_for
 
 
 def pending(daemon: DaemonProcess) -> int:
@@ -69,24 +43,6 @@ def dismiss_stale_review(device: EmulatorProcess) -> None:
     the person dismisses it. A Trezor clears its screen on Cancel by itself."""
     if device.family == "ledger":
         device.press_no()
-
-
-def audit_events(daemon: DaemonProcess) -> list[str]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signerd.cli",
-            "audit",
-            "--json",
-            "--data-dir",
-            str(daemon.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [json.loads(line)["event"] for line in out.splitlines()]
 
 
 def test_approved_grant_verifies_and_is_shown_on_device(
@@ -115,7 +71,7 @@ def test_approved_grant_verifies_and_is_shown_on_device(
         stored = client.get_grant(grant["id"])
         assert stored["grant"] == grant
         assert stored["status"] == "active"
-    assert audit_events(daemon) == ["request_received", "shown_on_device", "approved"]
+    assert audit_events(daemon.data_dir) == ["request_received", "shown_on_device", "approved"]
 
 
 def test_rejected_on_device(daemon: DaemonProcess, device: EmulatorProcess) -> None:
@@ -128,7 +84,7 @@ def test_rejected_on_device(daemon: DaemonProcess, device: EmulatorProcess) -> N
     assert caught.value.code == ErrorCode.REJECTED_ON_DEVICE
     with Client(daemon.socket_path) as client:
         assert client.list_grants()["grants"] == []
-    assert audit_events(daemon)[-1] == "rejected"
+    assert audit_events(daemon.data_dir)[-1] == "rejected"
 
 
 def test_generated_session_key_is_handed_over_once_and_never_stored(
@@ -161,7 +117,7 @@ def test_timeout_cancels_on_device_and_frees_it(device: EmulatorProcess, tmp_pat
         with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
-        assert audit_events(daemon)[-1] == "timed_out"
+        assert audit_events(daemon.data_dir)[-1] == "timed_out"
         dismiss_stale_review(device)
         # The device was cleared: the next request is shown and can be approved.
         with ThreadPoolExecutor(1) as pool:
@@ -205,7 +161,7 @@ def test_client_that_disconnects_has_its_request_cancelled(
     device.wait_for_review()
     sock.close()
     wait_for(lambda: pending(daemon) == 0)
-    wait_for(lambda: audit_events(daemon)[-1] == "cancelled")
+    wait_for(lambda: audit_events(daemon.data_dir)[-1] == "cancelled")
     dismiss_stale_review(device)
     with ThreadPoolExecutor(1) as pool:
         future = request_in_background(daemon, pool, agent="stayer")
@@ -235,7 +191,7 @@ def test_grants_survive_restart_and_revocation(device: EmulatorProcess, tmp_path
         with pytest.raises(ClientError) as caught:
             client.get_grant("0x" + "ab" * 32)
         assert caught.value.code == ErrorCode.GRANT_NOT_FOUND
-    assert audit_events(daemon)[-1] == "revoked"
+    assert audit_events(daemon.data_dir)[-1] == "revoked"
 
 
 def test_audit_verify_detects_tampering(daemon: DaemonProcess, device: EmulatorProcess) -> None:
@@ -356,7 +312,7 @@ def test_policy_ceiling_refuses_before_the_device(device: EmulatorProcess, tmp_p
                 assert caught.value.code == ErrorCode.POLICY_REFUSED
                 assert words in caught.value.message
         assert "signerd" not in device.screen_text()
-        assert audit_events(daemon) == ["policy_refused", "policy_refused"]
+        assert audit_events(daemon.data_dir) == ["policy_refused", "policy_refused"]
 
 
 def test_device_absent_at_start_is_picked_up_later(family: str, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from emulator.ledger.process import LedgerSimulatorProcess
 from emulator.process import DaemonProcess, EmulatorProcess
@@ -20,8 +19,7 @@ from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client, ClientError
 from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
-
-USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+from tests.support import grant_params
 
 
 @pytest.fixture(params=["trezor", "ledger"])
@@ -45,17 +43,6 @@ def make_device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
         device.stop()
 
 
-def params(label: str = "fault-test") -> dict[str, Any]:
-    return {
-        "agent": label,
-        "sessionKey": Account.create().address,
-        "chainId": 8453,
-        "allowances": [{"token": USDC_BASE, "amount": "1000000", "period": 0}],
-        "targets": [],
-        "validFor": 600,
-    }
-
-
 def restart_on_same_port(device: EmulatorProcess) -> EmulatorProcess:
     device.auto = "approve"
     return device.start()
@@ -67,7 +54,7 @@ def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) 
 
         def ask() -> dict[str, Any]:
             with Client(daemon.socket_path) as client:
-                return client.request_grant(**params())
+                return client.request_grant(**grant_params())
 
         waiting = pool.submit(ask)
         device.wait_for_review()
@@ -78,7 +65,7 @@ def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) 
         with Client(daemon.socket_path) as client:
             assert client.status()["device"]["connected"] is False
             restart_on_same_port(device)
-            reply = client.request_grant(**params("after-replug"))
+            reply = client.request_grant(**grant_params(agent="after-replug"))
             assert verify_grant(reply["grant"]).valid
             assert client.status()["device"]["connected"] is True
         assert daemon.proc is not None and daemon.proc.poll() is None
@@ -89,7 +76,7 @@ def test_device_going_silent_mid_stream_is_unavailable(make_device: Any, tmp_pat
     device = make_device("--drop-after", "6", auto="approve")
     with DaemonProcess(device.path, tmp_path) as daemon, Client(daemon.socket_path) as client:
         with pytest.raises(ClientError) as caught:
-            client.request_grant(**params())
+            client.request_grant(**grant_params())
         assert caught.value.code in (ErrorCode.DEVICE_UNAVAILABLE, ErrorCode.APPROVAL_TIMEOUT)
         assert client.status()["version"]
 
@@ -101,7 +88,7 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
     config = "[daemon]\napproval_timeout = 2\n"
     with DaemonProcess(stalled.path, tmp_path / "a", config=config) as daemon:
         with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
-            client.request_grant(**params())
+            client.request_grant(**grant_params())
         assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
     garbling = make_device("--garbage", auto="approve")
     with (
@@ -109,6 +96,6 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
         Client(daemon.socket_path) as client,
     ):
         with pytest.raises(ClientError) as caught:
-            client.request_grant(**params())
+            client.request_grant(**grant_params())
         assert caught.value.code in (ErrorCode.DEVICE_ERROR, ErrorCode.DEVICE_UNAVAILABLE)
         assert client.status()["version"]

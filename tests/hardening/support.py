@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from emulator.process import DaemonProcess
 from signerd.rpc.protocol import MAX_ID_LENGTH, MAX_MESSAGE_BYTES, MAX_NESTING, ErrorCode
 
@@ -27,8 +25,6 @@ RESULT = 0  # stands for "a result, not an error" among the allowed outcomes
 # Every reply is small whatever the request: error texts are clipped, ids are bounded.
 MAX_REPLY_BYTES = 16 * 1024
 
-USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
 
 # What each method may answer to arbitrary params on a daemon whose device rejects everything
 # and whose store is empty: never INTERNAL_ERROR.
@@ -62,19 +58,6 @@ class Expected:
     codes: frozenset[int]
     id: Any = None
     reply: bool | None = True
-
-
-def grant_params(**overrides: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "agent": "hardening-bot",
-        "sessionKey": Account.create().address,
-        "chainId": 8453,
-        "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
-        "targets": [TARGET],
-        "validFor": 3600,
-    }
-    params.update(overrides)
-    return params
 
 
 def json_depth(value: Any) -> int:

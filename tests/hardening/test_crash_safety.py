@@ -8,12 +8,9 @@ must verify, and every "approved" audit entry must have its grant stored.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +24,7 @@ from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
 from signerd.store import Store
 from tests.conftest import MASTER_ADDRESS
-from tests.hardening.support import grant_params
+from tests.support import audit_events, grant_params, signerd_cli
 
 LOG = logging.getLogger(__name__)
 
@@ -108,34 +105,8 @@ def test_sigkill_during_grant_flows_loses_nothing(tmp_path: Path) -> None:
         stored,
     )
     assert received, "the kills came before any grant: the test exercised nothing"
-    audit = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signerd.cli",
-            "audit",
-            "--verify",
-            "--data-dir",
-            str(daemon.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    audit = signerd_cli("audit", "--verify", "--data-dir", str(daemon.data_dir))
     assert audit.returncode == 0, audit.stderr
     assert "audit chain OK" in audit.stdout
-    listed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signerd.cli",
-            "audit",
-            "--json",
-            "--data-dir",
-            str(daemon.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    events = [json.loads(line)["event"] for line in listed.splitlines()]
+    events = audit_events(daemon.data_dir)
     assert events.count("approved") == stored

@@ -19,10 +19,10 @@ from signerd.client import Client
 from tests.hardening.support import (
     RawConnection,
     daemon_pid,
-    grant_params,
     served_connections,
     wait_for,
 )
+from tests.support import grant_params
 
 LOG = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from tests.hardening.support import (
     check_line,
     check_reply,
     expect_line,
-    grant_params,
 )
+from tests.support import grant_params
 
 
 def examples(count: int) -> settings:

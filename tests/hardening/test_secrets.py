@@ -8,15 +8,14 @@ with or without 0x, and as raw bytes.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from eth_account import Account
 
 from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
-from tests.hardening.support import grant_params, verbose_daemon
+from tests.hardening.support import verbose_daemon
+from tests.support import grant_params, signerd_cli
 
 GRANTS = 4
 
@@ -54,19 +53,9 @@ def test_generated_private_keys_are_never_logged_or_stored(tmp_path: Path) -> No
         log = daemon.log_path.read_bytes()
     finally:
         device.stop()
-    audit = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signerd.cli",
-            "audit",
-            "--json",
-            "--data-dir",
-            str(daemon.data_dir),
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
+    audit = signerd_cli(
+        "audit", "--json", "--data-dir", str(daemon.data_dir), check=True
+    ).stdout.encode()
     assert b" DEBUG " in log, "debug logging was not on"
     blobs = {
         "daemon log": log,

@@ -1,0 +1,59 @@
+"""Helpers shared by the end-to-end tests: grant requests, waiting, and the CLI as a person runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
+
+
+def grant_params(**overrides: Any) -> dict[str, Any]:
+    """A valid signerd_requestGrant request for a fresh session key, with overrides."""
+    params: dict[str, Any] = {
+        "agent": "weather-bot",
+        "sessionKey": Account.create().address,
+        "chainId": 8453,
+        "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
+        "targets": [TARGET],
+        "validFor": 3600,
+    }
+    params.update(overrides)
+    return params
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def signerd_cli(
+    *args: str, stdin: str | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`signerd ARGS...` in a child process, as a person would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "signerd.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+def audit_events(data_dir: Path) -> list[str]:
+    """The audit log's event names, oldest first (`signerd audit --json`)."""
+    out = signerd_cli("audit", "--json", "--data-dir", str(data_dir), check=True).stdout
+    return [json.loads(line)["event"] for line in out.splitlines()]
