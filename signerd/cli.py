@@ -83,6 +83,8 @@ def main(verbose: int) -> None:
     """Hardware-wallet-approved session keys for autonomous agents."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # trezorlib logs every transport open/close at INFO (the liveness probe: once a second).
+    logging.getLogger("trezorlib").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
 
 
 # -- the daemon -------------------------------------------------------------------------
