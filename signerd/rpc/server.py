@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ MAX_IN_FLIGHT_PER_CONNECTION = 32
 # the requests already in flight still answer: up to 32 listGrants pages of ~0.4 MB each.
 # Far above one reply of any method, so a client that reads is never cut off.
 MAX_WRITE_BUFFER = 2 * 1024 * 1024
+# Messages past LARGE_MESSAGE_BYTES (no valid request comes near) are received and parsed at
+# most MAX_LARGE_MESSAGES at a time across all connections, so a crowd of clients streaming
+# 1 MiB lines costs a bounded few tens of MB instead of ~3 MB each.
+LARGE_MESSAGE_BYTES = 64 * 1024
+MAX_LARGE_MESSAGES = 8
 
 
 class SocketInUse(SignerdError):
@@ -84,6 +90,7 @@ class RpcServer:
         self.socket_path = config.socket_path
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
+        self.large_messages = 0  # messages over LARGE_MESSAGE_BYTES being received or answered
 
     async def start(self) -> None:
         _prepare_directory(self.socket_path.parent, self.config.socket_gid)
@@ -161,62 +168,69 @@ class RpcServer:
 
     async def _read_loop(self, conn: Connection, reader: asyncio.StreamReader) -> None:
         buffer = bytearray()
-        discarding = False  # inside an oversize message: drop bytes until its newline
-        while True:
-            try:
-                chunk = await reader.read(READ_CHUNK)
-            except (ConnectionError, OSError):
-                return
-            if not chunk:
-                return
-            start = 0
+        discarding = False  # inside a refused message: drop bytes until its newline
+        large = _LargeMessage(self)  # this connection's share of the large-message budget
+        try:
             while True:
-                newline = chunk.find(b"\n", start)
-                if newline < 0:
-                    break
-                piece = chunk[start:newline]
-                start = newline + 1
-                if discarding:
-                    discarding = False
-                    continue
-                if len(buffer) + len(piece) > protocol.MAX_MESSAGE_BYTES:
+                try:
+                    chunk = await reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    return
+                if not chunk:
+                    return
+                start = 0
+                while True:
+                    newline = chunk.find(b"\n", start)
+                    if newline < 0:
+                        break
+                    piece = chunk[start:newline]
+                    start = newline + 1
+                    if discarding:
+                        discarding = False
+                        continue
+                    refusal = large.admit(len(buffer) + len(piece))
+                    if refusal is not None:
+                        buffer.clear()
+                        conn.send(protocol.error_message(None, refusal))
+                        continue
+                    buffer += piece
+                    line = bytes(buffer).strip()
                     buffer.clear()
-                    self._oversize(conn)
+                    if line:
+                        await self._dispatch(conn, line, large.hand_over())
+                    large.release()
+                rest = chunk[start:]
+                if discarding:
                     continue
-                buffer += piece
-                line = bytes(buffer).strip()
-                buffer.clear()
-                if line:
-                    await self._dispatch(conn, line)
-            rest = chunk[start:]
-            if discarding:
-                continue
-            if len(buffer) + len(rest) > protocol.MAX_MESSAGE_BYTES:
-                buffer.clear()
-                discarding = True
-                self._oversize(conn)
-                continue
-            buffer += rest
+                refusal = large.admit(len(buffer) + len(rest))
+                if refusal is not None:
+                    buffer.clear()
+                    discarding = True
+                    conn.send(protocol.error_message(None, refusal))
+                    continue
+                buffer += rest
+        finally:
+            large.release()
 
-    def _oversize(self, conn: Connection) -> None:
-        error = RpcError(
-            ErrorCode.INVALID_REQUEST,
-            f"message exceeds {protocol.MAX_MESSAGE_BYTES} bytes; it was discarded",
-        )
-        conn.send(protocol.error_message(None, error))
-
-    async def _dispatch(self, conn: Connection, line: bytes) -> None:
+    async def _dispatch(
+        self, conn: Connection, line: bytes, release: Callable[[], None] | None = None
+    ) -> None:
+        """Answer ``line`` in its own task; ``release`` is called once the task is done."""
         if len(conn.tasks) >= MAX_IN_FLIGHT_PER_CONNECTION:
             error = RpcError(
                 ErrorCode.INVALID_REQUEST,
                 f"more than {MAX_IN_FLIGHT_PER_CONNECTION} requests in flight on one connection",
             )
             conn.send(protocol.error_message(protocol.peek_id(line), error))
+            if release is not None:
+                release()
             await conn.drain()
             return
         task = asyncio.create_task(self._answer(conn, line))
         conn.tasks.add(task)
         task.add_done_callback(conn.tasks.discard)
+        if release is not None:
+            task.add_done_callback(lambda _: release())
         # Apply back-pressure to a client that sends faster than it reads replies.
         await conn.drain()
 
@@ -288,3 +302,48 @@ def _remove_stale_socket(path: Path) -> None:
     finally:
         probe.close()
     raise SocketInUse(f"another signerd is already serving {path}")
+
+
+class _LargeMessage:
+    """One connection's hold on the server-wide budget of large messages in progress."""
+
+    def __init__(self, server: RpcServer) -> None:
+        self._server = server
+        self._held = False
+
+    def admit(self, size: int) -> RpcError | None:
+        """None if a message of ``size`` bytes may be received; otherwise the refusal."""
+        if size > protocol.MAX_MESSAGE_BYTES:
+            self.release()
+            return RpcError(
+                ErrorCode.INVALID_REQUEST,
+                f"message exceeds {protocol.MAX_MESSAGE_BYTES} bytes; it was discarded",
+            )
+        if size <= LARGE_MESSAGE_BYTES or self._held:
+            return None
+        if self._server.large_messages >= MAX_LARGE_MESSAGES:
+            return RpcError(
+                ErrorCode.INVALID_REQUEST,
+                f"too many messages over {LARGE_MESSAGE_BYTES} bytes in progress; "
+                "this one was discarded, retry later",
+            )
+        self._server.large_messages += 1
+        self._held = True
+        return None
+
+    def hand_over(self) -> Callable[[], None] | None:
+        """Pass the hold to the task answering the message (released when it is done)."""
+        if not self._held:
+            return None
+        self._held = False
+        server = self._server
+
+        def release() -> None:
+            server.large_messages -= 1
+
+        return release
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._server.large_messages -= 1
