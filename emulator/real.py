@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
 import os
 import socket
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
@@ -38,6 +36,7 @@ from trezorlib.transport.udp import UdpTransport
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.process import EmulatorProcess, free_port
+from emulator.speculos import SpeculosLikeProcess
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +153,8 @@ def check_loopback(pid: int, expected_ports: set[int]) -> None:
 # -- Speculos ------------------------------------------------------------------------------------
 
 
-class SpeculosProcess(EmulatorProcess):
+class SpeculosProcess(SpeculosLikeProcess):
     """The real Speculos running the Ethereum app, driven through its REST API."""
-
-    family = "ledger"
 
     def __init__(
         self,
@@ -183,8 +180,6 @@ class SpeculosProcess(EmulatorProcess):
         self.model = model
         self.python = python or sys.executable
         self.raw_messages = raw_messages
-        self.apdu_port = free_port(count=2)
-        self.api_port = self.apdu_port + 1
         self._home: list[str] = []
 
     @classmethod
@@ -199,10 +194,6 @@ class SpeculosProcess(EmulatorProcess):
             python=os.environ.get(ENV_SPECULOS_PYTHON) or None,
             **kwargs,
         )
-
-    @property
-    def path(self) -> str:
-        return f"tcp:127.0.0.1:{self.apdu_port}"
 
     @property
     def touch(self) -> bool:
@@ -227,18 +218,6 @@ class SpeculosProcess(EmulatorProcess):
             *self.extra_args,
         ]
 
-    def is_ready(self) -> bool:
-        try:
-            self._rest("GET", "/events?currentscreenonly=true")
-        except OSError:
-            return False
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", self.apdu_port), timeout=1),
-        ):
-            return True
-        return False
-
     def start(self, timeout: float = 60.0) -> Self:
         super().start(timeout)
         assert self.proc is not None
@@ -254,37 +233,11 @@ class SpeculosProcess(EmulatorProcess):
 
     # -- REST API --
 
-    def _rest(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.api_port}{route}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        # A long press holds the request for its whole duration.
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-
-    def press(self, button: str) -> None:
-        """Press and release "left", "right" or "both" (Nano models)."""
-        self._rest("POST", f"/button/{button}", {"action": "press-and-release"})
-
     def touch_at(self, x: int, y: int, hold: float = 0.1) -> None:
         """Tap (or hold for `hold` seconds) at x, y (Stax / Flex)."""
         self._rest(
             "POST", "/finger", {"action": "press-and-release", "x": x, "y": y, "delay": hold}
         )
-
-    def current_events(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self._rest("GET", "/events?currentscreenonly=true")["events"]
-        return events
-
-    def current_screen(self) -> list[str]:
-        """Texts on the screen now, stripped (Speculos' OCR leaves trailing spaces)."""
-        return [str(e["text"]).strip() for e in self.current_events()]
-
-    def screen_text(self) -> str:
-        return "\n".join(str(e["text"]).strip() for e in self._rest("GET", "/events")["events"])
 
     def _wait_for_text(self, timeout: float) -> list[str]:
         deadline = time.monotonic() + timeout

@@ -8,16 +8,12 @@ reports some with trailing spaces.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import socket
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.process import EmulatorProcess, free_port, python_module
+from emulator.process import python_module
+from emulator.speculos import SpeculosLikeProcess
 
 APPROVE_PREFIXES = ("Sign message", "Sign typed message", "Approve", "Accept")
 REJECT_TEXT = "Reject"
@@ -26,8 +22,8 @@ IDLE_TEXT = "Ethereum"
 MAX_PAGES = 500
 
 
-class LedgerSimulatorProcess(EmulatorProcess):
-    family = "ledger"
+class LedgerSimulatorProcess(SpeculosLikeProcess):
+    """`signerd-emulator ledger` on a free pair of ports (APDU, REST API)."""
 
     def __init__(
         self,
@@ -47,13 +43,6 @@ class LedgerSimulatorProcess(EmulatorProcess):
             inherit_output=inherit_output,
         )
         self.model = model
-        # One probe for both ports, so that the two never collide.
-        self.apdu_port = free_port(count=2)
-        self.api_port = self.apdu_port + 1
-
-    @property
-    def path(self) -> str:
-        return f"tcp:127.0.0.1:{self.apdu_port}"
 
     def command(self) -> list[str]:
         args = [
@@ -70,40 +59,6 @@ class LedgerSimulatorProcess(EmulatorProcess):
         if self.auto:
             args += ["--auto", self.auto]
         return python_module("emulator.cli", *args, *self.extra_args)
-
-    def is_ready(self) -> bool:
-        try:
-            self._rest("GET", "/model")
-        except OSError:
-            return False
-        # Speculos accepts APDU clients as soon as its REST API answers; so does the
-        # simulator, but both ports are checked so that a caller never races the listener.
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", self.apdu_port), timeout=1),
-        ):
-            return True
-        return False
-
-    def _rest(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.api_port}{route}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read() or b"{}")
-
-    def press(self, button: str) -> None:
-        """A press-and-release of "left", "right" or "both" (POST /button/...)."""
-        self._rest("POST", f"/button/{button}", {"action": "press-and-release"})
-
-    def current_screen(self) -> list[str]:
-        """The texts on the screen right now, stripped."""
-        events = self._rest("GET", "/events?currentscreenonly=true")["events"]
-        return [str(e["text"]).strip() for e in events]
 
     def wait_for_review(self, timeout: float = 30.0) -> list[str]:
         deadline = time.monotonic() + timeout
@@ -134,13 +89,6 @@ class LedgerSimulatorProcess(EmulatorProcess):
             self.press("both" if lines and lines[0] == WARNING_TEXT else "right")
             lines = self.current_screen()
         raise RuntimeError("no reject page found in the review")
-
-    def screen_text(self) -> str:
-        events = self._rest("GET", "/events")["events"]
-        return "\n".join(str(e["text"]).strip() for e in events)
-
-    def clear_events(self) -> None:
-        self._rest("DELETE", "/events")
 
     def set_settings(
         self, *, raw_messages: bool | None = None, blind_signing: bool | None = None
