@@ -140,7 +140,7 @@ class SignerdService:
             await self._audit(
                 "request_received", peer=peer, detail=_request_detail(request), durable=False
             )
-            document = await self._sign_on_device(request, ctx)
+            document = await self._sign_on_device(request, ctx, peer)
         finally:
             self._pending_by_uid[ctx.peer.uid] -= 1
         info = self.worker.info
@@ -159,9 +159,10 @@ class SignerdService:
             reply["sessionPrivateKey"] = session_private_key
         return reply
 
-    async def _sign_on_device(self, request: GrantRequest, ctx: CallContext) -> dict[str, Any]:
+    async def _sign_on_device(
+        self, request: GrantRequest, ctx: CallContext, peer: dict[str, Any]
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        peer = ctx.peer.to_json()
         agent = agent_description(request.label, ctx.peer.uid, ctx.peer.pid, ctx.peer.exe)
         nonce = request.nonce if request.nonce is not None else secrets.randbits(64)
         path = self.config.derivation_path

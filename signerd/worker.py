@@ -66,6 +66,8 @@ class DeviceWorker:
             # Visible to the liveness watchdog before the first exchange with the device.
             with self._signer_lock:
                 self._signer = signer
+            self.info = None
+        if self.info is None:  # asked again if the first answer failed (e.g. locked device)
             self.info = signer.info
             self.last_error = None
         return signer

@@ -93,8 +93,7 @@ class TrezorSigner(Signer):
         self._path = path
         self._allow_blind = allow_blind_signing
         self._notify: Notify | None = None
-        self._prompted = False
-        self._prompt = ""
+        self._prompt: str | None = None  # said once per operation, at the first button
         self._lock = threading.Lock()
         self._client: TrezorClient[Any] | None = None
         self._session: Session[Any, Any] | None = None
@@ -159,7 +158,6 @@ class TrezorSigner(Signer):
         """Run one device operation, reconnecting first if an earlier link broke."""
         with self._lock:
             self._notify = notify
-            self._prompted = False
             self._prompt = prompt
             try:
                 with _device_errors(self._path):
@@ -167,8 +165,11 @@ class TrezorSigner(Signer):
             except DeviceUnavailable:
                 self._disconnect()
                 raise
-            except (DeviceError, exceptions.InvalidSessionError):
-                if self._session is None:
+            except DeviceError as exc:
+                # A half-made connection, or a session the device forgot: start afresh next time.
+                if self._session is None or isinstance(
+                    exc.__cause__, exceptions.InvalidSessionError
+                ):
                     self._disconnect()
                 raise
             except Exception as exc:
@@ -180,9 +181,9 @@ class TrezorSigner(Signer):
 
     def _on_button(self, request: messages.ButtonRequest) -> None:
         # A typed-data review is a dozen screens; tell the person once per operation.
-        if self._notify is not None and not self._prompted:
-            self._prompted = True
+        if self._notify is not None and self._prompt is not None:
             self._notify(self._prompt)
+            self._prompt = None
 
     def _on_pin_matrix(self, request: messages.PinMatrixRequest) -> str:
         # A Trezor One asks the host for a scrambled PIN; the daemon never handles PINs.
