@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 from emulator.keys import DEFAULT_MNEMONIC
 
@@ -42,6 +42,16 @@ def free_port(kind: int = socket.SOCK_STREAM, count: int = 1) -> int:
             for s in holders:
                 s.close()
     raise RuntimeError("no free loopback port range found")
+
+
+class EmulatorOptions(TypedDict, total=False):
+    """What every emulator process accepts, passed through by the subclasses."""
+
+    mnemonic: str
+    auto: str | None
+    extra_args: list[str] | None
+    log_path: Path | None
+    inherit_output: bool
 
 
 class EmulatorProcess(ABC):

@@ -10,9 +10,9 @@ import contextlib
 import json
 import socket
 import urllib.request
-from typing import Any
+from typing import Any, Unpack
 
-from emulator.process import EmulatorProcess, free_port
+from emulator.process import EmulatorOptions, EmulatorProcess, free_port
 
 # A long press holds its REST request open for the whole press.
 REST_TIMEOUT = 30.0
@@ -23,7 +23,7 @@ class SpeculosLikeProcess(EmulatorProcess):
 
     family = "ledger"
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[EmulatorOptions]) -> None:
         super().__init__(**options)
         # One probe for both ports, so that the two never collide.
         self.apdu_port = free_port(count=2)

@@ -9,10 +9,9 @@ reports some with trailing spaces.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from typing import Unpack
 
-from emulator.keys import DEFAULT_MNEMONIC
-from emulator.process import python_module
+from emulator.process import EmulatorOptions, python_module
 from emulator.speculos import SpeculosLikeProcess
 
 APPROVE_PREFIXES = ("Sign message", "Sign typed message", "Approve", "Accept")
@@ -29,19 +28,9 @@ class LedgerSimulatorProcess(SpeculosLikeProcess):
         self,
         *,
         model: str = "nanosp",
-        mnemonic: str = DEFAULT_MNEMONIC,
-        auto: str | None = None,
-        extra_args: list[str] | None = None,
-        log_path: Path | None = None,
-        inherit_output: bool = False,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(
-            mnemonic=mnemonic,
-            auto=auto,
-            extra_args=extra_args,
-            log_path=log_path,
-            inherit_output=inherit_output,
-        )
+        super().__init__(**options)
         self.model = model
 
     def command(self) -> list[str]:

@@ -7,15 +7,13 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from trezorlib import messages
 from trezorlib.debuglink import DebugLink, LayoutContent
 from trezorlib.transport.udp import UdpTransport
 
-from emulator.keys import DEFAULT_MNEMONIC
-from emulator.process import EmulatorProcess, free_port, python_module
+from emulator.process import EmulatorOptions, EmulatorProcess, free_port, python_module
 
 # Polling interval for the debug link while waiting for the device to put a screen up.
 _POLL_SECONDS = 0.05
@@ -31,19 +29,9 @@ class TrezorSimulatorProcess(EmulatorProcess):
         *,
         port: int | None = None,
         model: str = "safe3",
-        mnemonic: str = DEFAULT_MNEMONIC,
-        auto: str | None = None,
-        extra_args: list[str] | None = None,
-        log_path: Path | None = None,
-        inherit_output: bool = False,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(
-            mnemonic=mnemonic,
-            auto=auto,
-            extra_args=extra_args,
-            log_path=log_path,
-            inherit_output=inherit_output,
-        )
+        super().__init__(**options)
         self.port = port if port is not None else free_port(socket.SOCK_DGRAM, count=2)
         self.model = model
 
