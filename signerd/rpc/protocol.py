@@ -60,6 +60,8 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
+        # The id of the request it answers, when the request got far enough to show a valid one.
+        self.request_id: int | str | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": int(self.code), "message": clip(self.message)}
@@ -158,6 +160,16 @@ def parse_request(line: bytes) -> Request:
             ErrorCode.INVALID_REQUEST,
             f"id must be null, an integer or a string of at most {MAX_ID_LENGTH} characters",
         )
+    try:
+        return _request_from(message, request_id, is_notification)
+    except RpcError as exc:
+        exc.request_id = request_id
+        raise
+
+
+def _request_from(
+    message: dict[str, Any], request_id: int | str | None, is_notification: bool
+) -> Request:
     if message.get("jsonrpc") != "2.0":
         raise RpcError(ErrorCode.INVALID_REQUEST, 'jsonrpc must be "2.0"')
     method = message.get("method")

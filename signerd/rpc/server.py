@@ -239,8 +239,7 @@ class RpcServer:
             request = protocol.parse_request(line)
         except RpcError as exc:
             # Not a valid request, so not a notification either: always answered.
-            request_id = protocol.peek_id(line) if exc.code != ErrorCode.PARSE_ERROR else None
-            conn.send(protocol.error_message(request_id, exc))
+            conn.send(protocol.error_message(exc.request_id, exc))
             await conn.drain()
             return
         try:
