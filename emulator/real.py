@@ -37,6 +37,7 @@ from trezorlib.transport.udp import UdpTransport
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.process import EmulatorProcess, free_port
 from emulator.speculos import SpeculosLikeProcess
+from emulator.trezor.process import DebugUdpTransport
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +461,7 @@ class TrezorEmulatorProcess(EmulatorProcess):
 
     @contextlib.contextmanager
     def debuglink(self) -> Iterator[DebugLink]:
-        link = DebugLink(UdpTransport(f"127.0.0.1:{self.port + 1}"))
+        link = DebugLink(DebugUdpTransport(f"127.0.0.1:{self.port + 1}"))
         # DebugLink learns the model from a TrezorTestContext; it picks its wait modes
         # and screen geometry from it.
         link.model, link.version = self.model, self.version

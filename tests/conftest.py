@@ -6,7 +6,10 @@ Ledger, and the real emulators when the environment points at them (see emulator
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +73,31 @@ def start_simulator(
         raise ValueError(f"unknown device family {family!r}")
     assert emulator is not None
     return emulator.start()
+
+
+# How long Python may take to exit once pytest is done before the run is declared hung.
+EXIT_GRACE_SECONDS = 60
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Fail a test that leaves a non-daemon thread running.
+
+    Python waits for every non-daemon thread before it exits: one blocked on an emulator the
+    test has stopped would hang the run after its last test passed.
+    """
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    for thread in leftover:
+        thread.join(timeout=5)
+    running = [t.name for t in leftover if t.is_alive()]
+    assert not running, f"the test left non-daemon threads running: {running}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Bound the interpreter's exit: if it hangs, print every thread's stack and fail."""
+    faulthandler.dump_traceback_later(EXIT_GRACE_SECONDS, exit=True, file=sys.__stderr__)
 
 
 @pytest.fixture(params=["trezor", "ledger", "trezor-emu", "speculos"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,33 @@ def grant_params(**overrides: Any) -> dict[str, Any]:
     }
     params.update(overrides)
     return params
+
+
+@contextlib.contextmanager
+def running_later(delay: float, action: Callable[[], object]) -> Iterator[None]:
+    """Run `action` on a helper thread `delay` seconds from now, while the body runs.
+
+    Leaving the block waits for the helper and re-raises what it raised: no helper outlives
+    the device it drives, so none can block on a stopped emulator and keep pytest from exiting.
+    """
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        time.sleep(delay)
+        try:
+            action()
+        except BaseException as exc:
+            errors.append(exc)
+
+    helper = threading.Thread(target=run, name=f"later-{getattr(action, '__name__', 'action')}")
+    helper.start()
+    try:
+        yield
+    finally:
+        helper.join(timeout=60)
+    assert not helper.is_alive(), f"{helper.name} still running 60 s after the block ended"
+    if errors:
+        raise errors[0]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:

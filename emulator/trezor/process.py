@@ -17,6 +17,18 @@ from emulator.process import EmulatorOptions, EmulatorProcess, free_port, python
 
 # Polling interval for the debug link while waiting for the device to put a screen up.
 _POLL_SECONDS = 0.05
+# The longest a harness waits for one debug-link answer. trezorlib's UDP reads wait forever,
+# so a helper thread reading from an emulator that a test has already stopped would never
+# return, and a non-daemon thread that never returns keeps the whole test run from exiting.
+DEBUG_READ_TIMEOUT = 10.0
+
+
+class DebugUdpTransport(UdpTransport):  # type: ignore[misc]  # trezorlib: follow_imports=skip
+    """trezorlib's UdpTransport for a harness's debug link: a read gives up after a bound."""
+
+    def read_chunk(self, *, timeout: float | None = None) -> bytes:
+        chunk = super().read_chunk(timeout=DEBUG_READ_TIMEOUT if timeout is None else timeout)
+        return bytes(chunk)
 
 
 class TrezorSimulatorProcess(EmulatorProcess):
@@ -60,7 +72,7 @@ class TrezorSimulatorProcess(EmulatorProcess):
     @contextlib.contextmanager
     def debuglink(self) -> Iterator[DebugLink]:
         """trezorlib's DebugLink on PORT+1, closed on exit."""
-        link = DebugLink(UdpTransport(f"127.0.0.1:{self.port + 1}"))
+        link = DebugLink(DebugUdpTransport(f"127.0.0.1:{self.port + 1}"))
         try:
             yield link
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from signerd.grants import (
     signed_grant,
     verify_grant,
 )
+from tests.support import running_later
 
 Account.enable_unaudited_hdwallet_features()
 MASTER = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0")
@@ -108,12 +108,11 @@ def test_cancel_from_another_thread_aborts_the_review(tmp_path: Path) -> None:
         TrezorSimulatorProcess(log_path=tmp_path / "sim.log") as sim,
         open_signer(sim.path) as signer,
     ):
-        threading.Timer(0.5, signer.cancel).start()
-        with pytest.raises(UserRejected):
+        with running_later(0.5, signer.cancel), pytest.raises(UserRejected):
             signer.sign_typed_data(grant_typed_data())
         # The device is free again: the next review can be approved.
-        threading.Timer(0.2, sim.press_yes).start()
-        assert len(signer.sign_typed_data(grant_typed_data())) == 65
+        with running_later(0.2, sim.press_yes):
+            assert len(signer.sign_typed_data(grant_typed_data())) == 65
 
 
 def test_trezor_one_is_refused_unless_blind_signing_is_allowed(tmp_path: Path) -> None:
