@@ -37,7 +37,7 @@ from trezorlib.transport.udp import UdpTransport
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.process import EmulatorProcess, free_port
 from emulator.speculos import SpeculosLikeProcess
-from emulator.trezor.process import DebugUdpTransport
+from emulator.trezor.process import DebugUdpTransport, udp_trezor_answers
 
 log = logging.getLogger(__name__)
 
@@ -421,12 +421,7 @@ class TrezorEmulatorProcess(EmulatorProcess):
         ]
 
     def is_ready(self) -> bool:
-        transport = UdpTransport(f"127.0.0.1:{self.port}")
-        try:
-            transport.open()
-            return bool(transport.is_ready())
-        finally:
-            transport.close()
+        return udp_trezor_answers(self.port)
 
     def start(self, timeout: float = 60.0) -> Self:
         super().start(timeout)

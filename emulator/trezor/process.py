@@ -31,6 +31,16 @@ class DebugUdpTransport(UdpTransport):  # type: ignore[misc]  # trezorlib: follo
         return bytes(chunk)
 
 
+def udp_trezor_answers(port: int) -> bool:
+    """True once a Trezor (simulated or trezor-emu-core) answers PINGPING on 127.0.0.1:PORT."""
+    transport = UdpTransport(f"127.0.0.1:{port}")
+    try:
+        transport.open()
+        return bool(transport.is_ready())
+    finally:
+        transport.close()
+
+
 class TrezorSimulatorProcess(EmulatorProcess):
     """`signerd-emulator trezor` on a free UDP port pair (wire PORT, debug link PORT+1)."""
 
@@ -62,12 +72,7 @@ class TrezorSimulatorProcess(EmulatorProcess):
         return python_module("emulator.cli", "trezor", *args, *self.extra_args)
 
     def is_ready(self) -> bool:
-        transport = UdpTransport(f"127.0.0.1:{self.port}")
-        try:
-            transport.open()
-            return bool(transport.is_ready())
-        finally:
-            transport.close()
+        return udp_trezor_answers(self.port)
 
     @contextlib.contextmanager
     def debuglink(self) -> Iterator[DebugLink]:
