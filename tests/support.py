@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+
+from signerd.store import StoredGrant
 
 USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
@@ -86,3 +89,46 @@ def audit_events(data_dir: Path) -> list[str]:
     """The audit log's event names, oldest first (`signerd audit --json`)."""
     out = signerd_cli("audit", "--json", "--data-dir", str(data_dir), check=True).stdout
     return [json.loads(line)["event"] for line in out.splitlines()]
+
+
+# Stored grants for store-level tests: the signing account, a session key, "never expires".
+MASTER = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+SESSION = "0x1111111111111111111111111111111111111111"
+FOREVER = 2**64 - 1
+NOW = 1_750_000_000.0
+
+
+def make_grant(
+    n: int,
+    *,
+    created_at: float = NOW,
+    valid_after: int = 0,
+    valid_until: int = FOREVER,
+    session_key: str = SESSION,
+    summary: str | None = None,
+) -> StoredGrant:
+    """Grant `n` as the store keeps it (the store does not re-verify signatures); a `summary`
+    gives its document the weight of a real grant's."""
+    message: dict[str, Any] = {"nonce": str(2**255 + n)}
+    if summary is not None:
+        message["summary"] = summary
+    grant_id = "0x" + hashlib.sha256(f"grant {n}".encode()).hexdigest()
+    return StoredGrant(
+        id=grant_id,
+        account=MASTER,
+        session_key=session_key,
+        chain_id=1,
+        agent=f"agent-{n} uid 1000 /usr/bin/python3",
+        valid_after=valid_after,
+        valid_until=valid_until,
+        nonce=2**255 + n,
+        document={
+            "id": grant_id,
+            "typedData": {"primaryType": "SessionGrant", "message": message},
+            "signature": "0x" + "ab" * 65,
+            "signer": MASTER,
+        },
+        device="trezor Safe 3 udp:127.0.0.1:21324",
+        peer_uid=1000,
+        created_at=created_at,
+    )

@@ -32,41 +32,7 @@ from signerd.store import (
     StoreError,
     default_data_dir,
 )
-
-MASTER = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
-SESSION = "0x1111111111111111111111111111111111111111"
-FOREVER = 2**64 - 1
-NOW = 1_750_000_000.0
-
-
-def make_grant(
-    n: int,
-    *,
-    created_at: float = NOW,
-    valid_after: int = 0,
-    valid_until: int = FOREVER,
-    session_key: str = SESSION,
-) -> StoredGrant:
-    grant_id = "0x" + hashlib.sha256(f"grant {n}".encode()).hexdigest()
-    return StoredGrant(
-        id=grant_id,
-        account=MASTER,
-        session_key=session_key,
-        chain_id=1,
-        agent=f"agent-{n} uid 1000 /usr/bin/python3",
-        valid_after=valid_after,
-        valid_until=valid_until,
-        nonce=2**255 + n,
-        document={
-            "id": grant_id,
-            "typedData": {"primaryType": "SessionGrant", "message": {"nonce": str(2**255 + n)}},
-            "signature": "0x" + "ab" * 65,
-            "signer": MASTER,
-        },
-        device="trezor Safe 3 udp:127.0.0.1:21324",
-        peer_uid=1000,
-        created_at=created_at,
-    )
+from tests.support import FOREVER, NOW, make_grant
 
 
 @pytest.fixture

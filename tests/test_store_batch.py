@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from signerd.store import DB_FILENAME, GrantExists, Store
-from tests.test_store import make_grant
+from tests.support import make_grant
 
 FULL = 2  # PRAGMA synchronous value
 

@@ -7,21 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
+from tests.hardening.support import daemon_on_rejecting_trezor
 
 
 @pytest.fixture(scope="module")
 def rejecting_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    """`signerd serve` (a real child process) on a simulated Trezor that rejects every review,
-    so any grant request that passes validation ends quickly."""
-    workdir = tmp_path_factory.mktemp("hardening")
-    device = TrezorSimulatorProcess(auto="reject", log_path=workdir / "trezor-sim.log").start()
-    try:
-        with DaemonProcess(device.path, workdir) as daemon:
-            yield daemon
-    finally:
-        device.stop()
+    """The daemon every hardening module shares (see daemon_on_rejecting_trezor)."""
+    with daemon_on_rejecting_trezor(tmp_path_factory.mktemp("hardening")) as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from emulator.process import DaemonProcess
+from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.rpc.protocol import MAX_ID_LENGTH, MAX_MESSAGE_BYTES, MAX_NESTING, ErrorCode
+
+
+@contextmanager
+def daemon_on_rejecting_trezor(workdir: Path) -> Iterator[DaemonProcess]:
+    """`signerd serve` (a real child process) in `workdir`, on a simulated Trezor that rejects
+    every review, so any grant request that passes validation ends quickly."""
+    with (
+        TrezorSimulatorProcess(auto="reject", log_path=workdir / "trezor-sim.log") as device,
+        DaemonProcess(device.path, workdir) as daemon,
+    ):
+        yield daemon
+
 
 RESULT = 0  # stands for "a result, not an error" among the allowed outcomes
 # Every reply is small whatever the request: error texts are clipped, ids are bounded.

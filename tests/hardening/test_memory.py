@@ -9,7 +9,6 @@ which the second round checks. With MALLOC_MMAP_THRESHOLD_=131072 it settles ~50
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -21,18 +20,18 @@ from pathlib import Path
 import pytest
 
 from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES, ErrorCode
-from signerd.store import Store, StoredGrant
-from tests.conftest import MASTER_ADDRESS
+from signerd.store import Store
 from tests.hardening.support import (
     RawConnection,
+    daemon_on_rejecting_trezor,
     daemon_pid,
     proc_status,
     served_connections,
     wait_for,
 )
+from tests.support import make_grant
 
 LOG = logging.getLogger(__name__)
 
@@ -41,31 +40,7 @@ LOG = logging.getLogger(__name__)
 # 1 MiB line buffer and its copy, the decoded text), settling at 100-190 MB.
 PEAK_BOUND_KB = 300 * 1024
 SECOND_ROUND_GROWTH_KB = 32 * 1024
-STORED_GRANTS = 500  # one full listGrants page: a reply of about 0.4 MB
-
-
-def stub_grant(n: int) -> StoredGrant:
-    """A stored grant as the store keeps it (the store does not re-verify signatures)."""
-    grant_id = "0x" + hashlib.sha256(f"memory {n}".encode()).hexdigest()
-    session_key = "0x" + hashlib.sha256(f"key {n}".encode()).hexdigest()[:40]
-    return StoredGrant(
-        id=grant_id,
-        account=MASTER_ADDRESS,
-        session_key=session_key,
-        chain_id=8453,
-        agent=f"memory-bot-{n} (uid 1000, pid 4242, /usr/bin/python3.11)",
-        valid_after=0,
-        valid_until=2**40,
-        nonce=n,
-        document={
-            "id": grant_id,
-            "typedData": {"message": {"summary": "May spend 10 USDC per day " + "x" * 70}},
-            "signature": "0x" + "ab" * 65,
-        },
-        device="trezor Safe 3 udp:127.0.0.1:21324",
-        peer_uid=1000,
-        created_at=1_780_000_000 + n,
-    )
+STORED_GRANTS = 500  # one full listGrants page: a reply of about 0.28 MB
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +48,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     workdir = tmp_path_factory.mktemp("memory")
     with Store.open(workdir / "data") as store:
         for n in range(STORED_GRANTS):
-            store.add_grant(stub_grant(n))
-    device = TrezorSimulatorProcess(auto="reject", log_path=workdir / "trezor-sim.log").start()
-    try:
-        with DaemonProcess(device.path, workdir) as process:
-            yield process
-    finally:
-        device.stop()
+            store.add_grant(make_grant(n, summary="May spend 10 USDC per day " + "x" * 70))
+    with daemon_on_rejecting_trezor(workdir) as process:
+        yield process
 
 
 def garbage_lines(seed: int) -> list[bytes]:
@@ -177,7 +148,7 @@ def barrage(pid: int, path: Path) -> tuple[int, int]:
     for sock in idle:
         sock.connect(str(path))
     # Clients that never read their replies: small replies (back-pressure stops reading
-    # them) and 0.4 MB listGrants pages (the daemon must cut them off).
+    # them) and 0.28 MB listGrants pages (the daemon must cut them off).
     status = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "signerd_status"}).encode() + b"\n"
     pages = (
         json.dumps(
