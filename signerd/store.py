@@ -58,7 +58,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, get_args
 
-from signerd.errors import GrantNotFound, GrantRevoked, SignerdError, ValidationError
+from signerd.errors import (
+    GrantExists,
+    GrantNotFound,
+    GrantRevoked,
+    StoreError,
+    ValidationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +98,6 @@ _GRANT_ID_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 # Field names that would mean a secret is about to be persisted; compared after lowercasing
 # and removing "_" and "-", so privateKey / private_key / PRIVATE-KEY all match.
 _SECRET_FIELDS: Final = frozenset({"privatekey", "secretkey", "mnemonic", "seed", "xprv"})
-
-
-class StoreError(SignerdError):
-    """The database cannot be used: not a signerd database, or an unusable file."""
-
-
-class SchemaTooNew(StoreError):
-    """The database was written by a newer signerd whose schema this version does not know."""
-
-
-class GrantExists(SignerdError):
-    """A grant with that id is already stored (ids are EIP-712 digests: it is the same grant)."""
 
 
 # Each entry moves the schema from version i to i + 1. Statements, not scripts: sqlite3's
@@ -464,7 +458,7 @@ class Store:
             # apply the same step.
             version: int = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise SchemaTooNew(
+                raise StoreError(
                     f"{self.path} has schema version {version}, newer than this signerd's "
                     f"{SCHEMA_VERSION}: upgrade signerd or use another data directory"
                 )

@@ -11,7 +11,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from signerd.config import default_socket_path
-from signerd.rpc.protocol import MAX_MESSAGE_BYTES, ErrorCode
+from signerd.errors import ErrorCode
+from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 
 Progress = Callable[[str], None]
 

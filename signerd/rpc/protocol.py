@@ -11,10 +11,10 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, NoReturn
 
 from signerd import errors
+from signerd.errors import ErrorCode
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_NESTING = 64  # far beyond any valid request; bounds the JSON decoder's recursion
@@ -28,28 +28,6 @@ MAX_ERROR_TEXT = 300  # error texts may quote the client's input: never echo meg
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-class ErrorCode(IntEnum):
-    PARSE_ERROR = -32700
-    INVALID_REQUEST = -32600
-    METHOD_NOT_FOUND = -32601
-    INVALID_PARAMS = -32602
-    INTERNAL_ERROR = -32603
-    REJECTED_ON_DEVICE = 4001
-    UNAUTHORIZED_PEER = 4100
-    DEVICE_UNAVAILABLE = 4900
-    APPROVAL_TIMEOUT = -32001
-    DEVICE_BUSY = -32002
-    DEVICE_LOCKED = -32003
-    DEVICE_ERROR = -32004
-    BLIND_SIGNING_REFUSED = -32005
-    POLICY_REFUSED = -32010
-    TOO_MANY_PENDING = -32011
-    GRANT_NOT_FOUND = -32020
-    GRANT_REVOKED = -32021
-    GRANT_EXPIRED = -32022
-    CANCELLED = -32030
 
 
 class RpcError(Exception):
@@ -75,32 +53,12 @@ def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# Most specific classes first: DeviceNotFound is a DeviceUnavailable is a DeviceError.
-_ERROR_CODES: tuple[tuple[type[errors.SignerdError], ErrorCode], ...] = (
-    (errors.UserRejected, ErrorCode.REJECTED_ON_DEVICE),
-    (errors.ApprovalTimeout, ErrorCode.APPROVAL_TIMEOUT),
-    (errors.DeviceUnavailable, ErrorCode.DEVICE_UNAVAILABLE),
-    (errors.DeviceBusy, ErrorCode.DEVICE_BUSY),
-    (errors.DeviceLocked, ErrorCode.DEVICE_LOCKED),
-    (errors.BlindSigningRefused, ErrorCode.BLIND_SIGNING_REFUSED),
-    (errors.DeviceError, ErrorCode.DEVICE_ERROR),
-    (errors.PolicyRefused, ErrorCode.POLICY_REFUSED),
-    (errors.TooManyPending, ErrorCode.TOO_MANY_PENDING),
-    (errors.GrantNotFound, ErrorCode.GRANT_NOT_FOUND),
-    (errors.GrantRevoked, ErrorCode.GRANT_REVOKED),
-    (errors.GrantExpired, ErrorCode.GRANT_EXPIRED),
-)
-
-
 def rpc_error_from(exc: errors.SignerdError) -> RpcError:
-    """The stable JSON-RPC error for a signerd exception."""
+    """The stable JSON-RPC error for a signerd exception: its class's code."""
     if isinstance(exc, errors.ValidationError):
         field = clip(exc.field)
-        return RpcError(ErrorCode.INVALID_PARAMS, f"{field}: {exc.message}", {"field": field})
-    for cls, code in _ERROR_CODES:
-        if isinstance(exc, cls):
-            return RpcError(code, str(exc))
-    return RpcError(ErrorCode.INTERNAL_ERROR, str(exc))
+        return RpcError(exc.code, f"{field}: {exc.message}", {"field": field})
+    return RpcError(exc.code, str(exc), exc.data)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from signerd.config import Config
-from signerd.errors import SignerdError
+from signerd.errors import ErrorCode, SignerdError, SocketInUse
 from signerd.rpc import protocol
 from signerd.rpc.peer import Peer, peer_of
-from signerd.rpc.protocol import ErrorCode, RpcError
+from signerd.rpc.protocol import RpcError
 from signerd.service import CallContext, SignerdService
 
 LOG = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ MAX_WRITE_BUFFER = 2 * 1024 * 1024
 # 1 MiB lines costs a bounded few tens of MB instead of ~3 MB each.
 LARGE_MESSAGE_BYTES = 64 * 1024
 MAX_LARGE_MESSAGES = 8
-
-
-class SocketInUse(SignerdError):
-    """Another daemon already answers on the socket path."""
 
 
 class Connection:
@@ -146,7 +142,9 @@ class RpcServer:
             await _send_and_close(writer, protocol.error_message(None, error))
             return
         if len(self._connections) >= self.config.max_connections:
-            error = RpcError(ErrorCode.INTERNAL_ERROR, "too many connections; try again later")
+            error = RpcError(
+                ErrorCode.TOO_MANY_CONNECTIONS, "too many connections; try again later"
+            )
             await _send_and_close(writer, protocol.error_message(None, error))
             return
         conn = Connection(peer, writer)
