@@ -15,7 +15,8 @@ from pathlib import Path
 
 from eth_account import Account
 
-from signerd.client import Client, ClientError
+from signerd.client import Client
+from signerd.errors import SignerdError
 from signerd.grants import verify_grant
 
 USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
@@ -41,7 +42,7 @@ def main() -> int:
                 validFor=86400,
                 on_progress=lambda line: print(f"agent: signerd says: {line}"),
             )
-        except ClientError as exc:
+        except SignerdError as exc:
             print(f"agent: no grant: {exc.message} ({exc.name})", file=sys.stderr)
             return 1
     grant = reply["grant"]

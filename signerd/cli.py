@@ -35,7 +35,7 @@ from signerd.grants import (
     signed_grant,
     verify_grant,
 )
-from signerd.rpc.client import Client, ClientError
+from signerd.rpc.client import Client
 
 SOCKET_OPTION = click.option(
     "--socket",
@@ -68,10 +68,8 @@ def _errors() -> Iterator[None]:
     """Turn signerd and daemon errors into one readable line and a non-zero exit."""
     try:
         yield
-    except ClientError as exc:
-        _fail(f"{exc.message} [{exc.name} {exc.code}]")
     except SignerdError as exc:
-        _fail(str(exc))
+        _fail(f"{exc} [{exc.name} {int(exc.code)}]")
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         _fail(f"cannot reach signerd ({exc}); is `signerd serve` running?")
 

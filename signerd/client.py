@@ -1,5 +1,6 @@
-"""The agent-side API: ``from signerd.client import Client``."""
+"""The agent-side API: ``from signerd.client import Client``; errors in ``signerd.errors``."""
 
-from signerd.rpc.client import Client, ClientError
+from signerd.errors import SignerdError
+from signerd.rpc.client import Client
 
-__all__ = ["Client", "ClientError"]
+__all__ = ["Client", "SignerdError"]

@@ -16,7 +16,8 @@ import pytest
 from eth_account import Account
 
 from emulator.process import DaemonProcess, EmulatorProcess
-from signerd.client import Client, ClientError
+from signerd.client import Client
+from signerd.errors import SignerdError
 from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
 from tests.conftest import MASTER_ADDRESS
@@ -79,7 +80,7 @@ def test_rejected_on_device(daemon: DaemonProcess, device: EmulatorProcess) -> N
         future = request_in_background(daemon, pool)
         wait_for(lambda: pending(daemon) == 1)
         device.press_no()
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             future.result(timeout=30)
     assert caught.value.code == ErrorCode.REJECTED_ON_DEVICE
     with Client(daemon.socket_path) as client:
@@ -114,7 +115,7 @@ def test_generated_session_key_is_handed_over_once_and_never_stored(
 def test_timeout_cancels_on_device_and_frees_it(device: EmulatorProcess, tmp_path: Path) -> None:
     config = "[daemon]\napproval_timeout = 1.5\n"
     with DaemonProcess(device.path, tmp_path, config=config) as daemon:
-        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+        with Client(daemon.socket_path) as client, pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
         assert audit_events(daemon.data_dir)[-1] == "timed_out"
@@ -183,12 +184,12 @@ def test_grants_survive_restart_and_revocation(device: EmulatorProcess, tmp_path
         assert [g["id"] for g in client.list_grants()["grants"]] == [grant["id"]]
         revoked = client.revoke_grant(grant["id"], reason="agent retired")
         assert revoked["status"] == "revoked"
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             client.revoke_grant(grant["id"])
         assert caught.value.code == ErrorCode.GRANT_REVOKED
         verdict = client.verify_grant(grant)
         assert verdict["valid"] is False and verdict["reason"] == "revoked"
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             client.get_grant("0x" + "ab" * 32)
         assert caught.value.code == ErrorCode.GRANT_NOT_FOUND
     assert audit_events(daemon.data_dir)[-1] == "revoked"
@@ -199,7 +200,7 @@ def test_audit_verify_detects_tampering(daemon: DaemonProcess, device: EmulatorP
         future = request_in_background(daemon, pool)
         wait_for(lambda: pending(daemon) == 1)
         device.press_no()
-        with pytest.raises(ClientError):
+        with pytest.raises(SignerdError):
             future.result(timeout=30)
     daemon.stop()
     audit = [sys.executable, "-m", "signerd.cli", "audit", "--verify", "--data-dir"]
@@ -222,7 +223,7 @@ def test_unauthorized_peer_is_refused(device: EmulatorProcess, tmp_path: Path) -
     other_uid = os.getuid() + 4242
     config = f"[daemon]\nallowed_uids = [{other_uid}]\n"
     with DaemonProcess(device.path, tmp_path, config=config) as daemon:
-        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+        with Client(daemon.socket_path) as client, pytest.raises(SignerdError) as caught:
             client.status()
         assert caught.value.code == ErrorCode.UNAUTHORIZED_PEER
         assert os.stat(daemon.socket_path).st_mode & 0o777 == 0o600
@@ -307,7 +308,7 @@ def test_policy_ceiling_refuses_before_the_device(device: EmulatorProcess, tmp_p
                 (grant_params(validFor=3600), "validity"),
                 (grant_params(validFor=60), "allowances.0.amount"),
             ]:
-                with pytest.raises(ClientError) as caught:
+                with pytest.raises(SignerdError) as caught:
                     client.request_grant(**params)
                 assert caught.value.code == ErrorCode.POLICY_REFUSED
                 assert words in caught.value.message
@@ -322,7 +323,7 @@ def test_device_absent_at_start_is_picked_up_later(family: str, tmp_path: Path) 
     path = emulator.path
     emulator.stop()
     with DaemonProcess(path, tmp_path) as daemon, Client(daemon.socket_path) as client:
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
         assert client.status()["device"]["connected"] is False
@@ -342,7 +343,7 @@ def test_too_many_pending_requests_from_one_peer(device: EmulatorProcess, tmp_pa
     ):
         first = request_in_background(daemon, pool, agent="first")
         device.wait_for_review()
-        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+        with Client(daemon.socket_path) as client, pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params(agent="second"))
         assert caught.value.code == ErrorCode.TOO_MANY_PENDING
         device.press_yes()

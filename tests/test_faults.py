@@ -16,7 +16,8 @@ import pytest
 from emulator.ledger.process import LedgerSimulatorProcess
 from emulator.process import DaemonProcess, EmulatorProcess
 from emulator.trezor.process import TrezorSimulatorProcess
-from signerd.client import Client, ClientError
+from signerd.client import Client
+from signerd.errors import SignerdError
 from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
 from tests.support import grant_params
@@ -59,7 +60,7 @@ def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) 
         waiting = pool.submit(ask)
         device.wait_for_review()
         device.kill()
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             waiting.result(timeout=30)
         assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
         with Client(daemon.socket_path) as client:
@@ -75,7 +76,7 @@ def test_device_going_silent_mid_stream_is_unavailable(make_device: Any, tmp_pat
     # The device answers a few messages (connect, address), then drops off the link.
     device = make_device("--drop-after", "6", auto="approve")
     with DaemonProcess(device.path, tmp_path) as daemon, Client(daemon.socket_path) as client:
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code in (ErrorCode.DEVICE_UNAVAILABLE, ErrorCode.APPROVAL_TIMEOUT)
         assert client.status()["version"]
@@ -87,7 +88,7 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
     stalled = make_device("--stall")
     config = "[daemon]\napproval_timeout = 2\n"
     with DaemonProcess(stalled.path, tmp_path / "a", config=config) as daemon:
-        with Client(daemon.socket_path) as client, pytest.raises(ClientError) as caught:
+        with Client(daemon.socket_path) as client, pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
     garbling = make_device("--garbage", auto="approve")
@@ -95,7 +96,7 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
         DaemonProcess(garbling.path, tmp_path / "b") as daemon,
         Client(daemon.socket_path) as client,
     ):
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
         assert caught.value.code in (ErrorCode.DEVICE_ERROR, ErrorCode.DEVICE_UNAVAILABLE)
         assert client.status()["version"]

@@ -1,4 +1,8 @@
-"""A small blocking JSON-RPC client for agents written in Python, and for the CLI."""
+"""A small blocking JSON-RPC client for agents written in Python, and for the CLI.
+
+The daemon's errors come back as the same classes the daemon raised (``signerd.errors``):
+``except UserRejected`` works on both sides of the socket.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +15,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from signerd.config import default_socket_path
-from signerd.errors import ErrorCode
+from signerd.errors import error_from_code
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 
 Progress = Callable[[str], None]
-
-
-class ClientError(Exception):
-    """The daemon answered with a JSON-RPC error (``code`` is a signerd ErrorCode value)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(f"{message} (code {code})")
-        self.code = code
-        self.message = message
-        self.data = data
-
-    @property
-    def name(self) -> str:
-        try:
-            return ErrorCode(self.code).name
-        except ValueError:
-            return "UNKNOWN"
 
 
 class Client:
@@ -70,7 +57,9 @@ class Client:
                 continue
             if "error" in reply:
                 error = reply["error"]
-                raise ClientError(error.get("code", 0), error.get("message", ""), error.get("data"))
+                raise error_from_code(
+                    error.get("code", 0), str(error.get("message", "")), error.get("data")
+                )
             if reply["id"] != request_id:
                 continue  # a late reply to an earlier, abandoned call
             return reply["result"]

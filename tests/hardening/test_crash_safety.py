@@ -19,7 +19,8 @@ from typing import Any
 
 from emulator.process import DaemonProcess
 from emulator.trezor.process import TrezorSimulatorProcess
-from signerd.client import Client, ClientError
+from signerd.client import Client
+from signerd.errors import SignerdError
 from signerd.grants import verify_grant
 from signerd.rpc.protocol import ErrorCode
 from signerd.store import Store
@@ -40,7 +41,7 @@ def agent_loop(socket_path: Path, label: str) -> list[dict[str, Any]]:
             while True:
                 try:
                     received.append(client.request_grant(**grant_params(agent=label))["grant"])
-                except ClientError as exc:
+                except SignerdError as exc:
                     assert exc.code == ErrorCode.TOO_MANY_PENDING, exc
     except (OSError, ValueError):
         # OSError: the connection died with the daemon (reset, EOF, broken pipe).
