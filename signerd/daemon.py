@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 
+from signerd.api import Daemon
 from signerd.config import Config
 from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
+from signerd.flows.grant import GrantFlow
 from signerd.rpc.server import RpcServer
-from signerd.service import SignerdService
 from signerd.store import Store
 from signerd.worker import DeviceWorker
 
@@ -25,15 +27,21 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
     device = await asyncio.to_thread(resolve_device, config.device)
     store = Store.open(config.data_dir)
     worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
-    service = SignerdService(config, worker, store)
-    server = RpcServer(service, config)
+    daemon = Daemon(
+        config=config,
+        worker=worker,
+        store=store,
+        grants=GrantFlow(config, worker, store),
+        started_at=time.time(),
+    )
+    server = RpcServer(daemon, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
         await server.start()
-        connecting = asyncio.create_task(_connect(worker))
+        connecting = asyncio.create_task(_connect(worker, config.derivation_path))
         if ready is not None:
             ready()
         await stop.wait()
@@ -47,18 +55,20 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
         store.close()
 
 
-async def _connect(worker: DeviceWorker) -> None:
+async def _connect(worker: DeviceWorker, derivation_path: str) -> None:
     """Say at start-up what device is there; absence is not fatal (it may be plugged later)."""
     try:
         info = await worker.connect()
+        account = await worker.account(derivation_path)
     except SignerdError as exc:
         LOG.warning("device %s not available yet: %s", worker.path, exc)
         return
     LOG.info(
-        "device: %s %s (firmware %s) at %s; shows typed-data fields: %s",
+        "device: %s %s (firmware %s) at %s, account %s; shows typed-data fields: %s",
         info.family,
         info.model,
         info.firmware,
         info.path,
+        account,
         "yes" if info.shows_typed_data_fields else "no (hash-only)",
     )

@@ -33,6 +33,7 @@ class ErrorCode(IntEnum):
     DEVICE_ERROR = -32004
     BLIND_SIGNING_REFUSED = -32005
     QUEUE_TIMEOUT = -32006
+    DEVICE_MISMATCH = -32007
     POLICY_REFUSED = -32010
     TOO_MANY_PENDING = -32011
     TOO_MANY_CONNECTIONS = -32012
@@ -147,6 +148,12 @@ class DeviceUnavailable(DeviceError):
 
 # Opening found nothing at the path: to an agent the same situation as an unplugged device.
 DeviceNotFound = DeviceUnavailable
+
+
+class DeviceMismatch(DeviceError):
+    """The device answered with another key than the account it signs for: another device."""
+
+    code = ErrorCode.DEVICE_MISMATCH
 
 
 class DeviceBusy(DeviceError):

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from signerd.devices import DeviceInfo, Signer, open_signer
-from signerd.errors import ApprovalTimeout, DeviceError, DeviceUnavailable
+from signerd.errors import (
+    ApprovalTimeout,
+    DeviceUnavailable,
+    QueueTimeout,
+    SignerdError,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -48,10 +53,14 @@ class DeviceWorker:
         self._pending = 0
         self.info: DeviceInfo | None = None
         self.last_error: str | None = None
+        # Bumped (in the worker thread) each time a link is opened: what was learnt from the
+        # device over an older link, like its account, is stale.
+        self._generation = 0
+        self._accounts: dict[str, tuple[int, str]] = {}  # path -> (generation, address)
 
     @property
     def pending(self) -> int:
-        """Operations queued or running."""
+        """Requests for the person queued or running."""
         return self._pending
 
     @property
@@ -66,6 +75,7 @@ class DeviceWorker:
             # Visible to the liveness watchdog before the first exchange with the device.
             with self._signer_lock:
                 self._signer = signer
+                self._generation += 1
             self.info = None
         if self.info is None:  # asked again if the first answer failed (e.g. locked device)
             self.info = signer.info
@@ -90,22 +100,51 @@ class DeviceWorker:
             self._drop_signer()
             raise
 
+    async def account(self, path: str, *, queue_timeout: float | None = None) -> str:
+        """The device's address at ``path``, asked once per link (the answer stays on the loop)."""
+        known = self.known_account(path)
+        if known is not None:
+            return known
+
+        def ask(signer: Signer) -> tuple[int, str]:
+            return self._generation, signer.get_address(path)
+
+        generation, address = await self.run(ask, queue_timeout=queue_timeout, counted=False)
+        self._accounts[path] = (generation, address)
+        return address
+
+    def known_account(self, path: str) -> str | None:
+        """The address at ``path`` if the device has told it over the current link."""
+        cached = self._accounts.get(path)
+        if cached is None or cached[0] != self._generation or self._signer is None:
+            return None
+        return cached[1]
+
+    def forget_account(self) -> None:
+        """Ask the device for its address again next time (its key no longer matched)."""
+        self._accounts.clear()
+
     async def run(
         self,
         op: Callable[[Signer], T],
         *,
         timeout: float | None = None,
         queue_timeout: float | None = None,
+        on_start: Callable[[], object] | None = None,
+        counted: bool = True,
     ) -> T:
         """Run ``op(signer)`` in the worker thread once every earlier job is done.
 
-        ``timeout`` counts from the moment the device starts the operation; when it runs out
-        the operation is cancelled on the device and ApprovalTimeout is raised. Cancelling the
-        awaiting task (client gone) withdraws or cancels the job the same way.
+        ``on_start`` is called on the event loop when the device starts the job. ``timeout``
+        counts from then; when it runs out the operation is cancelled on the device and
+        ApprovalTimeout is raised. A job still queued after ``queue_timeout`` is withdrawn
+        (QueueTimeout). Cancelling the awaiting task (client gone, cancelRequest) withdraws
+        or cancels the job the same way. ``counted``: whether ``pending`` includes the job
+        (requests for the person do; quick questions to the device do not).
         """
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
-        self._pending += 1
+        self._pending += counted
         try:
             job = self._executor.submit(
                 self._call, op, lambda: loop.call_soon_threadsafe(started.set)
@@ -114,7 +153,7 @@ class DeviceWorker:
                 await asyncio.wait_for(started.wait(), queue_timeout)
             except TimeoutError:
                 if job.cancel():
-                    raise ApprovalTimeout(
+                    raise QueueTimeout(
                         f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
                     ) from None
             except asyncio.CancelledError:
@@ -122,6 +161,8 @@ class DeviceWorker:
                     raise
                 await self._abort(job)
                 raise
+            if on_start is not None:
+                on_start()
             try:
                 return await self._watch(job, timeout)
             except TimeoutError:
@@ -138,7 +179,7 @@ class DeviceWorker:
                 await self._abort(job)
                 raise
         finally:
-            self._pending -= 1
+            self._pending -= counted
 
     async def _watch(self, job: concurrent.futures.Future[T], timeout: float | None) -> T:
         """The job's result; TimeoutError after ``timeout``; _Vanished if the device went away.
@@ -176,15 +217,15 @@ class DeviceWorker:
         except TimeoutError:
             LOG.warning("device did not answer the cancel; dropping the connection")
             await asyncio.to_thread(self._drop_signer)
-        except (DeviceError, asyncio.CancelledError):
-            pass  # the expected outcome: the device reports the cancelled operation
+        except (SignerdError, asyncio.CancelledError):
+            pass  # the expected outcome: the signer reports the cancelled operation
         except Exception:
             LOG.debug("cancelled device job ended with an error", exc_info=True)
 
     async def connect(self) -> DeviceInfo:
         """Open the device now (e.g. at start-up) and return what it is."""
         # DeviceInfo is read in the worker thread: a signer may talk to the device to answer.
-        return await self.run(lambda signer: signer.info)
+        return await self.run(lambda signer: signer.info, counted=False)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

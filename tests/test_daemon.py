@@ -19,7 +19,7 @@ from emulator.process import DaemonProcess, EmulatorProcess
 from signerd.client import Client
 from signerd.errors import SignerdError
 from signerd.grants import verify_grant
-from signerd.rpc.protocol import ErrorCode
+from signerd.errors import ErrorCode
 from tests.conftest import MASTER_ADDRESS
 from tests.support import USDC_BASE, audit_events, grant_params, wait_for
 

@@ -19,7 +19,7 @@ from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import SignerdError
 from signerd.grants import verify_grant
-from signerd.rpc.protocol import ErrorCode
+from signerd.errors import ErrorCode
 from tests.support import grant_params
 
 

@@ -7,7 +7,7 @@ raises ValidationError naming the offending field as a dotted path ("allowances.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from signerd.errors import ValidationError
@@ -45,7 +45,7 @@ class GrantRequest:
     """A validated request; the daemon adds account, agent description and nonce."""
 
     chain_id: int
-    session_key: str
+    session_key: str | None  # None: the daemon generates the key (``with_session_key``)
     label: str
     allowances: tuple[AllowanceSpec, ...]
     targets: tuple[str, ...]
@@ -53,12 +53,26 @@ class GrantRequest:
     valid_until: int
     nonce: int | None
 
+    def with_session_key(self, address: str) -> GrantRequest:
+        """This request for a session key the daemon generated."""
+        return replace(self, session_key=address)
 
-def parse_grant_request(data: Mapping[str, Any], *, now: int) -> GrantRequest:
-    """Check an agent's JSON request against every rule; ``now`` is the current Unix time."""
-    fields.obj(data, "", required=_REQUIRED, optional=_OPTIONAL)
+
+def parse_grant_request(
+    data: Mapping[str, Any], *, now: int, generate: bool = False
+) -> GrantRequest:
+    """Check an agent's JSON request against every rule; ``now`` is the current Unix time.
+
+    With ``generate`` the daemon creates the session key, so the request must not name one.
+    """
+    if generate and "sessionKey" in data:
+        raise ValidationError("sessionKey", "give either sessionKey or generate, not both")
+    if not generate and "sessionKey" not in data:
+        raise ValidationError("sessionKey", "required (or set generate: true)")
+    required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
+    fields.obj(data, "", required=required, optional=_OPTIONAL)
     chain_id = fields.uint(data["chainId"], "chainId", minimum=1, maximum=UINT256_MAX)
-    session_key = fields.address(data["sessionKey"], "sessionKey")
+    session_key = None if generate else fields.address(data["sessionKey"], "sessionKey")
     label = fields.text(data["agent"], "agent", max_length=MAX_LABEL)
     allowances = parse_allowances(data["allowances"], "allowances")
     targets = parse_targets(data["targets"], "targets")

@@ -69,6 +69,8 @@ def build_grant_typed_data(
     req: GrantRequest, *, account: str, agent: str, nonce: int
 ) -> dict[str, Any]:
     """The full EIP-712 document for ``req`` signed by ``account``, summary filled in."""
+    if req.session_key is None:
+        raise ValidationError("sessionKey", "not generated yet")
     message: dict[str, Any] = {
         "account": fields.address(account, "account"),
         "sessionKey": req.session_key,

@@ -1,8 +1,7 @@
-"""JSON-RPC 2.0 framing for the socket API: stable error codes, request parsing, replies.
+"""JSON-RPC 2.0 framing for the socket API: request parsing, replies, error objects.
 
-One JSON message per line. Codes follow JSON-RPC 2.0 for protocol errors, EIP-1193 where it
-has a name for the situation (4001 user rejected, 4100 unauthorized, 4900 disconnected), and
-the implementation range -32000..-32099 for the rest. They are part of the API: never renumber.
+One JSON message per line. An error is answered with its class's code (signerd.errors), so
+the wire codes and the exception classes are one table.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from signerd import errors
-from signerd.errors import ErrorCode
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_NESTING = 64  # far beyond any valid request; bounds the JSON decoder's recursion
@@ -30,22 +28,13 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-class RpcError(Exception):
-    """An error answered to the client as a JSON-RPC error object."""
+class RequestRefused(Exception):
+    """A line that is not a valid request: the error to answer, and the id it could read."""
 
-    def __init__(self, code: ErrorCode, message: str, data: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-        # The id of the request it answers, when the request got far enough to show a valid one.
-        self.request_id: int | str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": int(self.code), "message": clip(self.message)}
-        if self.data is not None:
-            body["data"] = self.data
-        return body
+    def __init__(self, error: errors.SignerdError, request_id: int | str | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.request_id = request_id
 
 
 def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
@@ -53,12 +42,15 @@ def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def rpc_error_from(exc: errors.SignerdError) -> RpcError:
-    """The stable JSON-RPC error for a signerd exception: its class's code."""
+def error_object(exc: errors.SignerdError) -> dict[str, Any]:
+    """The JSON-RPC error object of a signerd exception: its class's code, a bounded text."""
+    body: dict[str, Any] = {"code": int(exc.code), "message": clip(str(exc))}
+    data = exc.data
     if isinstance(exc, errors.ValidationError):
-        field = clip(exc.field)
-        return RpcError(exc.code, f"{field}: {exc.message}", {"field": field})
-    return RpcError(exc.code, str(exc), exc.data)
+        data = {**(data or {}), "field": clip(exc.field)}
+    if data is not None:
+        body["data"] = data
+    return body
 
 
 @dataclass(frozen=True)
@@ -84,7 +76,7 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 def decode_json(line: bytes) -> Any:
-    """Strict UTF-8 JSON (RFC 8259) with bounded nesting, or RpcError(PARSE_ERROR).
+    """Strict UTF-8 JSON (RFC 8259) with bounded nesting, or ParseError.
 
     The nesting bound is checked before parsing: eth-account's dependency py_ecc raises the
     interpreter's recursion limit to 100000 on import, at which depth the C JSON decoder
@@ -96,52 +88,55 @@ def decode_json(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RpcError(ErrorCode.PARSE_ERROR, f"parse error: not UTF-8 ({exc.reason})") from None
+        raise errors.ParseError(f"parse error: not UTF-8 ({exc.reason})") from None
     # Fast path: fewer opening brackets than the bound cannot nest deeper than it.
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting_depth(text) > MAX_NESTING:
-        raise RpcError(ErrorCode.PARSE_ERROR, f"parse error: nested deeper than {MAX_NESTING}")
+        raise errors.ParseError(f"parse error: nested deeper than {MAX_NESTING}")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
-        raise RpcError(ErrorCode.PARSE_ERROR, f"parse error: {exc}") from None
+        raise errors.ParseError(f"parse error: {exc}") from None
 
 
 def parse_request(line: bytes) -> Request:
-    """Decode one line into a Request; RpcError(PARSE_ERROR / INVALID_REQUEST) otherwise."""
-    message = decode_json(line)
+    """Decode one line into a Request; RequestRefused (parse error, invalid request) otherwise."""
+    try:
+        message = decode_json(line)
+    except errors.ParseError as exc:
+        raise RequestRefused(exc) from None
     if not isinstance(message, dict):
-        raise RpcError(ErrorCode.INVALID_REQUEST, "a request must be a JSON object (no batches)")
+        raise RequestRefused(errors.InvalidRequest("a request must be a JSON object (no batches)"))
     is_notification = "id" not in message
     request_id = message.get("id")
     if not is_notification and not _is_valid_id(request_id):
-        raise RpcError(
-            ErrorCode.INVALID_REQUEST,
-            f"id must be null, an integer or a string of at most {MAX_ID_LENGTH} characters",
+        raise RequestRefused(
+            errors.InvalidRequest(
+                f"id must be null, an integer or a string of at most {MAX_ID_LENGTH} characters"
+            )
         )
     try:
         return _request_from(message, request_id, is_notification)
-    except RpcError as exc:
-        exc.request_id = request_id
-        raise
+    except errors.SignerdError as exc:
+        raise RequestRefused(exc, request_id) from None
 
 
 def _request_from(
     message: dict[str, Any], request_id: int | str | None, is_notification: bool
 ) -> Request:
     if message.get("jsonrpc") != "2.0":
-        raise RpcError(ErrorCode.INVALID_REQUEST, 'jsonrpc must be "2.0"')
+        raise errors.InvalidRequest('jsonrpc must be "2.0"')
     method = message.get("method")
     if not isinstance(method, str) or not method:
-        raise RpcError(ErrorCode.INVALID_REQUEST, "method must be a non-empty string")
+        raise errors.InvalidRequest("method must be a non-empty string")
     params = message.get("params", {})
     if params is None:
         params = {}
     if isinstance(params, list):
         if params:
-            raise RpcError(ErrorCode.INVALID_PARAMS, "params must be an object (named parameters)")
+            raise errors.ValidationError("params", "must be an object (named parameters)")
         params = {}
     if not isinstance(params, dict):
-        raise RpcError(ErrorCode.INVALID_PARAMS, "params must be an object")
+        raise errors.ValidationError("params", "must be an object")
     return Request(request_id, method, params, is_notification)
 
 
@@ -149,7 +144,7 @@ def peek_id(line: bytes) -> int | str | None:
     """Best-effort id of a message that failed validation, so the error can carry it."""
     try:
         message = decode_json(line)
-    except RpcError:
+    except errors.ParseError:
         return None
     if isinstance(message, dict):
         request_id = message.get("id")
@@ -173,8 +168,8 @@ def result_message(request_id: int | str | None, result: Any) -> bytes:
     return encode({"jsonrpc": "2.0", "id": request_id, "result": result})
 
 
-def error_message(request_id: int | str | None, error: RpcError) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": request_id, "error": error.to_json()})
+def error_message(request_id: int | str | None, error: errors.SignerdError) -> bytes:
+    return encode({"jsonrpc": "2.0", "id": request_id, "error": error_object(error)})
 
 
 def notification_message(method: str, params: dict[str, Any]) -> bytes:

@@ -20,12 +20,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from signerd.api import API, CallContext, Daemon
+from signerd.api.registry import Registry
 from signerd.config import Config
-from signerd.errors import ErrorCode, SignerdError, SocketInUse
+from signerd.errors import (
+    Cancelled,
+    InternalError,
+    InvalidRequest,
+    SignerdError,
+    SocketInUse,
+    TooManyConnections,
+    UnauthorizedPeer,
+)
 from signerd.rpc import protocol
 from signerd.rpc.peer import Peer, peer_of
-from signerd.rpc.protocol import RpcError
-from signerd.service import CallContext, SignerdService
 
 LOG = logging.getLogger(__name__)
 
@@ -49,7 +57,18 @@ class Connection:
         self.peer = peer
         self.writer = writer
         self.tasks: set[asyncio.Task[None]] = set()
+        self.by_id: dict[int | str, asyncio.Task[None]] = {}  # pending requests that have an id
+        self.withdrawn: dict[int | str, str] = {}  # id -> why it was cancelled (answered so)
         self.closed = False
+
+    def withdraw(self, request_id: int | str, reason: str) -> bool:
+        """Cancel a pending request; it is answered CANCELLED with ``reason``."""
+        task = self.by_id.get(request_id)
+        if task is None or task.done() or task is asyncio.current_task():
+            return False
+        self.withdrawn[request_id] = reason
+        task.cancel()
+        return True
 
     def send(self, data: bytes) -> None:
         if self.closed or self.writer.is_closing():
@@ -78,10 +97,11 @@ class Connection:
 
 
 class RpcServer:
-    """Serves a SignerdService on a Unix socket until stopped."""
+    """Serves the registered methods (signerd.api) on a Unix socket until stopped."""
 
-    def __init__(self, service: SignerdService, config: Config) -> None:
-        self.service = service
+    def __init__(self, daemon: Daemon, config: Config, api: Registry = API) -> None:
+        self.daemon = daemon
+        self.api = api
         self.config = config
         self.socket_path = config.socket_path
         self._server: asyncio.Server | None = None
@@ -114,14 +134,18 @@ class RpcServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        # Pending requests are answered CANCELLED before their connections close.
         for conn in list(self._connections):
+            for request_id in list(conn.by_id):
+                conn.withdraw(request_id, "the daemon is shutting down")
             for task in list(conn.tasks):
                 task.cancel()
-            conn.closed = True
-            conn.writer.close()
         tasks = [t for conn in self._connections for t in conn.tasks]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        for conn in list(self._connections):
+            conn.closed = True
+            conn.writer.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
@@ -138,13 +162,11 @@ class RpcServer:
             return
         if peer.uid not in self.config.allowed_uids:
             LOG.warning("refused peer uid %d (pid %d, %s)", peer.uid, peer.pid, peer.exe)
-            error = RpcError(ErrorCode.UNAUTHORIZED_PEER, f"uid {peer.uid} is not served here")
+            error: SignerdError = UnauthorizedPeer(f"uid {peer.uid} is not served here")
             await _send_and_close(writer, protocol.error_message(None, error))
             return
         if len(self._connections) >= self.config.max_connections:
-            error = RpcError(
-                ErrorCode.TOO_MANY_CONNECTIONS, "too many connections; try again later"
-            )
+            error = TooManyConnections("too many connections; try again later")
             await _send_and_close(writer, protocol.error_message(None, error))
             return
         conn = Connection(peer, writer)
@@ -215,9 +237,8 @@ class RpcServer:
     ) -> None:
         """Answer ``line`` in its own task; ``release`` is called once the task is done."""
         if len(conn.tasks) >= MAX_IN_FLIGHT_PER_CONNECTION:
-            error = RpcError(
-                ErrorCode.INVALID_REQUEST,
-                f"more than {MAX_IN_FLIGHT_PER_CONNECTION} requests in flight on one connection",
+            error = InvalidRequest(
+                f"more than {MAX_IN_FLIGHT_PER_CONNECTION} requests in flight on one connection"
             )
             conn.send(protocol.error_message(protocol.peek_id(line), error))
             if release is not None:
@@ -235,35 +256,44 @@ class RpcServer:
     async def _answer(self, conn: Connection, line: bytes) -> None:
         try:
             request = protocol.parse_request(line)
-        except RpcError as exc:
+        except protocol.RequestRefused as refused:
             # Not a valid request, so not a notification either: always answered.
-            conn.send(protocol.error_message(exc.request_id, exc))
+            conn.send(protocol.error_message(refused.request_id, refused.error))
             await conn.drain()
             return
+        request_id = request.id
+        if request_id is not None:
+            conn.by_id[request_id] = asyncio.current_task()  # type: ignore[assignment]
         try:
             result = await self._call(conn, request)
-            reply = protocol.result_message(request.id, result)
-        except RpcError as exc:
-            reply = protocol.error_message(request.id, exc)
+            reply = protocol.result_message(request_id, result)
         except SignerdError as exc:
-            reply = protocol.error_message(request.id, protocol.rpc_error_from(exc))
+            reply = protocol.error_message(request_id, exc)
         except asyncio.CancelledError:
-            raise
+            reason = conn.withdrawn.pop(request_id, None) if request_id is not None else None
+            if reason is None:
+                raise  # the client is gone: nobody to answer
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            reply = protocol.error_message(request_id, Cancelled(reason))
         except Exception:
             LOG.exception("internal error answering a request")
-            error = RpcError(ErrorCode.INTERNAL_ERROR, "internal error; see daemon log")
-            reply = protocol.error_message(request.id, error)
+            reply = protocol.error_message(request_id, InternalError("internal error; see log"))
+        finally:
+            if request_id is not None and conn.by_id.get(request_id) is asyncio.current_task():
+                del conn.by_id[request_id]
         if request.is_notification:
             return  # JSON-RPC 2.0: a notification is never answered, not even with an error
         conn.send(reply)
         await conn.drain()
 
     async def _call(self, conn: Connection, request: protocol.Request) -> Any:
-        method = self.service.methods.get(request.method)
-        if method is None:
-            raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {request.method}")
-        ctx = CallContext(peer=conn.peer, request_id=request.id, notify=conn.notify)
-        return await method(request.params, ctx)
+        ctx = CallContext(
+            peer=conn.peer,
+            request_id=request.id,
+            notify=conn.notify,
+            cancel=lambda request_id: conn.withdraw(request_id, "cancelled by the client"),
+        )
+        return await self.api.call(self.daemon, ctx, request.method, request.params)
 
 
 async def _send_and_close(writer: asyncio.StreamWriter, data: bytes) -> None:
@@ -308,21 +338,19 @@ class _LargeMessage:
         self._server = server
         self._held = False
 
-    def admit(self, size: int) -> RpcError | None:
+    def admit(self, size: int) -> SignerdError | None:
         """None if a message of ``size`` bytes may be received; otherwise the refusal."""
         if size > protocol.MAX_MESSAGE_BYTES:
             self.release()
-            return RpcError(
-                ErrorCode.INVALID_REQUEST,
-                f"message exceeds {protocol.MAX_MESSAGE_BYTES} bytes; it was discarded",
+            return InvalidRequest(
+                f"message exceeds {protocol.MAX_MESSAGE_BYTES} bytes; it was discarded"
             )
         if size <= LARGE_MESSAGE_BYTES or self._held:
             return None
         if self._server.large_messages >= MAX_LARGE_MESSAGES:
-            return RpcError(
-                ErrorCode.INVALID_REQUEST,
+            return InvalidRequest(
                 f"too many messages over {LARGE_MESSAGE_BYTES} bytes in progress; "
-                "this one was discarded, retry later",
+                "this one was discarded, retry later"
             )
         self._server.large_messages += 1
         self._held = True

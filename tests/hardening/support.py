@@ -20,7 +20,8 @@ from typing import Any
 
 from emulator.process import DaemonProcess
 from emulator.trezor.process import TrezorSimulatorProcess
-from signerd.rpc.protocol import MAX_ID_LENGTH, MAX_MESSAGE_BYTES, MAX_NESTING, ErrorCode
+from signerd.errors import ErrorCode
+from signerd.rpc.protocol import MAX_ID_LENGTH, MAX_MESSAGE_BYTES, MAX_NESTING
 
 
 @contextmanager

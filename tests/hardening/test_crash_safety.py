@@ -22,7 +22,7 @@ from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import SignerdError
 from signerd.grants import verify_grant
-from signerd.rpc.protocol import ErrorCode
+from signerd.errors import ErrorCode
 from signerd.store import Store
 from tests.conftest import MASTER_ADDRESS
 from tests.support import audit_events, grant_params, signerd_cli

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from emulator.process import DaemonProcess
 from signerd.client import Client
-from signerd.rpc.protocol import MAX_MESSAGE_BYTES, MAX_NESTING, ErrorCode
+from signerd.errors import ErrorCode
+from signerd.rpc.protocol import MAX_MESSAGE_BYTES, MAX_NESTING
 from tests.hardening.support import (
     METHOD_OUTCOMES,
     Expected,

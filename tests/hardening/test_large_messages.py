@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 from emulator.process import DaemonProcess
 from signerd.client import Client
-from signerd.rpc.protocol import ErrorCode
+from signerd.errors import ErrorCode
 from signerd.rpc.server import LARGE_MESSAGE_BYTES, MAX_LARGE_MESSAGES
 
 

@@ -21,7 +21,8 @@ import pytest
 
 from emulator.process import DaemonProcess
 from signerd.client import Client
-from signerd.rpc.protocol import MAX_MESSAGE_BYTES, ErrorCode
+from signerd.errors import ErrorCode
+from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 from signerd.store import Store
 from tests.hardening.support import (
     RawConnection,

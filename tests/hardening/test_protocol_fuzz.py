@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signerd.rpc.protocol import MAX_MESSAGE_BYTES, MAX_NESTING, ErrorCode, RpcError, decode_json
+from signerd.errors import ErrorCode, SignerdError
+from signerd.rpc.protocol import MAX_MESSAGE_BYTES, MAX_NESTING, decode_json
 from tests.hardening.support import json_depth
 
 TRICKY_TEXT = st.text(
@@ -54,7 +55,7 @@ def test_depth_bound_is_exact(value: Any) -> None:
     text = json.dumps(value, allow_nan=False)
     depth = json_depth(value)
     if depth > MAX_NESTING:
-        with pytest.raises(RpcError) as caught:
+        with pytest.raises(SignerdError) as caught:
             decode_json(text.encode())
         assert caught.value.code == ErrorCode.PARSE_ERROR
     else:
@@ -72,7 +73,7 @@ def test_depth_bound_is_exact(value: Any) -> None:
 def test_only_parse_errors_come_out(line: bytes) -> None:
     try:
         decode_json(line)
-    except RpcError as exc:
+    except SignerdError as exc:
         assert exc.code == ErrorCode.PARSE_ERROR
 
 
@@ -98,7 +99,7 @@ def test_only_parse_errors_come_out(line: bytes) -> None:
     ],
 )
 def test_deep_and_adversarial_texts_are_refused(text: str) -> None:
-    with pytest.raises(RpcError) as caught:
+    with pytest.raises(SignerdError) as caught:
         decode_json(text.encode())
     assert caught.value.code == ErrorCode.PARSE_ERROR
 

@@ -1,0 +1,120 @@
+"""``signerd_*Grant*`` methods: request (through the grant flow), list, get, revoke, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from signerd.api.registry import API, CallContext, Daemon
+from signerd.errors import GrantExpired, GrantNotFound
+from signerd.flows.audit import audited
+from signerd.grants import verify_grant
+from signerd.rpc.params import (
+    GrantIdParams,
+    ListGrantsParams,
+    RequestGrantParams,
+    RevokeGrantParams,
+    VerifyGrantParams,
+)
+from signerd.store import StoredGrant
+
+
+@API.method("signerd_requestGrant", RequestGrantParams)
+async def request_grant(
+    daemon: Daemon, ctx: CallContext, params: RequestGrantParams
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+
+    def progress(message: str) -> None:  # called from the device thread
+        loop.call_soon_threadsafe(ctx.progress, message)
+
+    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+        issued = await daemon.grants.request(
+            params.request, generate=params.generate, peer=ctx.peer, trail=trail, progress=progress
+        )
+    reply: dict[str, Any] = {"grant": issued.document, "status": issued.stored.status(time.time())}
+    if issued.session_private_key is not None:
+        # Handed over exactly once; it is never stored or logged.
+        reply["sessionPrivateKey"] = issued.session_private_key
+    return reply
+
+
+@API.method("signerd_listGrants", ListGrantsParams)
+async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams) -> dict[str, Any]:
+    before = _stored(daemon, params.before) if params.before is not None else None
+    now = time.time()
+    grants = daemon.store.list_grants(
+        session_key=params.session_key,
+        status=params.status,
+        now=now,
+        limit=params.limit,
+        before_created=before.created_at if before else None,
+        before_id=before.id if before else None,
+    )
+    return {
+        "grants": [grant_overview(g, now) for g in grants],
+        "next": grants[-1].id if len(grants) == params.limit else None,
+    }
+
+
+@API.method("signerd_getGrant", GrantIdParams)
+async def get_grant(daemon: Daemon, ctx: CallContext, params: GrantIdParams) -> dict[str, Any]:
+    grant = _stored(daemon, params.id)
+    return {**grant_overview(grant, time.time()), "grant": grant.document}
+
+
+@API.method("signerd_revokeGrant", RevokeGrantParams)
+async def revoke_grant(
+    daemon: Daemon, ctx: CallContext, params: RevokeGrantParams
+) -> dict[str, Any]:
+    grant = _stored(daemon, params.id)
+    if grant.revoked_at is None and grant.status(time.time()) == "expired":
+        raise GrantExpired(f"grant {grant.id} has already expired")
+    revoked = await asyncio.to_thread(
+        daemon.store.revoke_grant, grant.id, reason=params.reason, peer_uid=ctx.peer.uid
+    )
+    return grant_overview(revoked, time.time())
+
+
+@API.method("signerd_verifyGrant", VerifyGrantParams)
+async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) -> dict[str, Any]:
+    check = verify_grant(params.grant, expected_signer=params.signer)
+    result: dict[str, Any] = {
+        "valid": check.valid,
+        "reason": check.reason,
+        "detail": check.detail,
+        "signer": check.signer,
+        "id": check.grant_id,
+    }
+    if check.grant_id is not None:
+        stored = daemon.store.get_grant(check.grant_id)
+        if stored is not None and stored.revoked_at is not None and check.valid:
+            result.update(valid=False, reason="revoked", detail=stored.revoke_reason)
+    return result
+
+
+def _stored(daemon: Daemon, grant_id: str) -> StoredGrant:
+    grant = daemon.store.get_grant(grant_id)
+    if grant is None:
+        raise GrantNotFound(f"no grant {grant_id}")
+    return grant
+
+
+def grant_overview(grant: StoredGrant, now: float) -> dict[str, Any]:
+    """What listGrants and getGrant say of a stored grant."""
+    return {
+        "id": grant.id,
+        "status": grant.status(now),
+        "account": grant.account,
+        "sessionKey": grant.session_key,
+        "chainId": grant.chain_id,
+        "agent": grant.agent,
+        "summary": grant.document["typedData"]["message"]["summary"],
+        "validAfter": grant.valid_after,
+        "validUntil": grant.valid_until,
+        "createdAt": grant.created_at,
+        "revokedAt": grant.revoked_at,
+        "revokeReason": grant.revoke_reason,
+        "device": grant.device,
+    }

@@ -1,0 +1,97 @@
+"""The method registry: each method family registers its methods with their typed params.
+
+The server looks a method up by name, parses its params into the method's dataclass
+(INVALID_PARAMS on refusal, before the method runs) and calls it with the daemon's parts and
+the caller's context. Adding a capability is one new module under ``api/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from signerd.config import Config
+from signerd.errors import MethodNotFound
+from signerd.flows.grant import GrantFlow
+from signerd.rpc.params import Params
+from signerd.rpc.peer import Peer
+from signerd.store import Store
+from signerd.worker import DeviceWorker
+
+P = TypeVar("P", bound=Params)
+
+PROGRESS_METHOD = "signerd_progress"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a method knows about its caller."""
+
+    peer: Peer
+    request_id: int | str | None
+    notify: Callable[[str, dict[str, Any]], None]  # push a JSON-RPC notification to the caller
+    # Withdraw another pending request of the same connection by its id; False if none.
+    cancel: Callable[[int | str], bool]
+
+    def progress(self, message: str) -> None:
+        """Tell the caller how its request is going (e.g. what to do on the device)."""
+        self.notify(PROGRESS_METHOD, {"id": self.request_id, "message": message})
+
+
+@dataclass
+class Daemon:
+    """The parts every method works with."""
+
+    config: Config
+    worker: DeviceWorker
+    store: Store
+    grants: GrantFlow
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Method(Generic[P]):
+    params: type[P]
+    handler: Callable[[Daemon, CallContext, P], Awaitable[Any]]
+
+    async def __call__(self, daemon: Daemon, ctx: CallContext, raw: Mapping[str, Any]) -> Any:
+        return await self.handler(daemon, ctx, self.params.parse(raw, now=int(time.time())))
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._methods: dict[str, Method[Any]] = {}
+
+    def method(
+        self, name: str, params: type[P]
+    ) -> Callable[
+        [Callable[[Daemon, CallContext, P], Awaitable[Any]]],
+        Callable[[Daemon, CallContext, P], Awaitable[Any]],
+    ]:
+        """Register the decorated coroutine as method ``name`` taking ``params``."""
+
+        def register(
+            handler: Callable[[Daemon, CallContext, P], Awaitable[Any]],
+        ) -> Callable[[Daemon, CallContext, P], Awaitable[Any]]:
+            if name in self._methods:
+                raise RuntimeError(f"method {name} registered twice")
+            self._methods[name] = Method(params, handler)
+            return handler
+
+        return register
+
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+    async def call(
+        self, daemon: Daemon, ctx: CallContext, name: str, params: Mapping[str, Any]
+    ) -> Any:
+        method = self._methods.get(name)
+        if method is None:
+            raise MethodNotFound(f"method not found: {name}")
+        return await method(daemon, ctx, params)
+
+
+API = Registry()

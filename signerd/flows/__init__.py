@@ -1,0 +1,1 @@
+"""One flow per capability: request -> checks -> device -> self-check -> store."""

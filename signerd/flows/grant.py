@@ -1,0 +1,201 @@
+"""The grant flow: request -> policy -> duplicate check -> device -> self-check -> store.
+
+One flow for the daemon (``GrantFlow``) and for ``signerd sign-grant`` on a local device
+(``sign_grant_locally``): the same nonce source, the same checks, the same self-check. Every
+check that can refuse runs before the device is asked, so the person never approves
+something the daemon then throws away. The device thread only talks to the device and checks
+the signature (pure); the store and the flow's state change on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_keys.datatypes import PrivateKey
+
+from signerd.config import Config, Policy
+from signerd.devices import Signer, open_signer
+from signerd.devices.base import Notify
+from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
+from signerd.flows.audit import AuditTrail
+from signerd.grants import (
+    GrantRequest,
+    agent_description,
+    build_grant_typed_data,
+    grant_digest,
+    grant_id,
+    signed_grant,
+)
+from signerd.policy import check_policy
+from signerd.rpc.peer import Peer
+from signerd.store import Store, StoredGrant
+from signerd.worker import DeviceWorker
+
+JSONDict = dict[str, Any]
+
+
+def new_nonce() -> int:
+    """The grant nonce when the request names none: 64 random bits."""
+    return secrets.randbits(64)
+
+
+def prepare_grant(request: GrantRequest, *, account: str, agent: str) -> JSONDict:
+    """The EIP-712 document the device will show, nonce drawn if the request has none."""
+    nonce = request.nonce if request.nonce is not None else new_nonce()
+    return build_grant_typed_data(request, account=account, agent=agent, nonce=nonce)
+
+
+def sign_prepared(
+    signer: Signer, typed_data: JSONDict, path: str, notify: Notify | None = None
+) -> JSONDict:
+    """Have the device sign ``typed_data``; the signed grant once its signature checks out.
+
+    The self-check catches a device whose key is not the account the document names (another
+    device plugged in, or a late answer to an earlier review): DeviceMismatch, never a grant.
+    """
+    signature = signer.sign_typed_data(typed_data, path, notify=notify)
+    try:
+        return signed_grant(typed_data, signature, typed_data["message"]["account"])
+    except ValidationError as exc:
+        raise DeviceMismatch(f"the device's signature does not verify: {exc.message}") from None
+
+
+def sign_grant_locally(
+    device_path: str,
+    request: GrantRequest,
+    *,
+    policy: Policy,
+    derivation_path: str,
+    allow_blind_signing: bool = False,
+    notify: Notify | None = None,
+) -> JSONDict:
+    """The grant flow without a daemon (``signerd sign-grant``): no store, same checks."""
+    check_policy(request, policy)
+    agent = agent_description(request.label, os.getuid(), os.getpid(), "signerd")
+    with open_signer(device_path, allow_blind_signing=allow_blind_signing) as signer:
+        account = signer.get_address(derivation_path)
+        typed_data = prepare_grant(request, account=account, agent=agent)
+        if notify is not None:
+            notify(f"The device will show: {typed_data['message']['summary']}")
+        return sign_prepared(signer, typed_data, derivation_path, notify)
+
+
+@dataclass(frozen=True)
+class IssuedGrant:
+    document: JSONDict
+    stored: StoredGrant
+    session_private_key: str | None  # only for a key the daemon generated: handed over once
+
+
+class GrantFlow:
+    """Grants for the daemon's agents, on one device worker and one store."""
+
+    def __init__(self, config: Config, worker: DeviceWorker, store: Store) -> None:
+        self.config = config
+        self.worker = worker
+        self.store = store
+        self._pending_by_uid: Counter[int] = Counter()
+        self._in_flight: set[str] = set()  # ids of grants waiting for the device
+
+    async def request(
+        self,
+        request: GrantRequest,
+        *,
+        generate: bool,
+        peer: Peer,
+        trail: AuditTrail,
+        progress: Callable[[str], None],
+    ) -> IssuedGrant:
+        session_private_key = None
+        if generate:
+            # What eth-account's Account.create() does, without importing eth-account: its
+            # import (py_ecc through eth_keyfile) alone would double the daemon's start-up time.
+            key = PrivateKey(secrets.token_bytes(32))
+            request = request.with_session_key(key.public_key.to_checksum_address())
+            session_private_key = key.to_hex()
+        trail.step("request_received", _request_detail(request))
+        check_policy(request, self.config.policy)
+        if self._pending_by_uid[peer.uid] >= self.config.max_pending_per_peer:
+            raise TooManyPending(
+                f"uid {peer.uid} already has {self.config.max_pending_per_peer} "
+                "requests waiting for the device"
+            )
+        # Counted before the first await, so that concurrent requests cannot all pass the check.
+        self._pending_by_uid[peer.uid] += 1
+        try:
+            document = await self._approve(request, peer, trail, progress)
+        finally:
+            self._pending_by_uid[peer.uid] -= 1
+        info = self.worker.info
+        stored = StoredGrant.from_document(
+            document,
+            device=f"{info.family} {info.model} {info.path}" if info else self.worker.path,
+            peer_uid=peer.uid,
+            created_at=time.time(),
+        )
+        await asyncio.shield(
+            asyncio.to_thread(
+                self.store.add_grant,
+                stored,
+                peer=trail.peer,
+                audit_detail={"device": stored.device},
+                steps=trail.take_steps(),
+            )
+        )
+        return IssuedGrant(document, stored, session_private_key)
+
+    async def _approve(
+        self,
+        request: GrantRequest,
+        peer: Peer,
+        trail: AuditTrail,
+        progress: Callable[[str], None],
+    ) -> JSONDict:
+        path = self.config.derivation_path
+        account = await self.worker.account(path, queue_timeout=self.config.queue_timeout)
+        agent = agent_description(request.label, peer.uid, peer.pid, peer.exe)
+        typed_data = prepare_grant(request, account=account, agent=agent)
+        gid = grant_id(grant_digest(typed_data))
+        if gid in self._in_flight or self.store.get_grant(gid) is not None:
+            raise GrantExists(
+                f"grant {gid} is already stored or waiting for the device: send another nonce "
+                "or validity window for a new grant"
+            )
+        summary = typed_data["message"]["summary"]
+        self._in_flight.add(gid)
+        try:
+            return await self.worker.run(
+                lambda signer: sign_prepared(signer, typed_data, path, progress),
+                timeout=self.config.approval_timeout,
+                queue_timeout=self.config.queue_timeout,
+                on_start=lambda: trail.step(
+                    "shown_on_device", {"summary": summary, "device": self.worker.path}
+                ),
+            )
+        except DeviceMismatch:
+            self.worker.forget_account()  # the device's key may have changed: ask it again
+            raise
+        finally:
+            self._in_flight.discard(gid)
+
+
+def _request_detail(request: GrantRequest) -> JSONDict:
+    return {
+        "label": request.label,
+        "sessionKey": request.session_key,
+        "chainId": request.chain_id,
+        "allowances": [
+            {"token": a.token, "amount": str(a.amount), "period": a.period}
+            for a in request.allowances
+        ],
+        "targets": list(request.targets),
+        "validAfter": request.valid_after,
+        "validUntil": request.valid_until,
+    }
