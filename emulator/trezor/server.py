@@ -1,9 +1,12 @@
 """The simulator's two UDP links: the wire link (PORT) and the debug link (PORT+1).
 
 Like trezor-emu-core: each datagram is one 64-byte report, "PINGPING" is answered "PONGPONG"
-(trezorlib's liveness probe), and replies go to whoever sent the message being answered. The
-debug link is served by its own thread, so it reads screens and presses buttons while the
-wire link is blocked in a workflow.
+(trezorlib's liveness probe), and every reply goes to whoever sent the LAST datagram on that
+port, whatever message it answers (core/embed/io/usb/unix/sock.c keeps one peer address per
+port and overwrites it on each recvfrom). So a second host socket that pings the wire port
+while a workflow waits steals that workflow's answer, as on the real emulator. The debug
+link is served by its own thread, so it reads screens and presses buttons while the wire link
+is blocked in a workflow.
 
 Debug link, as trezorlib's DebugLink uses it: DebugLinkDecision (button YES/NO/INFO, or a
 physical button) is a press and gets no answer; DebugLinkGetState answers DebugLinkState with
@@ -64,20 +67,23 @@ class UdpLinks:
         self._threads: list[threading.Thread] = []
         self._received = 0
         self.device: SimulatedTrezor | None = None
+        # sock.c: the one address replies go to, per port, set by every datagram received.
+        self._last_peer: dict[socket.socket, Address] = {}
 
     # Senders handed to the device (its thread) and used by the debug thread.
 
     def send_wire(self, peer: Address, msg_type: int, payload: bytes) -> None:
         for report in reports(msg_type, payload):
-            self.wire_sock.sendto(report, peer)
+            self.send_raw(peer, report)
 
     def send_raw(self, peer: Address, data: bytes) -> None:
-        self.wire_sock.sendto(data, peer)
+        """``data`` to the wire port's last sender (``peer`` only if nothing came since)."""
+        self.wire_sock.sendto(data, self._last_peer.get(self.wire_sock, peer))
 
     def _send_debug(self, peer: Address, msg: messages.MessageType) -> None:
         msg_type, payload = encode(msg)
         for report in reports(msg_type, payload):
-            self.debug_sock.sendto(report, peer)
+            self.debug_sock.sendto(report, self._last_peer.get(self.debug_sock, peer))
 
     def start(self, device: SimulatedTrezor) -> None:
         self.device = device
@@ -108,7 +114,9 @@ class UdpLinks:
             if not self._stopping.is_set():
                 LOG.exception("receive failed")
             return None
-        return data, (str(peer[0]), int(peer[1]))
+        address = (str(peer[0]), int(peer[1]))
+        self._last_peer[sock] = address
+        return data, address
 
     def _serve_wire(self) -> None:
         assert self.device is not None
@@ -122,7 +130,7 @@ class UdpLinks:
                 # --drop-after: the device has gone silent (as if unplugged), pings included.
                 continue
             if data == PING:
-                self.wire_sock.sendto(PONG, peer)
+                self.send_raw(peer, PONG)
                 continue
             message = reassembler.feed(peer, data)
             if message is None:
@@ -141,7 +149,7 @@ class UdpLinks:
                 continue
             data, peer = received
             if data == PING:
-                self.debug_sock.sendto(PONG, peer)
+                self.debug_sock.sendto(PONG, self._last_peer.get(self.debug_sock, peer))
                 continue
             message = reassembler.feed(peer, data)
             if message is None:

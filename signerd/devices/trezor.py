@@ -19,9 +19,9 @@ from trezorlib import ethereum, exceptions, messages
 from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
 from trezorlib.tools import parse_path
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
-from trezorlib.transport.udp import UdpTransport
 
 from signerd.devices.base import DEFAULT_DERIVATION_PATH, DeviceInfo, Notify, Signer
+from signerd.devices.liveness import udp_port_bound
 from signerd.errors import (
     BlindSigningRefused,
     DeviceBusy,
@@ -246,15 +246,13 @@ class TrezorSigner(Signer):
         return _signature(result.signature)
 
     def is_alive(self) -> bool:
-        # UDP (an emulator) never reports a dead peer while we only listen; ping it on a
-        # second socket so the wire link is left alone. USB reports an unplug by itself.
+        # UDP (an emulator) never reports a dead peer while we only listen, and any datagram
+        # sent to its wire port would redirect its answers (see liveness.py): ask the kernel
+        # whether the port is still bound. USB reports an unplug by itself.
         if not self._path.startswith("udp:"):
             return True
-        try:
-            with UdpTransport(self._path.removeprefix("udp:")) as probe:
-                return bool(probe.is_ready())
-        except Exception:
-            return False
+        host, _, port = self._path.removeprefix("udp:").rpartition(":")
+        return udp_port_bound(host, int(port)) is not False
 
     def cancel(self) -> None:
         # Written from another thread while the worker waits for the button answer: the
