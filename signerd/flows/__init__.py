@@ -1,0 +1,1 @@
+"""Flows: each capability as one function from a checked request to its result."""
