@@ -17,9 +17,8 @@ from eth_account import Account
 
 from emulator.process import DaemonProcess, EmulatorProcess
 from signerd.client import Client
-from signerd.errors import SignerdError
+from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
-from signerd.errors import ErrorCode
 from tests.conftest import MASTER_ADDRESS
 from tests.support import USDC_BASE, audit_events, grant_params, wait_for
 

@@ -17,9 +17,8 @@ from emulator.ledger.process import LedgerSimulatorProcess
 from emulator.process import DaemonProcess, EmulatorProcess
 from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.errors import SignerdError
+from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
-from signerd.errors import ErrorCode
 from tests.support import grant_params
 
 

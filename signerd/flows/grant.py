@@ -14,15 +14,15 @@ import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eth_keys.datatypes import PrivateKey
 
 from signerd.config import Config, Policy
-from signerd.devices import Signer, open_signer
-from signerd.devices.base import Notify
+from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
+from signerd.devices.discovery import resolve_device
 from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
 from signerd.flows.audit import AuditTrail
 from signerd.grants import (
@@ -31,6 +31,7 @@ from signerd.grants import (
     build_grant_typed_data,
     grant_digest,
     grant_id,
+    parse_grant_request,
     signed_grant,
 )
 from signerd.policy import check_policy
@@ -67,23 +68,33 @@ def sign_prepared(
         raise DeviceMismatch(f"the device's signature does not verify: {exc.message}") from None
 
 
+def _ignore(_line: str) -> None:
+    """The default ``notify``: nobody to tell."""
+
+
 def sign_grant_locally(
     device_path: str,
-    request: GrantRequest,
-    *,
-    policy: Policy,
-    derivation_path: str,
+    request: Mapping[str, Any],
+    derivation_path: str = DEFAULT_DERIVATION_PATH,
     allow_blind_signing: bool = False,
-    notify: Notify | None = None,
+    notify: Notify = _ignore,
+    policy: Policy | None = None,
 ) -> JSONDict:
-    """The grant flow without a daemon (``signerd sign-grant``): no store, same checks."""
-    check_policy(request, policy)
-    agent = agent_description(request.label, os.getuid(), os.getpid(), "signerd")
-    with open_signer(device_path, allow_blind_signing=allow_blind_signing) as signer:
+    """The grant flow without a daemon (``signerd sign-grant``): the same checks, no store.
+
+    ``device_path`` may be ``auto``. ``notify`` gets the lines for the person: what the device
+    will show, then the device's own prompts. Raises ValidationError or PolicyRefused before
+    the device is touched, and the device errors of ``signerd.errors`` after.
+    """
+    checked = parse_grant_request(request, now=int(time.time()))
+    check_policy(checked, policy or Policy())
+    agent = agent_description(checked.label, os.getuid(), os.getpid(), "signerd")
+    with open_signer(
+        resolve_device(device_path), allow_blind_signing=allow_blind_signing
+    ) as signer:
         account = signer.get_address(derivation_path)
-        typed_data = prepare_grant(request, account=account, agent=agent)
-        if notify is not None:
-            notify(f"The device will show: {typed_data['message']['summary']}")
+        typed_data = prepare_grant(checked, account=account, agent=agent)
+        notify(f"The device will show: {typed_data['message']['summary']}")
         return sign_prepared(signer, typed_data, derivation_path, notify)
 
 

@@ -20,9 +20,8 @@ from typing import Any
 from emulator.process import DaemonProcess
 from emulator.trezor.process import TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.errors import SignerdError
+from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
-from signerd.errors import ErrorCode
 from signerd.store import Store
 from tests.conftest import MASTER_ADDRESS
 from tests.support import audit_events, grant_params, signerd_cli

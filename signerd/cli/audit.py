@@ -1,0 +1,49 @@
+"""`signerd audit`: print the audit log from the store directly, and check its hash chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from signerd.cli import render
+from signerd.cli.common import DATA_DIR_OPTION, errors, fail, json_option
+from signerd.config import default_data_dir
+
+if TYPE_CHECKING:
+    from signerd.store import AuditEntry, Store
+
+_PAGE = 1000  # entries read per query: a long log is printed without holding all of it
+
+
+def _entries(store: Store) -> Iterator[AuditEntry]:
+    """Every audit entry, oldest first."""
+    after = 0
+    while page := store.audit_entries(after_seq=after, limit=_PAGE):
+        yield from page
+        after = page[-1].seq
+
+
+@click.command()
+@DATA_DIR_OPTION
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 if broken.")
+@json_option("One JSON object per entry.")
+def audit(data_dir: Path | None, check: bool, as_json: bool) -> None:
+    """Print the audit log (and with --verify, detect any edited, inserted or deleted row)."""
+    # Loaded here, not at the top: only this command opens the store.
+    from signerd.store import DB_FILENAME, Store
+
+    directory = data_dir or default_data_dir()
+    if not (directory / DB_FILENAME).exists():
+        fail(f"no store in {directory}")  # opening would create an empty one
+    line = render.audit_json_line if as_json else render.audit_line
+    with errors(), Store.open(directory) as store:
+        for entry in _entries(store):
+            click.echo(line(entry))
+        if check:
+            report = store.verify_audit()
+            if not report.ok:
+                fail(render.audit_report(report))
+            click.echo(render.audit_report(report))

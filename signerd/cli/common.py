@@ -1,0 +1,122 @@
+"""What the commands share: their common options, error reporting and the progress spinner."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from signerd.errors import SignerdError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+SOCKET_OPTION = click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    envvar="SIGNERD_SOCKET",
+    help="Daemon socket (default: $XDG_RUNTIME_DIR/signerd/signerd.sock).",
+)
+DEVICE_OPTION = click.option(
+    "--device",
+    "device",
+    required=True,
+    envvar="SIGNERD_DEVICE",
+    help="Device path: udp:127.0.0.1:21324, webusb:…, hid:…, tcp:127.0.0.1:9999, ledger:hid, "
+    "or auto (the only device found).",
+)
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Where the store lives."
+)
+
+
+def json_option(help: str = "Machine-readable output.") -> Callable[[_F], _F]:
+    """``--json``, passed to the command as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn signerd and daemon errors into one readable line and a non-zero exit."""
+    try:
+        yield
+    except SignerdError as exc:
+        fail(f"{exc} [{exc.name} {int(exc.code)}]")
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        fail(f"cannot reach signerd ({exc}); is `signerd serve` running?")
+
+
+class Spinner:
+    """Shows that we wait for the person, without blocking; progress lines go to stderr.
+
+    With ``lazy`` it starts at the first progress line rather than on entry, so checks that
+    fail before anything reaches the device do not first tell the person to confirm.
+    """
+
+    def __init__(self, message: str, *, lazy: bool = False) -> None:
+        self.message = message
+        self._lazy = lazy
+        self._started = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tty = sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def say(self, line: str) -> None:
+        """Print a progress line (above the spinner on a terminal)."""
+        self._start()
+        self._write(line)
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            if self._tty:
+                sys.stderr.write("\r\033[K")
+            sys.stderr.write(f"{line}\n")
+            sys.stderr.flush()
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self._tty:
+            self._thread = threading.Thread(target=self._spin, daemon=True)
+            self._thread.start()
+        else:
+            self._write(f"{self.message} ...")
+
+    def _spin(self) -> None:
+        for frame in itertools.cycle("|/-\\"):
+            if self._stop.wait(0.12):
+                return
+            with self._lock:
+                sys.stderr.write(f"\r{frame} {self.message} ")
+                sys.stderr.flush()
+
+    def __enter__(self) -> Spinner:
+        if not self._lazy:
+            self._start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

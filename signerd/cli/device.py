@@ -1,0 +1,64 @@
+"""Commands that use a device directly, without the daemon: list, address, sign a grant."""
+
+from __future__ import annotations
+
+from typing import IO
+
+import click
+
+from signerd.cli import render
+from signerd.cli.common import DEVICE_OPTION, Spinner, errors, json_option, print_json
+from signerd.devices import DEFAULT_DERIVATION_PATH, open_signer
+from signerd.devices.discovery import discover, resolve_device
+from signerd.flows.grant import sign_grant_locally
+from signerd.grants.cli_input import load_request
+
+_DERIVATION_OPTION = click.option(
+    "--path", "derivation", default=DEFAULT_DERIVATION_PATH, show_default=True
+)
+
+
+@click.command()
+@json_option()
+@click.option("--no-emulators", is_flag=True, help="Only USB devices.")
+def devices(as_json: bool, no_emulators: bool) -> None:
+    """List connected Trezor and Ledger devices and emulators on their default ports."""
+    found = discover(emulators=not no_emulators)
+    if as_json:
+        print_json([d.to_json() for d in found])
+        return
+    if not found:
+        click.echo(render.NO_DEVICES)
+    for d in found:
+        click.echo(render.device_line(d))
+
+
+@click.command()
+@DEVICE_OPTION
+@_DERIVATION_OPTION
+def address(device: str, derivation: str) -> None:
+    """Print the device's Ethereum address at a BIP-32 path."""
+    with errors(), open_signer(resolve_device(device)) as signer:
+        click.echo(signer.get_address(derivation))
+
+
+@click.command("sign-grant")
+@DEVICE_OPTION
+@click.argument("request_file", type=click.File("r"))
+@_DERIVATION_OPTION
+@click.option(
+    "--allow-blind-signing",
+    is_flag=True,
+    help="Sign by hash where the device cannot show the fields.",
+)
+def sign_grant(
+    device: str, request_file: IO[str], derivation: str, allow_blind_signing: bool
+) -> None:
+    """Have the device sign a grant request (JSON file, - for stdin); print the signed grant."""
+    with errors():
+        request = load_request(request_file.read(), request_file.name)
+        with Spinner("Confirm on your device", lazy=True) as spinner:
+            grant = sign_grant_locally(
+                device, request, derivation, allow_blind_signing, notify=spinner.say
+            )
+        print_json(grant)

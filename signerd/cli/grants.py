@@ -1,0 +1,142 @@
+"""Grant commands: ask the daemon for one, list and revoke stored ones, verify one offline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from signerd.cli import render
+from signerd.cli.common import SOCKET_OPTION, Spinner, errors, fail, json_option, print_json
+from signerd.errors import ValidationError
+from signerd.grants import verify_grant
+from signerd.grants.cli_input import (
+    load_request,
+    load_signed_grant,
+    parse_allowance,
+    parse_duration,
+    request_params,
+)
+from signerd.rpc.client import Client
+
+
+def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback parsing with ``parse`` (cli_input); its errors are usage errors."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            if isinstance(value, tuple):  # a repeatable option
+                return tuple(parse(item) for item in value)
+            return parse(value)
+        except ValidationError as exc:
+            raise click.BadParameter(exc.message, ctx, param) from None
+
+    return convert
+
+
+@click.command()
+@SOCKET_OPTION
+@click.option("--agent", "label", required=True, help="Who is asking (shown on the device).")
+@click.option("--session-key", help="The agent's own session key address (recommended).")
+@click.option("--generate", is_flag=True, help="Let the daemon create the session key.")
+@click.option("--chain-id", type=int, default=1, show_default=True)
+@click.option(
+    "--allow",
+    "allowances",
+    multiple=True,
+    callback=_shorthand(parse_allowance),
+    metavar="TOKEN:AMOUNT[:PERIOD]",
+    help="Allowance in base units; token 0x0 = native coin; period like 1d (0 = total).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Contract the session key may call (repeatable).",
+)
+@click.option(
+    "--valid-for",
+    callback=_shorthand(parse_duration),
+    default="1d",
+    show_default=True,
+    help="Validity, e.g. 3600, 30m, 1d.",
+)
+@click.option(
+    "--file",
+    "request_file",
+    type=click.File("r"),
+    help="Take the whole request from a JSON file instead.",
+)
+def request(
+    socket_path: Path | None,
+    label: str,
+    session_key: str | None,
+    generate: bool,
+    chain_id: int,
+    allowances: tuple[dict[str, Any], ...],
+    targets: tuple[str, ...],
+    valid_for: int,
+    request_file: IO[str] | None,
+) -> None:
+    """Ask the daemon for a grant and wait for the person to approve it on the device."""
+    with errors():
+        if request_file is not None:
+            params = load_request(request_file.read(), request_file.name)
+        else:
+            params = request_params(
+                agent=label,
+                chain_id=chain_id,
+                allowances=allowances,
+                targets=targets,
+                valid_for=valid_for,
+                session_key=session_key,
+                generate=generate,
+            )
+        with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
+            result = client.request_grant(on_progress=spinner.say, **params)
+        print_json(result)
+
+
+@click.command("grants")
+@SOCKET_OPTION
+@click.option("--status", type=click.Choice(["active", "revoked", "expired", "pending"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@json_option()
+def list_grants(socket_path: Path | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List stored grants, newest first."""
+    params: dict[str, Any] = {"limit": limit}
+    if status:
+        params["status"] = status
+    with errors(), Client(socket_path) as client:
+        result = client.list_grants(**params)
+    if as_json:
+        print_json(result)
+        return
+    for line in render.grant_lines(result["grants"]):
+        click.echo(line)
+
+
+@click.command()
+@SOCKET_OPTION
+@click.argument("grant_id")
+@click.option("--reason", help="Why (kept in the audit log).")
+def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
+    """Revoke a grant."""
+    with errors(), Client(socket_path) as client:
+        print_json(client.revoke_grant(grant_id, reason))
+
+
+@click.command()
+@click.argument("grant_file", type=click.File("r"))
+@click.option("--signer", "expected", help="The master address the grant must be signed by.")
+def verify(grant_file: IO[str], expected: str | None) -> None:
+    """Verify a signed grant offline; exit 0 if valid, 1 if not."""
+    with errors():
+        document = load_signed_grant(grant_file.read(), grant_file.name)
+    result = verify_grant(document, expected_signer=expected)
+    if not result.valid:
+        fail(render.verification(result))
+    click.echo(render.verification(result))

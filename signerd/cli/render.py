@@ -1,0 +1,69 @@
+"""The text the commands print for people (``--json`` prints the library's values as they are).
+
+Pure functions from library values to lines, kept apart from click so they are tested directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the store and discovery load on demand: most commands need neither
+    from signerd.devices.discovery import FoundDevice
+    from signerd.grants import Verification
+    from signerd.store import AuditEntry, AuditReport
+
+NO_DEVICES = "no devices found (see udev/README.md, or start signerd-emulator)"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def grant_lines(grants: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``signerd_listGrants``' grants, two lines each: id, status and summary; then the agent."""
+    if not grants:
+        return ["no grants"]
+    lines: list[str] = []
+    for grant in grants:
+        lines.append(f"{grant['id']}  {grant['status']:<8} {grant['summary']}")
+        lines.append(f"    agent: {grant['agent']}")
+    return lines
+
+
+def verification(result: Verification) -> str:
+    """``verify``'s verdict: who signed which grant, or why it is not valid."""
+    if result.valid:
+        return f"valid: grant {result.grant_id} signed by {result.signer}"
+    return f"invalid ({result.reason}): {result.detail}"
+
+
+def audit_line(entry: AuditEntry) -> str:
+    """One audit entry: sequence number, UTC time, event, grant and detail."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.ts))
+    grant = f" grant={entry.grant_id}" if entry.grant_id else ""
+    detail = _compact(entry.detail) if entry.detail else ""
+    return f"{entry.seq:>6} {when}Z {entry.event:<16}{grant} {detail}"
+
+
+def audit_json_line(entry: AuditEntry) -> str:
+    """One audit entry as a single-line JSON object (everything needed to recompute its hash)."""
+    return _compact(entry.to_json())
+
+
+def audit_report(report: AuditReport) -> str:
+    """The verdict on the audit chain: its length and head, or the first broken row."""
+    if report.ok:
+        return f"audit chain OK: {report.count} entries, head {report.head}"
+    return f"audit chain BROKEN at seq {report.bad_seq}: {report.reason}"
+
+
+def device_line(found: FoundDevice) -> str:
+    """A discovered device: path, family, model, and whether it shows typed-data fields."""
+    kind = "emulator" if found.emulator else "usb"
+    if found.error:
+        return f"{found.path}  {found.family} ({kind})  error: {found.error}"
+    fields = "shows typed-data fields" if found.shows_typed_data_fields else "hash-only signing"
+    return f"{found.path}  {found.family} {found.model} ({kind})  {fields}"

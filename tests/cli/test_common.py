@@ -1,0 +1,70 @@
+"""What every command shares: one error line with name and code, usage errors, the spinner."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from signerd.cli import main
+from signerd.cli.common import Spinner, errors
+from signerd.errors import GrantRevoked, SignerdError, UserRejected, ValidationError
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (GrantRevoked("grant 0xaa is revoked"), "grant 0xaa is revoked [GRANT_REVOKED -32021]"),
+        (
+            UserRejected("rejected on the device"),
+            "rejected on the device [REJECTED_ON_DEVICE 4001]",
+        ),
+        (
+            ValidationError("allowances.0.amount", "negative"),
+            "allowances.0.amount: negative [INVALID_PARAMS -32602]",
+        ),
+        (SignerdError("bug"), "bug [INTERNAL_ERROR -32603]"),
+    ],
+)
+def test_errors_are_one_line_with_name_and_code(
+    error: SignerdError, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited, errors():
+        raise error
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == f"error: {line}\n"
+
+
+def test_unreachable_daemon(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited, errors():
+        raise ConnectionRefusedError("refused")
+    assert exited.value.code == 1
+    assert "is `signerd serve` running?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--allow", "usdc", "Invalid value for '--allow': 'usdc': use TOKEN:AMOUNT[:PERIOD]"),
+        ("--allow", "eth:1:1x", "Invalid value for '--allow': '1x': use seconds or a number"),
+        ("--valid-for", "1x", "Invalid value for '--valid-for': '1x': use seconds or a number"),
+    ],
+)
+def test_bad_shorthand_is_a_usage_error(option: str, value: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["request", "--agent", "a", option, value])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_spinner_says_what_it_waits_for_first(capsys: pytest.CaptureFixture[str]) -> None:
+    with Spinner("Confirm on your device") as spinner:
+        spinner.say("The device will show: 1 ETH")
+    assert capsys.readouterr().err == "Confirm on your device ...\nThe device will show: 1 ETH\n"
+
+
+def test_lazy_spinner_waits_for_the_first_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with Spinner("Confirm on your device", lazy=True):
+        pass
+    assert capsys.readouterr().err == ""
+    with Spinner("Confirm on your device", lazy=True) as spinner:
+        spinner.say("The device will show: 1 ETH")
+    assert capsys.readouterr().err == "Confirm on your device ...\nThe device will show: 1 ETH\n"
