@@ -56,7 +56,10 @@ MAX_SIGNATURE_REF: Final = 1024
 
 @dataclass(frozen=True)
 class SpendRecord:
-    """One payment in the ledger. ``at`` is the Unix second it was reserved at."""
+    """One payment in the ledger. ``key`` is its EIP-3009 nonce in lowercase hex ("v1:<n>"
+    for a spend carried over from schema version 1); ``token`` and ``payee`` are checksummed;
+    ``at`` is the Unix second it was reserved at, which decides the window it counts in.
+    """
 
     seq: int
     key: str
