@@ -28,6 +28,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
@@ -42,9 +43,14 @@ AuditEvent = Literal[
     "approved",
     "rejected",
     "timed_out",
+    "queue_timeout",
     "cancelled",
     "device_error",
     "policy_refused",
+    "duplicate",
+    "invalid",
+    "completed",
+    "failed",
     "revoked",
     "spend_reserved",
     "spend_committed",
@@ -146,6 +152,20 @@ def append_entry(
     return AuditEntry(seq, ts, event, grant_id, peer, detail, head_hash, digest)
 
 
+AuditStep = tuple[str, JSONDict | None]
+"""An entry a flow noted before its outcome: event name and detail."""
+
+
+def check_steps(entries: Sequence[AuditStep]) -> list[AuditStep]:
+    """``entries`` with known events and storable details, or ValidationError."""
+    checked: list[AuditStep] = []
+    for event, detail in entries:
+        if event not in AUDIT_EVENTS:
+            raise ValidationError("event", f"unknown audit event {event!r}")
+        checked.append((event, json_object("detail", detail)))
+    return checked
+
+
 class AuditMixin:
     """The Store's audit methods."""
 
@@ -174,6 +194,16 @@ class AuditMixin:
         detail = json_object("detail", detail)
         with self._db.write(durable=durable) as conn:
             return append_entry(conn, event, grant_id, peer, detail)
+
+    def append_audit_entries(
+        self, entries: Sequence[AuditStep], *, peer: JSONDict | None = None
+    ) -> None:
+        """Append a request's entries (its steps, then its outcome) in one durable transaction."""
+        checked = check_steps(entries)
+        peer = json_object("peer", peer)
+        with self._db.write() as conn:
+            for event, detail in checked:
+                append_entry(conn, event, None, peer, detail)
 
     def audit_entries(
         self, *, after_seq: int = 0, limit: int = 1000, grant_id: str | None = None

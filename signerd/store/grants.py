@@ -12,12 +12,12 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from signerd.errors import GrantExists, GrantNotFound, GrantRevoked, ValidationError
-from signerd.store.audit import append_entry
+from signerd.store.audit import AuditStep, append_entry, check_steps
 from signerd.store.db import Database
 from signerd.store.values import (
     INT64_MAX,
@@ -103,13 +103,16 @@ class GrantsMixin:
         *,
         audit_detail: JSONDict | None = None,
         peer: JSONDict | None = None,
+        steps: Sequence[AuditStep] = (),
     ) -> None:
         """Store a signed grant and its "approved" audit entry, in one transaction.
 
         ``peer`` is the requester as the daemon saw it (uid, pid, exe); it defaults to
-        ``{"uid": grant.peer_uid}``. Raises GrantExists for a grant already stored.
+        ``{"uid": grant.peer_uid}``. ``steps`` are the request's earlier audit entries
+        (received, shown on the device), written first in the same transaction. Raises
+        GrantExists for a grant already stored.
         """
-        self.add_grants([grant], audit_detail=audit_detail, peer=peer)
+        self.add_grants([grant], audit_detail=audit_detail, peer=peer, steps=steps)
 
     def add_grants(
         self,
@@ -117,6 +120,7 @@ class GrantsMixin:
         *,
         audit_detail: JSONDict | None = None,
         peer: JSONDict | None = None,
+        steps: Sequence[AuditStep] = (),
     ) -> None:
         """``add_grant`` for many grants in one transaction (one sync): all are stored or none.
 
@@ -124,7 +128,10 @@ class GrantsMixin:
         sync per grant.
         """
         rows = [_grant_row(grant, audit_detail, peer) for grant in grants]
+        checked_steps = check_steps(steps)
         with self._db.write() as conn:
+            for event, detail in checked_steps:
+                append_entry(conn, event, None, json_object("peer", peer), detail)
             for grant, values, row_peer, detail in rows:
                 try:
                     conn.execute(
