@@ -7,8 +7,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 from signerd.rpc.protocol import ErrorCode
 from signerd.rpc.server import LARGE_MESSAGE_BYTES, MAX_LARGE_MESSAGES
 
