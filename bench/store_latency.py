@@ -25,8 +25,7 @@ from eth_keys.datatypes import PrivateKey
 
 from bench.report import Row, percentile
 from bench.samples import TARGET, USDC_BASE, master_account, random_address, wait_until_idle
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.grants import (
     DOMAIN_NAME,
@@ -38,6 +37,7 @@ from signerd.grants import (
     summarize,
     verify_grant,
 )
+from signerd.launch import DaemonProcess
 from signerd.store import Store, StoredGrant
 
 SPACING_SECONDS = 10.0  # between two grants' creation times

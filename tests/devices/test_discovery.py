@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.ledger.process import LedgerSimulatorProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices import discovery
 from signerd.errors import DeviceNotFound
 

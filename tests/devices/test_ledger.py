@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.ledger.process import LedgerSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
 from emulator.process import free_port
 from signerd.devices.ledger import LedgerSigner, frame_hid, unframe_hid
 from signerd.errors import (

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices import open_signer
 from signerd.devices.trezor import TrezorSigner
 from signerd.errors import BlindSigningRefused, DeviceNotFound, DeviceUnavailable, UserRejected

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulator.process import DaemonProcess, EmulatorProcess
+from emulator.process import EmulatorProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode, GrantExists, QueueTimeout, SignerdError, TooManyConnections
-from tests.support import audit_events, grant_params, wait_for
+from signerd.launch import DaemonProcess, wait_until
+from tests.support import STATE_TIMEOUT, audit_events, grant_params, pending
 
 OUTCOMES = {
     "approved",
@@ -31,9 +33,8 @@ OUTCOMES = {
 }
 
 
-def pending(daemon: DaemonProcess) -> int:
-    with Client(daemon.socket_path) as client:
-        return int(client.status()["pending"])
+def wait_for(condition: Callable[[], bool]) -> None:
+    wait_until(condition, STATE_TIMEOUT)
 
 
 def outcomes_per_request(data_dir: Path) -> list[list[str]]:

@@ -17,10 +17,7 @@ from signerd.grants import (
     parse_grant_request,
 )
 from signerd.grants.schema import MAX_TIMESTAMP, UINT256_MAX
-
-BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-TARGET_A = "0x1111111111111111111111111111111111111111"
-TARGET_B = "0x2222222222222222222222222222222222222222"
+from tests.support import TARGET_A, TARGET_B, USDC_BASE
 
 
 def test_valid_request_is_normalised(
@@ -31,7 +28,7 @@ def test_valid_request_is_normalised(
         session_key=session_key,
         label="weather-bot",
         allowances=(
-            AllowanceSpec(BASE_USDC, 10_000_000, 86400),
+            AllowanceSpec(USDC_BASE, 10_000_000, 86400),
             AllowanceSpec(ZERO_ADDRESS, 500_000_000_000_000_000, 0),
         ),
         targets=(TARGET_A, TARGET_B),
@@ -47,13 +44,13 @@ def test_defaults_and_string_integers(request_json: dict[str, Any], now: int) ->
         "chainId": "1",
         "validUntil": str(now + 60),
         "nonce": str(UINT256_MAX),
-        "allowances": [{"token": BASE_USDC, "amount": str(UINT256_MAX), "period": "0"}],
+        "allowances": [{"token": USDC_BASE, "amount": str(UINT256_MAX), "period": "0"}],
         "targets": [],
     }
     req = parse_grant_request(request_json, now=now)
     assert (req.chain_id, req.valid_after, req.valid_until) == (1, now, now + 60)
     assert req.nonce == UINT256_MAX
-    assert req.allowances == (AllowanceSpec(BASE_USDC, UINT256_MAX, 0),)
+    assert req.allowances == (AllowanceSpec(USDC_BASE, UINT256_MAX, 0),)
     assert req.targets == ()
 
 
@@ -113,7 +110,7 @@ def _until(offset: int, *, after: int | None = None) -> Mutation:
 def _allowances(count: int) -> Mutation:
     def mutate(data: dict[str, Any], now: int) -> None:
         data["allowances"] = [
-            {"token": BASE_USDC, "amount": 1, "period": period} for period in range(count)
+            {"token": USDC_BASE, "amount": 1, "period": period} for period in range(count)
         ]
 
     return mutate
@@ -154,12 +151,12 @@ BAD_REQUESTS: list[tuple[str, Mutation, str]] = [
     ("allowance unknown key", _set("allowances.0.memo", "x"), "allowances.0.memo"),
     (
         "allowance token lowercase",
-        _set("allowances.0.token", BASE_USDC.lower()),
+        _set("allowances.0.token", USDC_BASE.lower()),
         "allowances.0.token",
     ),
     (
         "duplicate allowance",
-        _set("allowances.1", {"token": BASE_USDC, "amount": 5, "period": 86400}),
+        _set("allowances.1", {"token": USDC_BASE, "amount": 5, "period": 86400}),
         "allowances.1",
     ),
     ("targets string", _set("targets", TARGET_A), "targets"),

@@ -18,9 +18,9 @@ from signerd.grants.schema import (
     UINT256_MAX,
 )
 from signerd.grants.summary import format_period, format_time
+from tests.support import USDC_BASE
 
 SESSION_KEY = "0x5050A4F4b3f9338C3472dcC01A87C76A144b3c9c"
-BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 OTHER_TOKEN = "0x9999999999999999999999999999999999999999"
 
 
@@ -83,7 +83,7 @@ def test_format_time_shows_seconds_only_when_set() -> None:
 
 def test_summary_of_a_typical_grant() -> None:
     allowances = [
-        {"token": BASE_USDC, "amount": 10_000_000, "period": 86400},
+        {"token": USDC_BASE, "amount": 10_000_000, "period": 86400},
         {"token": ZERO_ADDRESS, "amount": 5 * 10**17, "period": 0},
     ]
     assert summarize(message(allowances), 8453) == (
@@ -93,7 +93,7 @@ def test_summary_of_a_typical_grant() -> None:
 
 
 def test_token_names_depend_on_the_chain() -> None:
-    allowances = [{"token": BASE_USDC, "amount": 10_000_000, "period": 3600}]
+    allowances = [{"token": USDC_BASE, "amount": 10_000_000, "period": 3600}]
     # The same address on another chain is not USDC: shown as raw units of the address ("N of 0x..").
     assert "10000000 of 0x8335..2913/hour" in summarize(message(allowances), 1)
     assert "10 USDC/hour" in summarize(message(allowances), 8453)

@@ -38,8 +38,8 @@ from signerd.grants.schema import (
     UINT64_MAX,
     UINT256_MAX,
 )
+from tests.support import NOW_SECONDS
 
-NOW = 1_780_000_000
 ACCOUNT = "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"
 
 
@@ -252,7 +252,7 @@ def _strings(value: Any) -> list[str]:
 def test_typed_data_fits_the_screens(
     request: dict[str, Any], label: str, uid: int, exe: str
 ) -> None:
-    req = parse_grant_request(request, now=NOW)
+    req = parse_grant_request(request, now=NOW_SECONDS)
     agent = agent_description(label, uid, 4242, exe)
     typed = build_grant_typed_data(req, account=ACCOUNT, agent=agent, nonce=request["nonce"])
     for name, type_name in _field_types(typed["types"]):

@@ -11,27 +11,13 @@ from signerd.config import Policy, load_config
 from signerd.errors import PolicyRefused, ValidationError
 from signerd.grants import GrantRequest, parse_grant_request
 from signerd.policy import check_policy
-
-USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-NATIVE = "0x" + "0" * 40
-TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
-NOW = 1_800_000_000
+from tests.support import NATIVE, NOW_SECONDS, TARGET, USDC_BASE, daily_usdc, grant_params, some_eth
 
 
 def request(**overrides: object) -> GrantRequest:
-    data: dict[str, object] = {
-        "agent": "bot",
-        "sessionKey": "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
-        "chainId": 8453,
-        "allowances": [
-            {"token": USDC, "amount": "10000000", "period": 86400},
-            {"token": NATIVE, "amount": "1000", "period": 0},
-        ],
-        "targets": [TARGET],
-        "validFor": 3600,
-    }
-    data.update(overrides)
-    return parse_grant_request(data, now=NOW)
+    """10 USDC a day and 5 wei of ETH, one target, valid for an hour."""
+    params = grant_params(agent="bot", allowances=[daily_usdc(), some_eth()], **overrides)
+    return parse_grant_request(params, now=NOW_SECONDS)
 
 
 def test_no_ceilings_allow_everything() -> None:
@@ -42,8 +28,8 @@ def test_no_ceilings_allow_everything() -> None:
     ("policy", "words"),
     [
         (Policy(max_validity=600), "validity: 3600 s exceeds the configured maximum of 600 s"),
-        (Policy(max_allowance={USDC: 9_999_999}), "allowances.0.amount: 10000000 exceeds"),
-        (Policy(allowed_tokens=frozenset({USDC})), f"allowances.1.token: {NATIVE} is not"),
+        (Policy(max_allowance={USDC_BASE: 9_999_999}), "allowances.0.amount: 10000000 exceeds"),
+        (Policy(allowed_tokens=frozenset({USDC_BASE})), f"allowances.1.token: {NATIVE} is not"),
         (Policy(allowed_targets=frozenset()), f"targets.0: {TARGET} is not an allowed target"),
     ],
 )
@@ -55,8 +41,8 @@ def test_each_ceiling_refuses_naming_the_field(policy: Policy, words: str) -> No
 def test_at_the_ceiling_is_allowed() -> None:
     policy = Policy(
         max_validity=3600,
-        max_allowance={USDC: 10_000_000, NATIVE: 1000},
-        allowed_tokens=frozenset({USDC, NATIVE}),
+        max_allowance={USDC_BASE: 10_000_000, NATIVE: 5},
+        allowed_tokens=frozenset({USDC_BASE, NATIVE}),
         allowed_targets=frozenset({TARGET}),
     )
     check_policy(request(), policy)
@@ -74,13 +60,13 @@ def test_config_file_is_read(tmp_path: Path) -> None:
         "max_validity = 86400\n"
         f'allowed_targets = ["{TARGET}"]\n'
         "[policy.max_allowance]\n"
-        f'"{USDC}" = "100000000"\n'
+        f'"{USDC_BASE}" = "100000000"\n'
     )
     config = load_config(path)
     assert config.device == "udp:127.0.0.1:21324"
     assert config.allowed_uids == frozenset({os.getuid(), 4242})
     assert (config.approval_timeout, config.max_pending_per_peer) == (30.0, 2)
-    assert config.policy.max_allowance == {USDC: 100_000_000}
+    assert config.policy.max_allowance == {USDC_BASE: 100_000_000}
     assert config.policy.allowed_targets == frozenset({TARGET})
     assert config.policy.allowed_tokens is None
     assert config.with_overrides(approval_timeout=5.0, device=None).approval_timeout == 5.0
@@ -96,8 +82,8 @@ def test_config_file_is_read(tmp_path: Path) -> None:
         ("[daemon]\nallow_blind_signing = 1\n", "daemon.allow_blind_signing"),
         ('[daemon]\nsocket_group = "no-such-group-here"\n', "daemon.socket_group"),
         ("[policy]\nmax_validity = true\n", "policy.max_validity"),
-        (f'[policy]\nallowed_tokens = ["{USDC.lower()}"]\n', "policy.allowed_tokens.0"),
-        (f'[policy.max_allowance]\n"{USDC}" = -1\n', f"policy.max_allowance.{USDC}"),
+        (f'[policy]\nallowed_tokens = ["{USDC_BASE.lower()}"]\n', "policy.allowed_tokens.0"),
+        (f'[policy.max_allowance]\n"{USDC_BASE}" = -1\n', f"policy.max_allowance.{USDC_BASE}"),
         ("not toml at all [", "config"),
     ],
 )

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from emulator.ledger.process import LedgerSimulatorProcess
-from emulator.process import DaemonProcess, EmulatorProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.process import EmulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
-from tests.support import grant_params
+from signerd.launch import DaemonProcess
+from tests.support import REPLY_TIMEOUT, grant_params
 
 
 @pytest.fixture(params=["trezor", "ledger"])
@@ -60,7 +61,7 @@ def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) 
         device.wait_for_review()
         device.kill()
         with pytest.raises(SignerdError) as caught:
-            waiting.result(timeout=30)
+            waiting.result(timeout=REPLY_TIMEOUT)
         assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
         with Client(daemon.socket_path) as client:
             assert client.status()["device"]["connected"] is False
