@@ -170,10 +170,22 @@ def test_stopping_the_daemon_answers_pending_requests_cancelled(
 
 def test_the_connection_cap_has_its_own_code(device: EmulatorProcess, tmp_path: Path) -> None:
     with DaemonProcess(device.path, tmp_path, config="[daemon]\nmax_connections = 2\n") as daemon:
-        held = [Client(daemon.socket_path) for _ in range(2)]
-        try:
-            for client in held:
+        held: list[Client] = []
+
+        def hold_one() -> bool:
+            # The readiness probe's connection may not be closed on the daemon's side yet.
+            client = Client(daemon.socket_path)
+            try:
                 client.status()
+            except TooManyConnections:
+                client.close()
+                return False
+            held.append(client)
+            return True
+
+        try:
+            for _ in range(2):
+                wait_for(hold_one)
             with Client(daemon.socket_path) as third, pytest.raises(TooManyConnections):
                 third.status()
         finally:
