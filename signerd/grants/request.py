@@ -65,12 +65,11 @@ def parse_grant_request(
 
     With ``generate`` the daemon creates the session key, so the request must not name one.
     """
+    required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
+    optional = (*_OPTIONAL, "sessionKey") if generate else _OPTIONAL
+    fields.obj(data, "", required=required, optional=optional)
     if generate and "sessionKey" in data:
         raise ValidationError("sessionKey", "give either sessionKey or generate, not both")
-    if not generate and "sessionKey" not in data:
-        raise ValidationError("sessionKey", "required (or set generate: true)")
-    required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
-    fields.obj(data, "", required=required, optional=_OPTIONAL)
     chain_id = fields.uint(data["chainId"], "chainId", minimum=1, maximum=UINT256_MAX)
     session_key = None if generate else fields.address(data["sessionKey"], "sessionKey")
     label = fields.text(data["agent"], "agent", max_length=MAX_LABEL)
