@@ -160,7 +160,9 @@ class TrezorSigner(Signer):
         try:
             if client is not None:
                 client.__exit__(None, None, None)
-            elif transport is not None and transport.is_open():
+            # A workflow in progress holds its own open count on the transport, which the
+            # client's exit only decrements: close it outright to break the blocked read.
+            if transport is not None and transport.is_open():
                 transport.close()
         except Exception:  # the link is already broken; nothing left to release
             LOG.debug("error while closing the Trezor transport", exc_info=True)
