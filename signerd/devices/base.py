@@ -32,8 +32,8 @@ What each error means when a Signer raises it (classes of signerd/errors.py):
   BlindSigningRefused  the device could show only hashes and blind signing was not allowed
                        when the Signer was opened; the device was not asked to sign.
   Cancelled            the operation was aborted by ``cancel()`` from the host.
-  ApprovalTimeout      the person did not answer within the Signer's own bound (long; the
-                       daemon's worker usually cancels first).
+  ApprovalTimeout      the person did not answer within the Signer's own bound, where it
+                       has one (a Ledger's 300 s; the daemon's worker cancels sooner).
   ValidationError      the request cannot be sent to this device (path, typed data).
   DeviceError          anything else the device or its link did wrong (malformed reply,
                        refusal of the data, a signature that does not recover).

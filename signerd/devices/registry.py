@@ -47,8 +47,7 @@ LEDGER_MODEL_HINTS = {
     "flex": "Flex",
 }
 
-# How long an emulator probe waits for an answer: it runs beside an operation, or for each
-# default port during discovery, so it must stay short.
+# How long discovery waits for Speculos' port to accept: it probes every default port in turn.
 PROBE_TIMEOUT = 0.2
 
 
@@ -283,7 +282,7 @@ def usb_paths(family: Family | None = None) -> list[str]:
 
 def locate(where: DevicePath) -> DevicePath:
     """``where``, or for a first-found path (trezor:usb, ledger:hid) the first such device."""
-    if where.target:
+    if where.target or not where.usb:  # a bare "udp:" is trezorlib's default port, not USB
         return where
     found = usb_paths(where.family)
     if not found:
