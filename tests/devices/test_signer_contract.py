@@ -21,6 +21,7 @@ from eth_account.messages import encode_typed_data
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.process import EmulatorProcess, free_port
+from emulator.speculos import SpeculosLikeProcess
 from signerd.devices import Signer, open_signer
 from signerd.errors import Cancelled, DeviceUnavailable, UserRejected
 from signerd.grants import build_grant_typed_data, parse_grant_request
@@ -105,6 +106,8 @@ class FakeRig(Rig):
 class EmulatorRig(Rig):
     def __init__(self, device: EmulatorProcess) -> None:
         self.device = device
+        # The screen of a Ledger at rest (its app's home), read before any review.
+        self.home = device.current_screen() if isinstance(device, SpeculosLikeProcess) else None
 
     def signer(self) -> Signer:
         return open_signer(self.device.path)
@@ -127,8 +130,16 @@ class EmulatorRig(Rig):
         self.device.press_no()
 
     def after_cancel(self) -> None:
-        if self.device.family == "ledger":
-            self.device.press_no()
+        if not isinstance(self.device, SpeculosLikeProcess) or self.home is None:
+            return  # a Trezor clears its screen on Cancel by itself
+        self.device.press_no()
+        # The app answers the stale review to whichever client is connected by then: let it
+        # go back to its home screen (and drop that answer) before the next client connects.
+        deadline = time.monotonic() + CANCEL_BOUND
+        while self.device.current_screen() != self.home:
+            assert time.monotonic() < deadline, "the Ledger did not leave the dismissed review"
+            time.sleep(0.05)
+        time.sleep(0.1)  # the answer leaves right after the screen goes home
 
     def unplug(self) -> None:
         self.device.kill()
