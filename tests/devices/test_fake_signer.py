@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from emulator.keys import MASTER_ADDRESS
 from signerd.errors import (
     ApprovalTimeout,
     BlindSigningRefused,
@@ -14,7 +15,6 @@ from signerd.errors import (
     DeviceUnavailable,
     UserRejected,
 )
-from tests.conftest import MASTER_ADDRESS
 from tests.fakes import FakeSigner
 
 

@@ -19,15 +19,14 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from emulator.keys import DEFAULT_MNEMONIC
+from emulator.keys import DEFAULT_MNEMONIC, MASTER_ADDRESS
+from emulator.ledger.launch import SpeculosLikeProcess
 from emulator.process import EmulatorProcess, free_port
-from emulator.speculos import SpeculosLikeProcess
 from signerd.devices import Signer, open_signer
 from signerd.errors import Cancelled, DeviceUnavailable, UserRejected
 from signerd.grants import build_grant_typed_data, parse_grant_request
-from tests.conftest import MASTER_ADDRESS, skip_unless_configured, start_simulator
 from tests.fakes import FakeSigner
-from tests.support import grant_params
+from tests.support import grant_params, skip_unless_configured, start_simulator
 
 pytestmark = pytest.mark.timeout(90)
 
