@@ -116,7 +116,7 @@ def test_a_pending_request_can_be_cancelled_by_its_client(
     raw = RawClient(daemon.socket_path)
     try:
         raw.send(1, "signerd_requestGrant", grant_params())
-        wait_for(lambda: pending(daemon) == 1)
+        device.wait_for_review()
         raw.send(2, "signerd_cancelRequest", {"id": 1})
         replies = raw.replies(2)
         assert replies[2]["result"] == {"cancelled": 1}
@@ -158,7 +158,7 @@ def test_stopping_the_daemon_answers_pending_requests_cancelled(
 ) -> None:
     with ThreadPoolExecutor(1) as pool, Client(daemon.socket_path) as client:
         future = pool.submit(lambda: client.request_grant(**grant_params()))
-        wait_for(lambda: pending(daemon) == 1)
+        device.wait_for_review()
         daemon.stop()
         with pytest.raises(SignerdError) as caught:
             future.result(timeout=30)
