@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,7 +59,8 @@ class AuditTrail:
         self.finished = False
 
     def step(self, event: str, detail: JSONDict | None = None) -> None:
-        self.steps.append((event, detail))
+        # Written later, with the outcome: the entry's own time says when it happened.
+        self.steps.append((event, {**(detail or {}), "at": round(time.time(), 3)}))
 
     def take_steps(self) -> list[tuple[str, JSONDict | None]]:
         """The steps, for a store write that records them with the outcome; ends the trail."""
