@@ -144,19 +144,26 @@ def parse_grant_request(
     check_payees(allowances, payees, "payees")
     targets = parse_addresses(data["targets"], "targets", max_items=MAX_TARGETS)
 
-    valid_after = (
-        fields.uint(data["validAfter"], "validAfter", maximum=MAX_TIMESTAMP)
-        if "validAfter" in data
-        else now
-    )
     if "validUntil" in data and "validFor" in data:
         raise ValidationError("validFor", "give either validUntil or validFor, not both")
+    duration = (
+        fields.uint(data["validFor"], "validFor", minimum=1, maximum=MAX_WINDOW)
+        if "validFor" in data
+        else None
+    )
+    if "validAfter" in data:
+        valid_after = fields.uint(data["validAfter"], "validAfter", maximum=MAX_TIMESTAMP)
+    elif duration is not None and duration >= 60:
+        # From the start of the current minute, so that whole minutes end on a whole minute,
+        # which the summary writes without seconds. Nothing can be spent before the request.
+        valid_after = now - now % 60
+    else:
+        valid_after = now
     if "validUntil" in data:
         until_field = "validUntil"
         valid_until = fields.uint(data["validUntil"], until_field, maximum=MAX_TIMESTAMP)
-    elif "validFor" in data:
+    elif duration is not None:
         until_field = "validFor"
-        duration = fields.uint(data["validFor"], until_field, minimum=1, maximum=MAX_WINDOW)
         valid_until = valid_after + duration
         if valid_until > MAX_TIMESTAMP:
             raise ValidationError(until_field, "ends after the year 9999")
