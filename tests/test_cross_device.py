@@ -61,7 +61,11 @@ def grant_for(master: str) -> dict[str, Any]:
                     "amount": "10000000",
                     "period": 86400,
                 },
-                {"token": "0x0000000000000000000000000000000000000000", "amount": "5", "period": 0},
+                {
+                    "token": "0x0000000000000000000000000000000000000000",
+                    "amount": "5" + "0" * 15,
+                    "period": 0,
+                },
             ],
             "targets": ["0x1111111254EEB25477B68fb85Ed929f73A960582"],
             "validFor": 3600,
@@ -69,7 +73,7 @@ def grant_for(master: str) -> dict[str, Any]:
         now=NOW,
     )
     return build_grant_typed_data(
-        request, account=master, agent="weather-bot (uid 1000, pid 42, python3)", nonce=7
+        request, account=master, agent='"weather-bot" via uid 1000 pid 42 exe python3', nonce=7
     )
 
 
