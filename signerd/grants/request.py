@@ -129,13 +129,11 @@ def parse_grant_request(
     With ``generate`` the daemon creates the session key, so the request must not name one.
     ``tokens`` names the tokens in the summary (the daemon passes its configured table).
     """
-    fields.obj(data, "", required=(), optional=(*_REQUIRED, *_OPTIONAL))
+    required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
+    optional = (*_OPTIONAL, "sessionKey") if generate else _OPTIONAL
+    fields.obj(data, "", required=required, optional=optional)
     if generate and "sessionKey" in data:
         raise ValidationError("sessionKey", "give either sessionKey or generate, not both")
-    if not generate and "sessionKey" not in data:
-        raise ValidationError("sessionKey", "required (or set generate: true)")
-    required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
-    fields.obj(data, "", required=required, optional=_OPTIONAL)
     chain_id = fields.uint(data["chainId"], "chainId", minimum=1, maximum=MAX_CHAIN_ID)
     session_key = None if generate else fields.address(data["sessionKey"], "sessionKey")
     label = check_label(data["agent"], "agent")
@@ -189,10 +187,13 @@ def parse_grant_request(
     return request.named_by(tokens)
 
 
-def parse_allowances(value: Any, field: str, *, requested: bool) -> tuple[AllowanceSpec, ...]:
+def parse_allowances(
+    value: Any, field: str, *, requested: bool = False
+) -> tuple[AllowanceSpec, ...]:
     """The allowance list: each {token, amount >= 1, period, maxPerPayment <= amount}, no
     (token, period) twice. A request (``requested``) may omit maxPerPayment (0) and must not
-    name the token, which is the daemon's to do; a signed grant carries all six fields."""
+    name the token, which is the daemon's to do; a signed (version 2) grant carries all six
+    fields."""
     result: list[AllowanceSpec] = []
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(fields.array(value, field, max_items=MAX_ALLOWANCES)):
