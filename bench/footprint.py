@@ -9,34 +9,24 @@ connected to its device, answered a status call, and sat idle for a second.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from bench.report import Row
 from bench.samples import wait_until_idle
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 
 GROUP = "5 footprint"
 
 
-def _start(daemon: DaemonProcess, timeout: float = 20.0) -> float:
+def _start(daemon: DaemonProcess) -> float:
     """Spawn the daemon and return the seconds until its socket accepts a connection."""
-    with open(daemon.log_path, "ab") as log:
-        started = time.perf_counter()
-        daemon.proc = subprocess.Popen(
-            daemon.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-    while not daemon.is_ready():
-        if daemon.proc.poll() is not None:
-            raise RuntimeError(f"signerd exited with {daemon.proc.returncode}: {daemon.log()}")
-        if time.perf_counter() - started > timeout:
-            daemon.kill()
-            raise RuntimeError(f"signerd did not become ready: {daemon.log()}")
-        time.sleep(0.001)
+    daemon.poll_interval = 0.001
+    started = time.perf_counter()
+    daemon.start()
     return time.perf_counter() - started
 
 

@@ -25,11 +25,12 @@ from trezorlib.tools import parse_path
 from trezorlib.transport import get_transport
 
 from bench.report import Row, percentile
-from bench.samples import MASTER_PATH, random_address, request_params, typed_data, wait_until_idle
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from bench.samples import random_address, request_params, typed_data, wait_until_idle
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
+from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.grants import verify_grant
+from signerd.launch import DaemonProcess
 
 GROUP = "1 grant round trip"
 
@@ -38,7 +39,7 @@ class _DirectSigner:
     """trezorlib on its own transport and session, as an application without signerd would."""
 
     def __init__(self, sim: TrezorSimulatorProcess) -> None:
-        self.address_n = parse_path(MASTER_PATH)
+        self.address_n = parse_path(DEFAULT_DERIVATION_PATH)
         self.client = get_client(AppManifest(app_name="signerd-bench"), get_transport(sim.path))
         self.client.__enter__()  # keep the transport open across calls, as the daemon does
         self.session = self.client.get_session(passphrase=PassphraseSetting.AUTO)

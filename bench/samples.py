@@ -14,16 +14,17 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from emulator.keys import DEFAULT_MNEMONIC
+from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.grants import (
     agent_description,
     build_grant_typed_data,
     parse_grant_request,
     signed_grant,
 )
+from signerd.launch import wait_until
 
 USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
-MASTER_PATH = "m/44'/60'/0'/0/0"
 
 
 def random_address() -> str:
@@ -56,7 +57,7 @@ def typed_data(account: str, *, now: int | None = None) -> dict[str, Any]:
 
 def master_account() -> Any:
     Account.enable_unaudited_hdwallet_features()
-    return Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=MASTER_PATH)
+    return Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=DEFAULT_DERIVATION_PATH)
 
 
 def signed_grants(count: int) -> list[dict[str, Any]]:
@@ -74,10 +75,9 @@ def wait_until_idle(client: Any, timeout: float = 20.0) -> None:
     """Wait until the daemon has connected to its device and has nothing pending, so that
     its start-up work (device handshake in the worker thread) does not disturb a measurement.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def idle() -> bool:
         status = client.status()
-        if status["device"]["connected"] and status["pending"] == 0:
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the daemon did not connect to its device")
+        return bool(status["device"]["connected"] and status["pending"] == 0)
+
+    wait_until(idle, timeout, what="the daemon to connect to its device")

@@ -22,9 +22,9 @@ from typing import Any
 
 from bench.report import Row, percentile
 from bench.samples import wait_until_idle
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 
 GROUP = "2 signerd_status"
 TARGET_RATE = 10_000.0

@@ -14,6 +14,8 @@ from mnemonic import Mnemonic
 DEFAULT_MNEMONIC = (
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 )
+# Its account at m/44'/60'/0'/0/0 (signerd's default path): the simulators' master address.
+MASTER_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
 
 
 class Keyring:

@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.launch import DaemonProcess
 
 HERE = Path(__file__).resolve().parent
 

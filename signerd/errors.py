@@ -44,6 +44,8 @@ class ErrorCode(IntEnum):
     CANCELLED = -32030
     STORE_ERROR = -32040
     SOCKET_IN_USE = -32041
+    BUDGET_EXCEEDED = -32050
+    SPEND_CONFLICT = -32051
 
 
 class SignerdError(Exception):
@@ -238,6 +240,27 @@ class GrantExists(SignerdError):
     """A grant with the same id (same content, nonce and window) is already stored."""
 
     code = ErrorCode.GRANT_EXISTS
+
+
+# -- spending -------------------------------------------------------------------------------
+
+
+class BudgetExceeded(SignerdError):
+    """The spend does not fit the grant's allowance for its token in the current period window.
+
+    Also raised when the grant has no allowance for the token at all (its budget is zero).
+    Reserved spends count as well as committed ones: a signature that may have left is spent.
+    """
+
+    code = ErrorCode.BUDGET_EXCEEDED
+
+
+class SpendConflict(SignerdError):
+    """The spend's idempotency key (its EIP-3009 nonce) is taken by a different spend, or the
+    spend is not in a state that allows the change (a committed spend cannot be released).
+    """
+
+    code = ErrorCode.SPEND_CONFLICT
 
 
 # -- storage --------------------------------------------------------------------------------

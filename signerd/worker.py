@@ -44,9 +44,16 @@ class _Vanished(Exception):
 class DeviceWorker:
     """Serialises operations on one device path; safe to use from one event loop."""
 
-    def __init__(self, path: str, *, allow_blind_signing: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        allow_blind_signing: bool = False,
+        opener: Callable[..., Signer] = open_signer,
+    ) -> None:
         self.path = path
         self._allow_blind = allow_blind_signing
+        self._open = opener  # open_signer; tests hand in a FakeSigner's
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
@@ -65,13 +72,14 @@ class DeviceWorker:
 
     @property
     def connected(self) -> bool:
-        return self._signer is not None
+        """Whether the device has answered over the current link (signers connect lazily)."""
+        return self._signer is not None and self.info is not None
 
     def _signer_now(self) -> Signer:
         """Open the device if needed (runs in the worker thread)."""
         signer = self._signer
         if signer is None:
-            signer = open_signer(self.path, allow_blind_signing=self._allow_blind)
+            signer = self._open(self.path, allow_blind_signing=self._allow_blind)
             # Visible to the liveness watchdog before the first exchange with the device.
             with self._signer_lock:
                 self._signer = signer

@@ -17,12 +17,11 @@ import pytest
 from eth_account import Account
 from hypothesis import settings
 
-from emulator.keys import DEFAULT_MNEMONIC
-from emulator.ledger.process import LedgerSimulatorProcess
-from emulator.process import DaemonProcess, EmulatorProcess
-from emulator.real import ENV_SPECULOS_ELF, ENV_TREZOR_EMU, SpeculosProcess, TrezorEmulatorProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.process import EmulatorProcess
+from signerd.launch import DaemonProcess
+from tests.support import skip_unless_configured, start_simulator
 
+# Tests derive accounts from the simulators' mnemonic (Account.from_mnemonic).
 Account.enable_unaudited_hdwallet_features()
 
 # CI replays the same examples every run, so a landing never hangs on a lucky draw; locally,
@@ -30,50 +29,6 @@ Account.enable_unaudited_hdwallet_features()
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-MASTER_ADDRESS: str = Account.from_mnemonic(
-    DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0"
-).address
-
-
-# The real emulators run only where the environment points at them (emulator/README.md).
-REAL_EMULATOR_ENV = {"trezor-emu": ENV_TREZOR_EMU, "speculos": ENV_SPECULOS_ELF}
-
-
-def skip_unless_configured(family: str) -> None:
-    """Skip, saying which variable to set, when `family` is a real emulator that is absent."""
-    variable = REAL_EMULATOR_ENV.get(family)
-    if variable is not None and not os.environ.get(variable):
-        what = "a trezor-emu-core binary" if family == "trezor-emu" else "an Ethereum app ELF"
-        pytest.skip(f"real {family} not configured: set {variable} to {what}")
-
-
-def start_simulator(
-    family: str, tmp_path: Path, auto: str | None = None, mnemonic: str = DEFAULT_MNEMONIC
-) -> EmulatorProcess:
-    log = tmp_path / f"{family}-sim.log"
-    if family == "trezor":
-        return TrezorSimulatorProcess(auto=auto, mnemonic=mnemonic, log_path=log).start()
-    if family == "ledger":
-        # A Stax shows every EIP-712 field without any app setting (Nano behaviour: own tests).
-        return LedgerSimulatorProcess(
-            model="stax", auto=auto, mnemonic=mnemonic, log_path=log
-        ).start()
-    skip_unless_configured(family)
-    if auto is not None:
-        pytest.skip(f"{family}: answering reviews automatically is a simulator feature")
-    emulator: EmulatorProcess | None
-    if family == "trezor-emu":
-        emulator = TrezorEmulatorProcess.from_environment(
-            tmp_path / "trezor-profile", mnemonic=mnemonic, log_path=log
-        )
-    elif family == "speculos":
-        emulator = SpeculosProcess.from_environment(mnemonic=mnemonic, log_path=log)
-    else:
-        raise ValueError(f"unknown device family {family!r}")
-    assert emulator is not None
-    return emulator.start()
-
 
 # How long Python may take to exit once pytest is done before the run is declared hung.
 EXIT_GRACE_SECONDS = 60

@@ -1,24 +1,64 @@
-"""Helpers shared by the end-to-end tests: grant requests, waiting, and the CLI as a person runs it."""
+"""One source for what the tests share: constants, factories, devices, and the CLI.
+
+Keys and the master address come from emulator/keys.py (what the simulators are seeded
+with); everything else the tests have in common is here, not copied into each file.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_account import Account
 
+from emulator.keys import DEFAULT_MNEMONIC, MASTER_ADDRESS
+from emulator.ledger.launch import ENV_SPECULOS_ELF, LedgerSimulatorProcess, SpeculosProcess
+from emulator.process import EmulatorProcess
+from emulator.trezor.launch import ENV_TREZOR_EMU, TrezorEmulatorProcess, TrezorSimulatorProcess
+from signerd.client import Client
+from signerd.launch import DaemonProcess
 from signerd.store import StoredGrant
 
-USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
+# A fixed clock for everything time-dependent: 2026-05-28T20:26:40Z, as the store keeps time
+# (time.time() floats), and as grants count it (whole Unix seconds).
+NOW = 1_780_000_000.0
+NOW_SECONDS = int(NOW)
+FOREVER = 2**64 - 1  # a validUntil that never comes
+USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"  # USDC on Base (chain 8453)
+SEPOLIA_USDC = "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"  # USDC on Sepolia
+TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"  # a contract an agent may call
+TARGET_A = "0x1111111111111111111111111111111111111111"
+TARGET_B = "0x2222222222222222222222222222222222222222"
+SESSION = TARGET_A  # a session key where any address will do
+NATIVE = "0x" + "0" * 40  # the chain's own coin in an allowance
+
+
+def daily_usdc() -> dict[str, Any]:
+    """An allowance of 10 USDC a day."""
+    return {"token": USDC_BASE, "amount": "10000000", "period": 86400}
+
+
+def some_eth() -> dict[str, Any]:
+    """An allowance of 0.001 of the chain's coin, in total (a grant's summary shows it whole:
+    "0.001 ETH total", where 5 wei would take 30 characters of the 99)."""
+    return {"token": NATIVE, "amount": "1000000000000000", "period": 0}
+
+
+# How long a test waits for the daemon to reach a state (a request pending, an audit entry),
+# and for a reply that waits on a device.
+STATE_TIMEOUT = 15.0
+REPLY_TIMEOUT = 30.0
 
 
 def grant_params(**overrides: Any) -> dict[str, Any]:
@@ -27,7 +67,7 @@ def grant_params(**overrides: Any) -> dict[str, Any]:
         "agent": "weather-bot",
         "sessionKey": Account.create().address,
         "chainId": 8453,
-        "allowances": [{"token": USDC_BASE, "amount": "10000000", "period": 86400}],
+        "allowances": [daily_usdc()],
         "targets": [TARGET],
         "validFor": 3600,
     }
@@ -62,15 +102,6 @@ def running_later(delay: float, action: Callable[[], object]) -> Iterator[None]:
         raise errors[0]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def signerd_cli(
     *args: str, stdin: str | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -91,13 +122,6 @@ def audit_events(data_dir: Path) -> list[str]:
     return [json.loads(line)["event"] for line in out.splitlines()]
 
 
-# Stored grants for store-level tests: the signing account, a session key, "never expires".
-MASTER = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
-SESSION = "0x1111111111111111111111111111111111111111"
-FOREVER = 2**64 - 1
-NOW = 1_750_000_000.0
-
-
 def make_grant(
     n: int,
     *,
@@ -107,7 +131,7 @@ def make_grant(
     session_key: str = SESSION,
     summary: str | None = None,
 ) -> StoredGrant:
-    """Grant `n` as the store keeps it (the store does not re-verify signatures); a `summary`
+    """Grant `n` as the store keeps it, signed by the master account (the store does not re-verify signatures); a `summary`
     gives its document the weight of a real grant's."""
     message: dict[str, Any] = {"nonce": str(2**255 + n)}
     if summary is not None:
@@ -115,7 +139,7 @@ def make_grant(
     grant_id = "0x" + hashlib.sha256(f"grant {n}".encode()).hexdigest()
     return StoredGrant(
         id=grant_id,
-        account=MASTER,
+        account=MASTER_ADDRESS,
         session_key=session_key,
         chain_id=1,
         agent=f"agent-{n} uid 1000 /usr/bin/python3",
@@ -126,9 +150,67 @@ def make_grant(
             "id": grant_id,
             "typedData": {"primaryType": "SessionGrant", "message": message},
             "signature": "0x" + "ab" * 65,
-            "signer": MASTER,
+            "signer": MASTER_ADDRESS,
         },
         device="trezor Safe 3 udp:127.0.0.1:21324",
         peer_uid=1000,
         created_at=created_at,
     )
+
+
+def pending(daemon: DaemonProcess) -> int:
+    """How many requests the daemon has waiting for the device."""
+    with Client(daemon.socket_path) as client:
+        return int(client.status()["pending"])
+
+
+def request_in_background(
+    daemon: DaemonProcess, pool: ThreadPoolExecutor, **overrides: Any
+) -> Future[dict[str, Any]]:
+    """A grant request (grant_params with overrides) from a thread of `pool`."""
+
+    def call() -> dict[str, Any]:
+        with Client(daemon.socket_path) as client:
+            return client.request_grant(**grant_params(**overrides))
+
+    return pool.submit(call)
+
+
+# The real emulators run only where the environment points at them (emulator/README.md).
+REAL_EMULATOR_ENV = {"trezor-emu": ENV_TREZOR_EMU, "speculos": ENV_SPECULOS_ELF}
+
+
+def skip_unless_configured(family: str) -> None:
+    """Skip, saying which variable to set, when `family` is a real emulator that is absent."""
+    variable = REAL_EMULATOR_ENV.get(family)
+    if variable is not None and not os.environ.get(variable):
+        what = "a trezor-emu-core binary" if family == "trezor-emu" else "an Ethereum app ELF"
+        pytest.skip(f"real {family} not configured: set {variable} to {what}")
+
+
+def start_simulator(
+    family: str, tmp_path: Path, auto: str | None = None, mnemonic: str = DEFAULT_MNEMONIC
+) -> EmulatorProcess:
+    """A started device of `family`: "trezor", "ledger", "trezor-emu" or "speculos"."""
+    log = tmp_path / f"{family}-sim.log"
+    if family == "trezor":
+        return TrezorSimulatorProcess(auto=auto, mnemonic=mnemonic, log_path=log).start()
+    if family == "ledger":
+        # A Stax shows every EIP-712 field without any app setting (Nano behaviour: own tests).
+        return LedgerSimulatorProcess(
+            model="stax", auto=auto, mnemonic=mnemonic, log_path=log
+        ).start()
+    skip_unless_configured(family)
+    if auto is not None:
+        pytest.skip(f"{family}: answering reviews automatically is a simulator feature")
+    emulator: EmulatorProcess | None
+    if family == "trezor-emu":
+        emulator = TrezorEmulatorProcess.from_environment(
+            tmp_path / "trezor-profile", mnemonic=mnemonic, log_path=log
+        )
+    elif family == "speculos":
+        emulator = SpeculosProcess.from_environment(mnemonic=mnemonic, log_path=log)
+    else:
+        raise ValueError(f"unknown device family {family!r}")
+    assert emulator is not None
+    return emulator.start()

@@ -7,5 +7,6 @@ Layout:
   device.py    the simulated firmware: features, sessions, keys, Ethereum flows, confirmations
   server.py    the UDP sockets (wire link and debug link) and the threads that drive the device
   main.py      the `signerd-emulator trezor` click command
-  process.py   TrezorSimulatorProcess: run the simulator as a child process and press its buttons
+  launch.py    TrezorSimulatorProcess and TrezorEmulatorProcess (trezor-emu-core): start one as a
+               child process and press its buttons
 """

@@ -65,7 +65,7 @@ def _read_terminal(device: SimulatedTrezor) -> None:
 @click.command(
     epilog=(
         "Fault switches, for hardening the host: --drop-after N answers N wire messages and "
-        "then goes silent, pings included (an unplugged device); --stall never answers "
+        "then closes its wire port (an unplugged device); --stall never answers "
         "signing requests; --garbage answers signing requests with a random 64-byte packet "
         "that is not a protocol v1 report."
     )

@@ -78,7 +78,11 @@ class UdpLinks:
 
     def send_raw(self, peer: Address, data: bytes) -> None:
         """``data`` to the wire port's last sender (``peer`` only if nothing came since)."""
-        self.wire_sock.sendto(data, self._last_peer.get(self.wire_sock, peer))
+        try:
+            self.wire_sock.sendto(data, self._last_peer.get(self.wire_sock, peer))
+        except OSError:
+            if self.wire_sock.fileno() != -1:  # not closed by --drop-after
+                raise
 
     def _send_debug(self, peer: Address, msg: messages.MessageType) -> None:
         msg_type, payload = encode(msg)
@@ -127,8 +131,11 @@ class UdpLinks:
                 continue
             data, peer = received
             if self.drop_after is not None and self._received >= self.drop_after:
-                # --drop-after: the device has gone silent (as if unplugged), pings included.
-                continue
+                # --drop-after: unplugged. An emulator that goes away releases its port,
+                # which is how a host tells (it cannot ping: see this module's docstring).
+                LOG.warning("drop-after %d: closing the wire port", self.drop_after)
+                self.wire_sock.close()
+                return
             if data == PING:
                 self.send_raw(peer, PONG)
                 continue

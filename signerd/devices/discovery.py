@@ -6,15 +6,18 @@ access to the same ids (a test keeps them equal).
 
 from __future__ import annotations
 
-import logging
-import socket
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from signerd.devices import open_signer
+from signerd.devices.registry import (
+    AUTO,
+    EMULATOR_PATHS,
+    answers,
+    find_by_path,
+    open_signer,
+    usb_paths,
+)
 from signerd.errors import DeviceNotFound, SignerdError
-
-LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,6 @@ USB_IDS: tuple[UsbId, ...] = (
     UsbId(0x1209, 0x53C1, "trezor", "Trezor T / Safe 3 / Safe 5"),
     UsbId(0x2C97, None, "ledger", "Ledger Nano S / S Plus / X, Stax, Flex"),
 )
-
-# Emulators on their default ports: trezor-emu-core (UDP) and Speculos' APDU port (TCP).
-EMULATOR_PATHS: tuple[str, ...] = ("udp:127.0.0.1:21324", "tcp:127.0.0.1:9999")
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,15 @@ def discover(*, emulators: bool = True) -> list[FoundDevice]:
     Asking means opening each device briefly; Speculos serves one APDU client at a time, so
     this displaces another client of it (signerd reconnects on its next operation).
     """
-    candidates = [(path, False) for path in _trezor_usb_paths() + _ledger_usb_paths()]
+    candidates = [(path, False) for path in usb_paths()]
     if emulators:
-        for path in EMULATOR_PATHS:
-            answers = _udp_answers if path.startswith("udp:") else _tcp_answers
-            if answers(path):
-                candidates.append((path, True))
+        candidates += [(path, True) for path in EMULATOR_PATHS if answers(path)]
     return [_describe(path, emulator) for path, emulator in candidates]
 
 
 def resolve_device(path: str) -> str:
     """``auto`` becomes the path of the only device found; any other path is kept."""
-    if path != "auto":
+    if path != AUTO:
         return path
     found = [d for d in discover() if d.error is None]
     if len(found) == 1:
@@ -82,7 +79,7 @@ def resolve_device(path: str) -> str:
 
 
 def _describe(path: str, emulator: bool) -> FoundDevice:
-    family = "ledger" if path.startswith(("tcp:", "ledger")) else "trezor"
+    family = find_by_path(path).family
     try:
         with open_signer(path) as signer:
             info = signer.info
@@ -90,48 +87,3 @@ def _describe(path: str, emulator: bool) -> FoundDevice:
         hint = "" if emulator else " (udev rules installed? see udev/README.md)"
         return FoundDevice(family, path, None, None, emulator, f"{exc}{hint}")
     return FoundDevice(family, info.path, info.model, info.shows_typed_data_fields, emulator)
-
-
-def _trezor_usb_paths() -> list[str]:
-    from trezorlib.transport.hid import HidTransport
-    from trezorlib.transport.webusb import WebUsbTransport
-
-    paths: list[str] = []
-    for transport_class in (WebUsbTransport, HidTransport):
-        try:
-            paths += [t.get_path() for t in transport_class.enumerate()]
-        except Exception as exc:  # no libusb / hidapi backend on this machine
-            LOG.debug("%s enumeration failed: %s", transport_class.__name__, exc)
-    return paths
-
-
-def _ledger_usb_paths() -> list[str]:
-    from signerd.devices.ledger import enumerate_hid
-
-    try:
-        records = enumerate_hid()
-    except Exception as exc:  # no hidapi backend
-        LOG.debug("Ledger HID enumeration failed: %s", exc)
-        return []
-    return [f"ledger:hid:{record['path'].decode()}" for record in records]
-
-
-def _udp_answers(path: str) -> bool:
-    host, port = path.split(":")[1:]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.2)
-        try:
-            sock.connect((host, int(port)))
-            sock.sendall(b"PINGPING")
-            return sock.recv(8) == b"PONGPONG"
-        except OSError:
-            return False
-
-
-def _tcp_answers(path: str) -> bool:
-    host, port = path.split(":")[1:]
-    try:
-        with socket.create_connection((host, int(port)), timeout=0.2):
-            return True
-    except OSError:
-        return False

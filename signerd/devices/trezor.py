@@ -1,14 +1,17 @@
-"""Trezor signer on trezorlib: any transport trezorlib knows (udp:, webusb:, hid:, bridge:).
+"""Trezor signer on trezorlib, over the links of signerd/devices/registry.py.
 
 Typed data is streamed with ``ethereum.sign_typed_data`` so T/Safe models show every field.
 A Trezor One can only sign EIP-712 hashes; that is refused unless blind signing was allowed,
 and then the hashes the person must compare are announced through ``notify``.
+
+cancel() sends trezorlib's Cancel: the firmware clears its screen and answers the waiting
+call with Failure(ActionCancelled), the same answer as a press on the reject button; the
+signer tells the two apart by whether cancel() was called for the running operation.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,22 +23,29 @@ from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClie
 from trezorlib.tools import parse_path
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
 
-from signerd.devices.base import DEFAULT_DERIVATION_PATH, DeviceInfo, Notify, Signer
-from signerd.devices.liveness import udp_port_bound
+from signerd.devices.base import (
+    DEFAULT_DERIVATION_PATH,
+    DeviceInfo,
+    Notify,
+    OperationGate,
+    Signer,
+)
+from signerd.devices.registry import DevicePath, find_by_path, locate
 from signerd.errors import (
     BlindSigningRefused,
+    Cancelled,
     DeviceBusy,
     DeviceError,
     DeviceLocked,
     DeviceNotFound,
     DeviceUnavailable,
     UserRejected,
+    ValidationError,
 )
 
 LOG = logging.getLogger(__name__)
 
 APP_NAME = "signerd"
-PATH_PREFIXES = ("udp", "webusb", "hid", "bridge", "trezor")
 T = TypeVar("T")
 
 # Trezor One firmware has no EthereumSignTypedData: it can only sign the two EIP-712 hashes.
@@ -50,11 +60,11 @@ _LOCKED_FAILURES = {
 }
 
 
-def _transport_for(path: str) -> Transport:
-    # "trezor:usb" / "trezor" mean: the first Trezor trezorlib finds on any transport.
-    query = None if path in ("trezor", "trezor:usb", "trezor:auto") else path
+def _transport_for(where: DevicePath) -> Transport:
+    # trezorlib picks its transport class by the same prefixes as the registry.
+    path = locate(where).path
     try:
-        return get_transport(query, prefix_search=query is not None)
+        return get_transport(path, prefix_search=True)
     except DeviceIsBusy as exc:
         raise DeviceBusy(f"Trezor at {path} is in use by another program") from exc
     except (TransportException, OSError) as exc:
@@ -62,11 +72,13 @@ def _transport_for(path: str) -> Transport:
 
 
 @contextmanager
-def _device_errors(path: str) -> Iterator[None]:
+def _device_errors(path: str, gate: OperationGate) -> Iterator[None]:
     """Translate trezorlib's exceptions into signerd's hierarchy."""
     try:
         yield
     except exceptions.Cancelled as exc:
+        if gate.cancelled:
+            raise Cancelled("cancelled on the Trezor by the host") from exc
         raise UserRejected("rejected on the Trezor") from exc
     except (
         exceptions.PinException,
@@ -90,25 +102,28 @@ class TrezorSigner(Signer):
     """A Trezor reached through trezorlib, kept connected between operations."""
 
     def __init__(self, path: str, *, allow_blind_signing: bool = False) -> None:
+        where = find_by_path(path)
+        if where.family != "trezor":
+            raise ValidationError("path", f"not a Trezor path: {path!r}")
         self._path = path
+        self._where = where
         self._allow_blind = allow_blind_signing
         self._notify: Notify | None = None
         self._prompt: str | None = None  # said once per operation, at the first button
-        self._lock = threading.Lock()
+        self._gate = OperationGate()
+        self._transport: Transport | None = None
         self._client: TrezorClient[Any] | None = None
         self._session: Session[Any, Any] | None = None
         self._info: DeviceInfo | None = None
         self._severed = False
-        # Finding the transport only checks that something answers at the path; the protocol
-        # session is set up by the first operation, where the daemon's watchdog can see it.
-        self._transport: Transport | None = _transport_for(path)
 
     # -- connection -------------------------------------------------------------------
 
     def _connect(self) -> Session[Any, Any]:
         if self._session is not None:
             return self._session
-        transport = self._transport or _transport_for(self._path)
+        # Kept before the handshake so that close() from another thread can break it.
+        transport = self._transport or _transport_for(self._where)
         self._transport, self._severed = transport, False
         app = AppManifest(
             app_name=APP_NAME,
@@ -141,10 +156,13 @@ class TrezorSigner(Signer):
         """Drop the link; safe from any thread, and breaks an operation blocked on it."""
         client, self._client, self._session = self._client, None, None
         transport, self._transport = self._transport, None
+        self._info = None  # asked again on the next connection
         try:
             if client is not None:
                 client.__exit__(None, None, None)
-            elif transport is not None and transport.is_open():
+            # A workflow in progress holds its own open count on the transport, which the
+            # client's exit only decrements: close it outright to break the blocked read.
+            if transport is not None and transport.is_open():
                 transport.close()
         except Exception:  # the link is already broken; nothing left to release
             LOG.debug("error while closing the Trezor transport", exc_info=True)
@@ -156,12 +174,15 @@ class TrezorSigner(Signer):
         prompt: str = "Confirm on your Trezor",
     ) -> T:
         """Run one device operation, reconnecting first if an earlier link broke."""
-        with self._lock:
+        with self._gate.operation():
             self._notify = notify
             self._prompt = prompt
             try:
-                with _device_errors(self._path):
-                    return op(self._connect())
+                with _device_errors(self._path, self._gate):
+                    session = self._connect()
+                    # A cancel() that came while connecting found no session to cancel.
+                    self._gate.check()
+                    return op(session)
             except DeviceUnavailable:
                 self._disconnect()
                 raise
@@ -193,10 +214,12 @@ class TrezorSigner(Signer):
 
     @property
     def info(self) -> DeviceInfo:
-        if self._info is None:
-            self._run(lambda session: None, None)
-        assert self._info is not None
-        return self._info
+        info = self._info
+        if info is None:
+            info = self._run(lambda session: self._info, None)
+        if info is None:  # close() from another thread dropped the link meanwhile
+            raise DeviceUnavailable(f"the link to {self._path} was closed")
+        return info
 
     def get_address(self, path: str = DEFAULT_DERIVATION_PATH) -> str:
         address_n = parse_path(path)
@@ -246,19 +269,15 @@ class TrezorSigner(Signer):
         return _signature(result.signature)
 
     def is_alive(self) -> bool:
-        # UDP (an emulator) never reports a dead peer while we only listen, and any datagram
-        # sent to its wire port would redirect its answers (see liveness.py): ask the kernel
-        # whether the port is still bound. USB reports an unplug by itself.
-        if not self._path.startswith("udp:"):
-            return True
-        host, _, port = self._path.removeprefix("udp:").rpartition(":")
-        return udp_port_bound(host, int(port)) is not False
+        return self._where.is_alive()
 
     def cancel(self) -> None:
         # Written from another thread while the worker waits for the button answer: the
         # firmware then answers Failure(ActionCancelled) to the blocked read.
+        if not self._gate.cancel():
+            return
         session = self._session
-        if session is None:
+        if session is None:  # still connecting: the operation stops before asking
             return
         try:
             session.cancel()
@@ -266,7 +285,7 @@ class TrezorSigner(Signer):
             LOG.debug("could not send Cancel to the Trezor", exc_info=True)
 
     def close(self) -> None:
-        # Not under the operation lock: closing from another thread must break a blocked read.
+        # Not under the operation gate: closing from another thread must break a blocked read.
         self._severed = True
         self._disconnect()
 

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from signerd.config import default_socket_path
-from signerd.errors import error_from_code
+from signerd.errors import SignerdError, error_from_code
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 
 Progress = Callable[[str], None]
@@ -45,24 +45,39 @@ class Client:
     ) -> Any:
         request_id = next(self._ids)
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
-        self._sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        try:
+            self._sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # A daemon that refuses the connection (uid, connection cap) says why, then closes.
+            self._raise_refusal()
+            raise
         while True:
-            line = self._file.readline(MAX_MESSAGE_BYTES + 1)
-            if not line:
-                raise ConnectionError("signerd closed the connection")
-            reply = json.loads(line)
+            reply = self._read_reply()
             if "id" not in reply:  # a notification, e.g. progress of a pending approval
                 if on_progress is not None and reply.get("method") == "signerd_progress":
                     on_progress(str(reply.get("params", {}).get("message", "")))
                 continue
-            if "error" in reply:
-                error = reply["error"]
-                raise error_from_code(
-                    error.get("code", 0), str(error.get("message", "")), error.get("data")
-                )
-            if reply["id"] != request_id:
+            if reply["id"] not in (request_id, None):
                 continue  # a late reply to an earlier, abandoned call
+            if "error" in reply:
+                raise _error_of(reply)
             return reply["result"]
+
+    def _read_reply(self) -> dict[str, Any]:
+        line = self._file.readline(MAX_MESSAGE_BYTES + 1)
+        if not line:
+            raise ConnectionError("signerd closed the connection")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def _raise_refusal(self) -> None:
+        """Raise the error the daemon sent before closing, if it sent one."""
+        try:
+            reply = self._read_reply()
+        except (OSError, ValueError):
+            return
+        if "error" in reply:
+            raise _error_of(reply)
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self.call("signerd_status")
@@ -111,3 +126,8 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _error_of(reply: dict[str, Any]) -> SignerdError:
+    error = reply["error"]
+    return error_from_code(error.get("code", 0), str(error.get("message", "")), error.get("data"))

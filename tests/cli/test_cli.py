@@ -10,8 +10,8 @@ import pytest
 from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.launch import DaemonProcess
 from tests.support import USDC_BASE, signerd_cli
 
 Account.enable_unaudited_hdwallet_features()

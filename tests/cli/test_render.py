@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from emulator.keys import MASTER_ADDRESS as MASTER
 from signerd.cli import render
 from signerd.devices.discovery import FoundDevice
 from signerd.grants import Verification
 from signerd.store import AuditEntry, AuditReport
-from tests.support import MASTER
 
 
 def test_grant_lines() -> None:

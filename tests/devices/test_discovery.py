@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.ledger.process import LedgerSimulatorProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices import discovery
 from signerd.errors import DeviceNotFound
 
@@ -56,7 +56,6 @@ def test_emulators_are_listed_with_model_and_capability(
 
 def test_no_device_explains_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(discovery, "EMULATOR_PATHS", ("udp:127.0.0.1:9", "tcp:127.0.0.1:9"))
-    monkeypatch.setattr(discovery, "_trezor_usb_paths", list)
-    monkeypatch.setattr(discovery, "_ledger_usb_paths", list)
+    monkeypatch.setattr(discovery, "usb_paths", list)
     with pytest.raises(DeviceNotFound, match="udev rules"):
         discovery.resolve_device("auto")

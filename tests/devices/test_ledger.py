@@ -12,12 +12,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.ledger.process import LedgerSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
 from emulator.process import free_port
 from signerd.devices.ledger import LedgerSigner, frame_hid, unframe_hid
 from signerd.errors import (
-    ApprovalTimeout,
     BlindSigningRefused,
+    Cancelled,
     DeviceError,
     DeviceLocked,
     DeviceUnavailable,
@@ -240,8 +240,9 @@ def test_dashboard_asks_to_open_the_app(nano: LedgerSimulatorProcess) -> None:
 
 
 def test_no_emulator_is_unavailable() -> None:
+    signer = LedgerSigner(f"tcp:127.0.0.1:{free_port()}")  # connects lazily
     with pytest.raises(DeviceUnavailable):
-        LedgerSigner(f"tcp:127.0.0.1:{free_port()}")
+        signer.get_address(PATH)
 
 
 def test_connection_dropped_mid_operation(tmp_path: Path) -> None:
@@ -288,6 +289,6 @@ def test_cancel_unblocks_a_pending_review(tmp_path: Path) -> None:
             sim.wait_for_review()
             signer.cancel()
             worker.join(30)
-            assert len(errors) == 1 and isinstance(errors[0], ApprovalTimeout)
+            assert len(errors) == 1 and isinstance(errors[0], Cancelled)
     finally:
         sim.stop()

@@ -10,18 +10,14 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator.process import DaemonProcess, EmulatorProcess
+from emulator.keys import MASTER_ADDRESS
+from emulator.process import EmulatorProcess
 from signerd.client import Client
 from signerd.devices.liveness import udp_port_bound
 from signerd.grants import verify_grant
+from signerd.launch import DaemonProcess, wait_until
 from signerd.worker import LIVENESS_INTERVAL, LIVENESS_MISSES
-from tests.conftest import MASTER_ADDRESS
-from tests.support import grant_params, wait_for
-
-
-def daemon_pending(daemon: DaemonProcess) -> int:
-    with Client(daemon.socket_path) as client:
-        return int(client.status()["pending"])
+from tests.support import STATE_TIMEOUT, grant_params, pending
 
 
 def test_a_bound_port_is_alive_and_a_released_one_is_not() -> None:
@@ -39,7 +35,7 @@ def test_an_approval_slower_than_the_liveness_checks_still_arrives(
 ) -> None:
     with ThreadPoolExecutor(1) as pool, Client(daemon.socket_path) as client:
         future = pool.submit(lambda: client.request_grant(**grant_params()))
-        wait_for(lambda: daemon_pending(daemon) == 1)
+        wait_until(lambda: pending(daemon) == 1, STATE_TIMEOUT)
         # Several liveness rounds pass while the person reads the screen.
         time.sleep(LIVENESS_INTERVAL * (LIVENESS_MISSES + 2))
         device.press_yes()

@@ -11,10 +11,16 @@ import pytest
 from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices import open_signer
 from signerd.devices.trezor import TrezorSigner
-from signerd.errors import BlindSigningRefused, DeviceNotFound, DeviceUnavailable, UserRejected
+from signerd.errors import (
+    BlindSigningRefused,
+    Cancelled,
+    DeviceNotFound,
+    DeviceUnavailable,
+    UserRejected,
+)
 from signerd.grants import (
     build_grant_typed_data,
     parse_grant_request,
@@ -108,7 +114,8 @@ def test_cancel_from_another_thread_aborts_the_review(tmp_path: Path) -> None:
         TrezorSimulatorProcess(log_path=tmp_path / "sim.log") as sim,
         open_signer(sim.path) as signer,
     ):
-        with running_later(0.5, signer.cancel), pytest.raises(UserRejected):
+        # A cancel from the host is Cancelled, not a rejection by the person.
+        with running_later(0.5, signer.cancel), pytest.raises(Cancelled):
             signer.sign_typed_data(grant_typed_data())
         # The device is free again: the next review can be approved.
         with running_later(0.2, sim.press_yes):
@@ -134,10 +141,10 @@ def test_trezor_one_is_refused_unless_blind_signing_is_allowed(tmp_path: Path) -
 
 def test_no_device_and_vanished_device(tmp_path: Path) -> None:
     sim = TrezorSimulatorProcess(auto="approve", log_path=tmp_path / "sim.log")
+    signer = open_signer(sim.path)  # connects lazily: nothing is asked yet
     with pytest.raises(DeviceNotFound):
-        open_signer(sim.path)
-    sim.start()
-    signer = open_signer(sim.path)
+        signer.get_address()
+    sim.start()  # a device that appears later is picked up by the same signer
     assert signer.get_address() == MASTER.address
     sim.kill()
     with pytest.raises(DeviceUnavailable):

@@ -12,12 +12,12 @@ from eth_account import Account
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
 from emulator.ledger import eip712
 from emulator.ledger.app import EthereumApp, Settings
-from emulator.ledger.process import LedgerSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
 from emulator.ledger.screen import Screen
+from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.devices.ledger import pack_bip32, typed_data_apdus
 
-Account.enable_unaudited_hdwallet_features()
-PATH = "m/44'/60'/0'/0/0"
+PATH = DEFAULT_DERIVATION_PATH
 EXPECTED = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=PATH).address
 
 

@@ -22,13 +22,14 @@ from trezorlib.transport import Timeout
 from trezorlib.transport.udp import UdpTransport
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from emulator.trezor.wire import encode
+from signerd.devices.base import DEFAULT_DERIVATION_PATH
+from signerd.devices.liveness import udp_port_bound
+from tests.support import NATIVE, SESSION, TARGET_B, USDC_BASE
 
-PATH = parse_path("m/44'/60'/0'/0/0")
-
-Account.enable_unaudited_hdwallet_features()
-ACCOUNT = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/0")
+PATH = parse_path(DEFAULT_DERIVATION_PATH)
+ACCOUNT = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=DEFAULT_DERIVATION_PATH)
 
 # Nested structs (Scope holds an Allowance), an array of structs, an address[], uint64s,
 # a bool and a bytes32: every path of the streaming hasher.
@@ -66,24 +67,24 @@ TYPED_DATA: dict[str, Any] = {
     "domain": {"name": "signerd", "version": "1", "chainId": 8453},
     "message": {
         "account": ACCOUNT.address,
-        "sessionKey": "0x1111111111111111111111111111111111111111",
+        "sessionKey": SESSION,
         "agent": "builder (uid 1000) /usr/bin/agent",
         "allowances": [
             {
-                "token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                "token": USDC_BASE,
                 "amount": 10_000_000,
                 "period": 86400,
             },
-            {"token": "0x0000000000000000000000000000000000000000", "amount": 5, "period": 0},
+            {"token": NATIVE, "amount": 5, "period": 0},
         ],
         "targets": [
-            "0x2222222222222222222222222222222222222222",
+            TARGET_B,
             "0x3333333333333333333333333333333333333333",
         ],
         "scope": {
             "label": "daily spend",
             "cap": {
-                "token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                "token": USDC_BASE,
                 "amount": 99,
                 "period": 3600,
             },
@@ -239,7 +240,7 @@ def test_debug_link_reads_screens_and_presses(manual: TrezorSimulatorProcess) ->
     thread, outcome = _in_thread(
         lambda: ethereum.sign_typed_data(session, PATH, copy.deepcopy(TYPED_DATA))
     )
-    first = manual.wait_for_screen()
+    first = manual.wait_for_review()
     assert first.title() == "Signing address"
     assert first.screen_content() == ACCOUNT.address
     assert first.button_contents() == ["Cancel", "-", "Confirm"]
@@ -261,12 +262,12 @@ def test_trezorlib_debuglink_decision_flow(manual: TrezorSimulatorProcess) -> No
     """trezorlib's own DebugLink drives a confirmation: press_yes is a DebugLinkDecision."""
     session = _session(manual.path)
     thread, outcome = _in_thread(lambda: ethereum.sign_message(session, PATH, "by debuglink"))
-    manual.wait_for_screen()
+    manual.wait_for_review()
     link = DebugLink(UdpTransport(manual.debug_path.removeprefix("udp:")))
     try:
         assert link.read_layout().title() == "Sign ETH message"
         link.press_yes()
-        manual.wait_for_screen()
+        manual.wait_for_review()
         layout = link.read_layout()
         assert (layout.title(), layout.text_content()) == ("Confirm message", "by debuglink")
         link.press_yes()
@@ -282,7 +283,7 @@ def test_cancel_while_waiting_for_button(manual: TrezorSimulatorProcess) -> None
     thread, outcome = _in_thread(
         lambda: ethereum.sign_typed_data(session, PATH, copy.deepcopy(TYPED_DATA))
     )
-    manual.wait_for_screen()
+    manual.wait_for_review()
     session.cancel()
     thread.join(30)
     assert isinstance(outcome.get("error"), exceptions.Cancelled)
@@ -387,15 +388,13 @@ def test_garbage_answers_signing_with_a_non_protocol_packet() -> None:
             ethereum.sign_message(session, PATH, "noise")
 
 
-def test_drop_after_goes_silent() -> None:
+def test_drop_after_releases_the_port_like_an_unplugged_emulator() -> None:
     for sim in _start(auto="approve", extra_args=["--drop-after", "1"]):
         answered = _raw_call(sim.path, messages.Ping(message="one"))
         assert isinstance(answered, messages.Success)
-        assert not sim.is_ready()
-        transport = UdpTransport(sim.path.removeprefix("udp:"))
-        with transport, pytest.raises(Timeout):
-            write(transport, *encode(messages.Ping(message="two")))
-            read(transport, timeout=1)
+        assert not sim.is_ready()  # the ping after the last answered message closed the port
+        host, port = sim.path.removeprefix("udp:").rsplit(":", 1)
+        assert udp_port_bound(host, int(port)) is False
 
 
 def test_arrays_of_arrays_fail_as_in_firmware(approving: TrezorSimulatorProcess) -> None:

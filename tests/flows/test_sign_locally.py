@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from emulator.keys import MASTER_ADDRESS
 from signerd.errors import UserRejected, ValidationError
 from signerd.flows.grant import sign_grant_locally
 from signerd.grants import verify_grant
-from tests.conftest import MASTER_ADDRESS, start_simulator
-from tests.support import grant_params
+from tests.support import grant_params, start_simulator
 
 
 @pytest.mark.parametrize("family", ["trezor", "ledger"])

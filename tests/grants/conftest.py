@@ -17,17 +17,12 @@ from signerd.grants import (
     parse_grant_request,
     signed_grant,
 )
-
-NOW = 1_780_000_000  # 2026-05-28T20:26:40Z
-BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-SEPOLIA_USDC = "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"
-TARGET_A = "0x1111111111111111111111111111111111111111"
-TARGET_B = "0x2222222222222222222222222222222222222222"
+from tests.support import NOW_SECONDS, TARGET_A, TARGET_B, USDC_BASE
 
 
 @pytest.fixture(scope="session")
 def now() -> int:
-    return NOW
+    return NOW_SECONDS
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +51,11 @@ def request_json(session_key: str) -> dict[str, Any]:
         "sessionKey": session_key,
         "agent": "weather-bot",
         "allowances": [
-            {"token": BASE_USDC, "amount": "10000000", "period": 86400},
+            {"token": USDC_BASE, "amount": "10000000", "period": 86400},
             {"token": ZERO_ADDRESS, "amount": 500000000000000000, "period": 0},
         ],
         "targets": [TARGET_A, TARGET_B],
-        "validAfter": NOW,
+        "validAfter": NOW_SECONDS,
         "validFor": 7 * 86400,
     }
 
@@ -72,7 +67,7 @@ def make_grant(
     """Request JSON -> signed grant document as an agent receives it (after a JSON round trip)."""
 
     def make(request: dict[str, Any]) -> dict[str, Any]:
-        req = parse_grant_request(request, now=NOW)
+        req = parse_grant_request(request, now=NOW_SECONDS)
         agent = agent_description(req.label, 1000, 4242, "/usr/bin/python3")
         typed = build_grant_typed_data(req, account=master.address, agent=agent, nonce=7)
         signature = Account.sign_typed_data(master.key, full_message=typed).signature

@@ -18,11 +18,9 @@ from signerd.grants import (
 )
 from signerd.grants.schema import MAX_CHAIN_ID, MAX_TIMESTAMP, UINT256_MAX
 from signerd.grants.tokens import TokenInfo, token_table
+from tests.support import TARGET_A, TARGET_B, USDC_BASE
 
-BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 PAYEE = "0x3333333333333333333333333333333333333333"
-TARGET_A = "0x1111111111111111111111111111111111111111"
-TARGET_B = "0x2222222222222222222222222222222222222222"
 
 
 def test_valid_request_is_normalised(
@@ -33,7 +31,7 @@ def test_valid_request_is_normalised(
         session_key=session_key,
         label="weather-bot",
         allowances=(
-            AllowanceSpec(BASE_USDC, 10_000_000, 86400, 0, "USDC", 6),
+            AllowanceSpec(USDC_BASE, 10_000_000, 86400, 0, "USDC", 6),
             AllowanceSpec(ZERO_ADDRESS, 500_000_000_000_000_000, 0, 0, "ETH", 18),
         ),
         payees=(),
@@ -169,7 +167,7 @@ def _until(offset: int, *, after: int | None = None) -> Mutation:
 def _allowances(count: int) -> Mutation:
     def mutate(data: dict[str, Any], now: int) -> None:
         data["allowances"] = [
-            {"token": BASE_USDC, "amount": 1, "period": period} for period in range(count)
+            {"token": USDC_BASE, "amount": 1, "period": period} for period in range(count)
         ]
 
     return mutate
@@ -248,12 +246,12 @@ BAD_REQUESTS: list[tuple[str, Mutation, str]] = [
     ),
     (
         "allowance token lowercase",
-        _set("allowances.0.token", BASE_USDC.lower()),
+        _set("allowances.0.token", USDC_BASE.lower()),
         "allowances.0.token",
     ),
     (
         "duplicate allowance",
-        _set("allowances.1", {"token": BASE_USDC, "amount": 5, "period": 86400}),
+        _set("allowances.1", {"token": USDC_BASE, "amount": 5, "period": 86400}),
         "allowances.1",
     ),
     ("targets string", _set("targets", TARGET_A), "targets"),

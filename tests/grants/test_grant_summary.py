@@ -21,9 +21,9 @@ from signerd.grants.schema import (
     UINT256_MAX,
 )
 from signerd.grants.summary import allowance_phrase, chain_name, summarize, summary_problem
+from tests.support import USDC_BASE
 
 SESSION_KEY = "0x5050A4F4b3f9338C3472dcC01A87C76A144b3c9c"
-BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 OTHER_TOKEN = "0x9999999999999999999999999999999999999999"
 NOW = 1_795_000_000
 UNTIL = 1_795_392_000  # 2026-11-23 00:00 UTC
@@ -119,7 +119,7 @@ def test_format_time_shows_seconds_only_when_set() -> None:
 
 def test_summary_of_a_typical_grant() -> None:
     allowances = [
-        allowance(BASE_USDC, 10_000_000, 86400, "USDC", 6, most=500_000),
+        allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6, most=500_000),
         allowance(ZERO_ADDRESS, 5 * 10**17, 0, "ETH", 18),
     ]
     assert summarize(message(allowances, targets=2), 8453) == (
@@ -130,7 +130,7 @@ def test_summary_of_a_typical_grant() -> None:
 
 def test_issue_case_token_of_another_chain_shows_raw_units_and_the_chain() -> None:
     # Was "may spend within 1 allowance": no amount at all (chain 1, where this is not USDC).
-    assert summary_of(1, (BASE_USDC, "10000000", 86400)) == (
+    assert summary_of(1, (USDC_BASE, "10000000", 86400)) == (
         "10000000 units of 0x8335..2913/day on Ethereum; to anyone; until 2026-11-23 00:00 UTC"
     )
 
@@ -150,7 +150,7 @@ def test_issue_case_one_wei_of_native_coin() -> None:
 def test_issue_case_an_amount_that_cannot_be_shown_is_refused_not_counted() -> None:
     # Was "may spend 1 USDC/day, +1 more", and verified as valid.
     with pytest.raises(ValidationError) as caught:
-        summary_of(8453, (BASE_USDC, 1_000_000, 86400), (ZERO_ADDRESS, UINT256_MAX, 0))
+        summary_of(8453, (USDC_BASE, 1_000_000, 86400), (ZERO_ADDRESS, UINT256_MAX, 0))
     assert caught.value.field == "allowances"
     assert "more than the 99 a screen shows whole" in caught.value.message
 
@@ -159,7 +159,7 @@ def test_issue_case_an_amount_that_cannot_be_shown_is_refused_not_counted() -> N
     ("chain_id", "token", "name"),
     [
         (1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "Ethereum"),
-        (8453, BASE_USDC, "Base"),
+        (8453, USDC_BASE, "Base"),
         (84532, "0x036CbD53842c5426634e7929541eC2318f3dCF7e", "Base Sepolia"),
     ],
 )
@@ -183,7 +183,7 @@ def test_unnamed_tokens_show_their_maximum_in_raw_units() -> None:
 
 
 def test_payees_and_targets() -> None:
-    usdc = allowance(BASE_USDC, 10_000_000, 86400, "USDC", 6)
+    usdc = allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6)
     assert summarize(message([usdc], payees=2, targets=1), 8453) == (
         "10 USDC/day on Base; to 0x0000..0001, 0x0000..0002; may call 1 contract; "
         "until 2026-11-23 00:00 UTC"
@@ -211,7 +211,7 @@ def test_summary_problem_names_the_part_that_overflows(msg: dict[str, Any], fiel
 
 
 def test_a_summary_that_fits_has_no_problem() -> None:
-    msg = message([allowance(BASE_USDC, 10_000_000, 86400, "USDC", 6)])
+    msg = message([allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6)])
     assert summary_problem(msg, 8453) is None
 
 

@@ -40,8 +40,8 @@ from signerd.grants.schema import (
     UINT64_MAX,
     UINT256_MAX,
 )
+from tests.support import NOW_SECONDS
 
-NOW = 1_780_000_000
 ACCOUNT = "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"
 
 
@@ -294,7 +294,7 @@ def test_typed_data_fits_the_screens(
     request: dict[str, Any], label: str, uid: int, exe: str
 ) -> None:
     try:
-        req = parse_grant_request(request, now=NOW)
+        req = parse_grant_request(request, now=NOW_SECONDS)
     except ValidationError as exc:
         # The only valid-looking request refused is one whose summary cannot be shown whole.
         assert exc.field in ("allowances", "payees", "targets")

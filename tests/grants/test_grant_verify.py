@@ -23,10 +23,9 @@ from signerd.grants import (
     summarize,
     verify_grant,
 )
+from tests.support import NOW_SECONDS, SEPOLIA_USDC
 
-NOW = 1_780_000_000
 WEEK = 7 * 86400
-SEPOLIA_USDC = "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"
 STRANGER = "0x3333333333333333333333333333333333333333"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -34,48 +33,48 @@ Tamper = Callable[[dict[str, Any]], None]
 
 
 def test_signed_grant_verifies(grant: dict[str, Any], master: LocalAccount) -> None:
-    result = verify_grant(grant, now=NOW + 10)
+    result = verify_grant(grant, now=NOW_SECONDS + 10)
     assert result == Verification(True, None, None, master.address, grant["id"])
-    assert verify_grant(grant, expected_signer=master.address, now=NOW + 10).valid
+    assert verify_grant(grant, expected_signer=master.address, now=NOW_SECONDS + 10).valid
     # Any hex case for the expected signer.
-    assert verify_grant(grant, expected_signer=master.address.lower(), now=NOW + 10).valid
+    assert verify_grant(grant, expected_signer=master.address.lower(), now=NOW_SECONDS + 10).valid
 
 
 def test_window_bounds(grant: dict[str, Any]) -> None:
-    assert verify_grant(grant, now=NOW - 1).reason == "not_yet_valid"
-    assert verify_grant(grant, now=NOW).valid
-    assert verify_grant(grant, now=NOW + WEEK - 1).valid
-    expired = verify_grant(grant, now=NOW + WEEK)
+    assert verify_grant(grant, now=NOW_SECONDS - 1).reason == "not_yet_valid"
+    assert verify_grant(grant, now=NOW_SECONDS).valid
+    assert verify_grant(grant, now=NOW_SECONDS + WEEK - 1).valid
+    expired = verify_grant(grant, now=NOW_SECONDS + WEEK)
     assert (expired.valid, expired.reason) == (False, "expired")
     assert expired.grant_id == grant["id"]
 
 
 def test_now_defaults_to_the_clock(grant: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(time, "time", lambda: NOW + 0.5)
+    monkeypatch.setattr(time, "time", lambda: NOW_SECONDS + 0.5)
     assert verify_grant(grant).valid
-    monkeypatch.setattr(time, "time", lambda: NOW + WEEK + 0.5)
+    monkeypatch.setattr(time, "time", lambda: NOW_SECONDS + WEEK + 0.5)
     assert verify_grant(grant).reason == "expired"
 
 
 def test_wrong_expected_signer(
     grant: dict[str, Any], master: LocalAccount, other: LocalAccount
 ) -> None:
-    result = verify_grant(grant, expected_signer=other.address, now=NOW + 10)
+    result = verify_grant(grant, expected_signer=other.address, now=NOW_SECONDS + 10)
     assert (result.valid, result.reason, result.signer) == (False, "wrong_signer", master.address)
 
 
 def test_expected_signer_must_be_an_address(grant: dict[str, Any]) -> None:
-    assert verify_grant(grant, expected_signer="alice", now=NOW + 10).reason == "malformed"
+    assert verify_grant(grant, expected_signer="alice", now=NOW_SECONDS + 10).reason == "malformed"
 
 
 def test_grant_for_a_smart_account(request_json: dict[str, Any], master: LocalAccount) -> None:
     """account may be a smart account the master controls: the master signs, account differs."""
-    req = parse_grant_request(request_json, now=NOW)
+    req = parse_grant_request(request_json, now=NOW_SECONDS)
     typed = build_grant_typed_data(req, account=STRANGER, agent='"bot"', nonce=1)
     signature = bytes(Account.sign_typed_data(master.key, full_message=typed).signature)
     document = json.loads(json.dumps(signed_grant(typed, signature, master.address)))
-    assert verify_grant(document, expected_signer=master.address, now=NOW + 1).valid
-    assert verify_grant(document, now=NOW + 1).reason == "wrong_signer"
+    assert verify_grant(document, expected_signer=master.address, now=NOW_SECONDS + 1).valid
+    assert verify_grant(document, now=NOW_SECONDS + 1).reason == "wrong_signer"
 
 
 def test_integers_written_as_strings_verify_to_the_same_id(grant: dict[str, Any]) -> None:
@@ -83,7 +82,7 @@ def test_integers_written_as_strings_verify_to_the_same_id(grant: dict[str, Any]
     message["nonce"] = str(message["nonce"])
     message["allowances"][1]["amount"] = str(message["allowances"][1]["amount"])
     grant["typedData"]["domain"]["chainId"] = "8453"
-    result = verify_grant(grant, now=NOW + 10)
+    result = verify_grant(grant, now=NOW_SECONDS + 10)
     assert result.valid, result.detail
     assert result.grant_id == grant["id"]
 
@@ -203,8 +202,8 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
         lambda grant: grant["typedData"]["message"]["targets"].append(STRANGER),
         "summary_mismatch",
     ),
-    ("message.validAfter", _message("validAfter", NOW - 1), "bad_signature"),
-    ("message.validUntil", _message("validUntil", NOW + WEEK + 60), "summary_mismatch"),
+    ("message.validAfter", _message("validAfter", NOW_SECONDS - 1), "bad_signature"),
+    ("message.validUntil", _message("validUntil", NOW_SECONDS + WEEK + 60), "summary_mismatch"),
     ("message.nonce", _message("nonce", 8), "bad_signature"),
     (
         "amount with matching summary",
@@ -213,7 +212,7 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
     ),
     (
         "validUntil with matching summary",
-        _resummarize(_message("validUntil", NOW + WEEK + 60)),
+        _resummarize(_message("validUntil", NOW_SECONDS + WEEK + 60)),
         "bad_signature",
     ),
     (
@@ -283,7 +282,7 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
     ("document extra field", lambda grant: grant.update(note="x"), "malformed"),
     ("message amount zero", _allowance(0, "amount", 0), "malformed"),
     ("message duplicate target", _message("targets", [STRANGER, STRANGER]), "malformed"),
-    ("message window over a year", _message("validUntil", NOW + 367 * 86400), "malformed"),
+    ("message window over a year", _message("validUntil", NOW_SECONDS + 367 * 86400), "malformed"),
     ("message agent too long", _message("agent", '"a" via exe /' + "a" * 90), "malformed"),
     ("message unnamed token with decimals", _allowance(0, "symbol", ""), "malformed"),
     ("message native coin decimals", _allowance(1, "decimals", 6), "malformed"),
@@ -299,9 +298,9 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
 def test_tampering_fails_with_the_right_reason(
     grant: dict[str, Any], tamper: Tamper, reason: str
 ) -> None:
-    assert verify_grant(grant, now=NOW + 10).valid
+    assert verify_grant(grant, now=NOW_SECONDS + 10).valid
     tamper(grant)
-    result = verify_grant(grant, now=NOW + 10)
+    result = verify_grant(grant, now=NOW_SECONDS + 10)
     assert (result.valid, result.reason) == (False, reason), result.detail
     assert result.detail
 
@@ -317,7 +316,7 @@ json_values = st.recursive(
 
 @given(json_values)
 def test_garbage_never_raises(value: Any) -> None:
-    result = verify_grant(value, now=NOW)
+    result = verify_grant(value, now=NOW_SECONDS)
     assert result.valid is False
     assert result.reason == "malformed"
 
@@ -342,10 +341,10 @@ def pristine(master: LocalAccount, session_key: str) -> dict[str, Any]:
             "agent": "bot",
             "allowances": [{"token": SEPOLIA_USDC, "amount": 5, "period": 60}],
             "targets": [STRANGER],
-            "validAfter": NOW,
+            "validAfter": NOW_SECONDS,
             "validFor": WEEK,
         },
-        now=NOW,
+        now=NOW_SECONDS,
     )
     agent = agent_description(req.label, 1, 2, "bot")
     typed = build_grant_typed_data(req, account=master.address, agent=agent, nonce=3)
@@ -366,7 +365,7 @@ def test_any_replaced_value_is_rejected_without_raising(
         node = node[key]
     original = node[path[-1]]
     node[path[-1]] = replacement
-    result = verify_grant(grant, now=NOW + 10)
+    result = verify_grant(grant, now=NOW_SECONDS + 10)
     # Only the same value (an integer may be written as a decimal string) leaves it valid.
     if result.valid:
         assert str(replacement) == str(original)

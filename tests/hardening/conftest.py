@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 from tests.hardening.support import daemon_on_rejecting_trezor
 
 

@@ -6,21 +6,19 @@ standard library, independently of signerd's parser), what the daemon must answe
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.loopback import socket_inodes
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.errors import ErrorCode
+from signerd.launch import DaemonProcess
 from signerd.rpc.protocol import MAX_ID_LENGTH, MAX_MESSAGE_BYTES, MAX_NESTING
 
 
@@ -250,12 +248,7 @@ def served_connections(pid: int, socket_path: Path) -> int:
     Accepted Unix sockets carry the listening socket's path in /proc/net/unix; the daemon's
     other descriptors (device transports, SQLite files, USB library handles) are not counted.
     """
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(OSError):
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith("socket:["):
-                inodes.add(target[len("socket:[") : -1])
+    inodes = socket_inodes(pid)
     count = 0
     for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
         fields = line.split()
@@ -267,15 +260,6 @@ def served_connections(pid: int, socket_path: Path) -> int:
 def daemon_pid(daemon: DaemonProcess) -> int:
     assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log()
     return daemon.proc.pid
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"condition not reached in {timeout}s: {what}")
 
 
 @contextmanager

@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from emulator.process import DaemonProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.keys import MASTER_ADDRESS
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
+from signerd.launch import DaemonProcess
 from signerd.store import Store
-from tests.conftest import MASTER_ADDRESS
 from tests.support import audit_events, grant_params, signerd_cli
 
 LOG = logging.getLogger(__name__)

@@ -14,15 +14,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
+from signerd.launch import DaemonProcess, wait_until
 from tests.hardening.support import (
     RawConnection,
     daemon_pid,
     served_connections,
-    wait_for,
 )
-from tests.support import grant_params
+from tests.support import STATE_TIMEOUT, grant_params
 
 LOG = logging.getLogger(__name__)
 
@@ -128,7 +127,15 @@ def test_crowd_of_connections_and_clients_that_vanish(rejecting_daemon: DaemonPr
     LOG.info("200 connections x 3 status calls + 80 vanishing clients: %.2f s", elapsed)
     # Every vanished request is dropped (the grant requests cancelled), every socket closed.
     with Client(path) as client:
-        wait_for(lambda: client.status()["pending"] == 0, what="vanished grant requests gone")
-        wait_for(lambda: served_connections(pid, path) == 1, what="all connections closed")
+        wait_until(
+            lambda: client.status()["pending"] == 0,
+            STATE_TIMEOUT,
+            what="the vanished grant requests to go",
+        )
+        wait_until(
+            lambda: served_connections(pid, path) == 1,
+            STATE_TIMEOUT,
+            what="the other connections to close",
+        )
         assert client.status()["version"]
     assert rejecting_daemon.proc is not None and rejecting_daemon.proc.poll() is None

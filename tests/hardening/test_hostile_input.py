@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode
+from signerd.launch import DaemonProcess
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES, MAX_NESTING
 from tests.hardening.support import (
     METHOD_OUTCOMES,

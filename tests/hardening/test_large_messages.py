@@ -7,9 +7,9 @@ import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode
+from signerd.launch import DaemonProcess
 from signerd.rpc.server import LARGE_MESSAGE_BYTES, MAX_LARGE_MESSAGES
 
 

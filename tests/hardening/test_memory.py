@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.process import DaemonProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode
+from signerd.launch import DaemonProcess, wait_until
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 from signerd.store import Store
 from tests.hardening.support import (
@@ -30,9 +30,8 @@ from tests.hardening.support import (
     daemon_pid,
     proc_status,
     served_connections,
-    wait_for,
 )
-from tests.support import make_grant
+from tests.support import STATE_TIMEOUT, make_grant
 
 LOG = logging.getLogger(__name__)
 
@@ -170,5 +169,7 @@ def barrage(pid: int, path: Path) -> tuple[int, int]:
     for sock in idle + slow_readers:
         sock.close()
     bystander.close()
-    wait_for(lambda: served_connections(pid, path) == 0, what="every connection closed")
+    wait_until(
+        lambda: served_connections(pid, path) == 0, STATE_TIMEOUT, what="every connection to close"
+    )
     return during, proc_status(pid, "VmRSS")

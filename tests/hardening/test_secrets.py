@@ -12,7 +12,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from tests.hardening.support import verbose_daemon
 from tests.support import grant_params, signerd_cli

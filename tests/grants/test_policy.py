@@ -12,27 +12,13 @@ from signerd.config import Policy, load_config
 from signerd.errors import PolicyRefused, ValidationError
 from signerd.grants import BUILTIN_TOKENS, GrantRequest, TokenInfo, parse_grant_request
 from signerd.policy import check_policy
-
-USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-NATIVE = "0x" + "0" * 40
-TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
-NOW = 1_800_000_000
+from tests.support import NATIVE, NOW_SECONDS, TARGET, USDC_BASE, daily_usdc, grant_params, some_eth
 
 
 def request(**overrides: object) -> GrantRequest:
-    data: dict[str, object] = {
-        "agent": "bot",
-        "sessionKey": "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
-        "chainId": 8453,
-        "allowances": [
-            {"token": USDC, "amount": "10000000", "period": 86400},
-            {"token": NATIVE, "amount": str(10**15), "period": 0},
-        ],
-        "targets": [TARGET],
-        "validFor": 3600,
-    }
-    data.update(overrides)
-    return parse_grant_request(data, now=NOW)
+    """10 USDC_BASE a day and 0.001 ETH in total, one target, valid for an hour."""
+    params = grant_params(agent="bot", allowances=[daily_usdc(), some_eth()], **overrides)
+    return parse_grant_request(params, now=NOW_SECONDS)
 
 
 def test_no_ceilings_allow_everything() -> None:
@@ -40,11 +26,11 @@ def test_no_ceilings_allow_everything() -> None:
 
 
 DAY = 86_400
-USDC_10 = 10_000_000  # 10 USDC in base units
+USDC_10 = 10_000_000  # 10 USDC_BASE in base units
 
 
 def usdc(amount: int, period: int) -> dict[str, object]:
-    return {"token": USDC, "amount": str(amount), "period": period}
+    return {"token": USDC_BASE, "amount": str(amount), "period": period}
 
 
 @pytest.mark.parametrize(
@@ -52,11 +38,11 @@ def usdc(amount: int, period: int) -> dict[str, object]:
     [
         (Policy(max_validity=600), "validity: 3600 s exceeds the configured maximum of 600 s"),
         (
-            Policy(max_allowance={USDC: 9_999_999}),
-            f"allowances.0.amount: 10000000 per 86400 s is 10000000 base units of {USDC} per "
+            Policy(max_allowance={USDC_BASE: 9_999_999}),
+            f"allowances.0.amount: 10000000 per 86400 s is 10000000 base units of {USDC_BASE} per "
             "86400 s, over the configured maximum of 9999999 (max_allowance)",
         ),
-        (Policy(allowed_tokens=frozenset({USDC})), f"allowances.1.token: {NATIVE} is not"),
+        (Policy(allowed_tokens=frozenset({USDC_BASE})), f"allowances.1.token: {NATIVE} is not"),
         (Policy(allowed_targets=frozenset()), f"targets.0: {TARGET} is not an allowed target"),
     ],
 )
@@ -66,23 +52,23 @@ def test_each_ceiling_refuses_naming_the_field(policy: Policy, words: str) -> No
 
 
 def test_issue_case_a_rate_per_second_is_not_under_a_cap_per_day() -> None:
-    # Reproduced: max_allowance 10 USDC let 10 USDC per second (864,000 USDC a day) through.
+    # Reproduced: max_allowance 10 USDC_BASE let 10 USDC_BASE per second (864,000 USDC_BASE a day) through.
     req = request(allowances=[usdc(USDC_10, 1)], validFor=2 * DAY)
     with pytest.raises(PolicyRefused, match="864000000000 base units") as caught:
-        check_policy(req, Policy(max_allowance={USDC: USDC_10}))
+        check_policy(req, Policy(max_allowance={USDC_BASE: USDC_10}))
     assert caught.value.message.startswith("allowances.0.amount: 10000000 per 1 s is ")
 
 
 def test_issue_case_allowances_on_the_same_token_add_up() -> None:
     # Reproduced: four allowances on one token, each at the cap, all passed.
     allowances = [usdc(USDC_10, days * DAY) for days in (1, 2, 3, 4)]
-    policy = Policy(max_allowance={USDC: USDC_10})
+    policy = Policy(max_allowance={USDC_BASE: USDC_10})
     req = request(allowances=allowances, targets=[], validFor=7 * DAY)
     with pytest.raises(PolicyRefused) as caught:
         check_policy(req, policy)
     assert caught.value.message == (
         "allowances.1.amount: 10000000 per 172800 s is, with the allowances before it, "
-        f"15000000 base units of {USDC} per 86400 s, over the configured maximum of 10000000 "
+        f"15000000 base units of {USDC_BASE} per 86400 s, over the configured maximum of 10000000 "
         "(max_allowance)"
     )
     # Each alone is within the cap.
@@ -92,14 +78,14 @@ def test_issue_case_allowances_on_the_same_token_add_up() -> None:
 
 def test_issue_case_valid_after_has_a_horizon() -> None:
     # Reproduced: a window opening 300 days ahead passed max_validity (which bounds its length).
-    req = request(validAfter=NOW + 300 * DAY, validFor=DAY)
+    req = request(validAfter=NOW_SECONDS + 300 * DAY, validFor=DAY)
     with pytest.raises(PolicyRefused) as caught:
         check_policy(req, Policy(max_validity=7 * DAY))
     assert caught.value.message == (
         "validAfter: starts 25920000 s from now, beyond the configured horizon of 2592000 s "
         "(max_start_delay)"
     )
-    check_policy(request(validAfter=NOW + 30 * DAY, validFor=DAY), Policy())
+    check_policy(request(validAfter=NOW_SECONDS + 30 * DAY, validFor=DAY), Policy())
     check_policy(req, Policy(max_start_delay=300 * DAY))
     check_policy(req, Policy(max_start_delay=None))
 
@@ -107,7 +93,7 @@ def test_issue_case_valid_after_has_a_horizon() -> None:
 @pytest.mark.parametrize(
     ("allowance", "valid_for", "rate"),
     [
-        # Period 0 is one window for the whole validity: 10 USDC over 2 days is 5 a day.
+        # Period 0 is one window for the whole validity: 10 USDC_BASE over 2 days is 5 a day.
         (usdc(USDC_10, 0), 2 * DAY, 5_000_000),
         # A period longer than the validity counts as the validity: all of it can be spent.
         (usdc(USDC_10, 30 * DAY), 2 * DAY, 5_000_000),
@@ -124,23 +110,23 @@ def test_every_allowance_is_normalised_to_the_rate_period(
     allowance: dict[str, object], valid_for: int, rate: int
 ) -> None:
     req = request(allowances=[allowance], validFor=valid_for)
-    check_policy(req, Policy(max_allowance={USDC: rate}))
+    check_policy(req, Policy(max_allowance={USDC_BASE: rate}))
     with pytest.raises(PolicyRefused, match="over the configured maximum"):
-        check_policy(req, Policy(max_allowance={USDC: rate - 1}))
+        check_policy(req, Policy(max_allowance={USDC_BASE: rate - 1}))
 
 
 def test_the_rate_period_is_configurable() -> None:
     req = request(allowances=[usdc(USDC_10, DAY)], validFor=7 * DAY)
-    check_policy(req, Policy(max_allowance={USDC: 70_000_000}, rate_period=7 * DAY))
+    check_policy(req, Policy(max_allowance={USDC_BASE: 70_000_000}, rate_period=7 * DAY))
     with pytest.raises(PolicyRefused, match="per 604800 s"):
-        check_policy(req, Policy(max_allowance={USDC: 69_999_999}, rate_period=7 * DAY))
+        check_policy(req, Policy(max_allowance={USDC_BASE: 69_999_999}, rate_period=7 * DAY))
 
 
 def test_at_the_ceiling_is_allowed() -> None:
     policy = Policy(
         max_validity=3600,
-        max_allowance={USDC: 10_000_000, NATIVE: 10**15},
-        allowed_tokens=frozenset({USDC, NATIVE}),
+        max_allowance={USDC_BASE: 10_000_000, NATIVE: 10**15},
+        allowed_tokens=frozenset({USDC_BASE, NATIVE}),
         allowed_targets=frozenset({TARGET}),
     )
     check_policy(request(), policy)
@@ -160,20 +146,20 @@ def test_config_file_is_read(tmp_path: Path) -> None:
         "max_start_delay = 0\n"
         f'allowed_targets = ["{TARGET}"]\n'
         "[policy.max_allowance]\n"
-        f'"{USDC}" = "100000000"\n'
+        f'"{USDC_BASE}" = "100000000"\n'
         "[[tokens]]\n"
-        f'chain = 31337\naddress = "{TARGET}"\nsymbol = "USDC"\ndecimals = 6\n'
+        f'chain = 31337\naddress = "{TARGET}"\nsymbol = "USDC_BASE"\ndecimals = 6\n'
     )
     config = load_config(path)
     assert config.device == "udp:127.0.0.1:21324"
     assert config.allowed_uids == frozenset({os.getuid(), 4242})
     assert (config.approval_timeout, config.max_pending_per_peer) == (30.0, 2)
-    assert config.policy.max_allowance == {USDC: 100_000_000}
+    assert config.policy.max_allowance == {USDC_BASE: 100_000_000}
     assert config.policy.allowed_targets == frozenset({TARGET})
     assert config.policy.allowed_tokens is None
     assert (config.policy.rate_period, config.policy.max_start_delay) == (3600, 0)
-    assert config.tokens[(31337, TARGET)] == TokenInfo("USDC", 6)
-    assert config.tokens[(8453, USDC)] == TokenInfo("USDC", 6)  # the built-in table stays
+    assert config.tokens[(31337, TARGET)] == TokenInfo("USDC_BASE", 6)
+    assert config.tokens[(8453, USDC_BASE)] == TokenInfo("USDC_BASE", 6)  # the built-in table stays
     assert config.with_overrides(approval_timeout=5.0, device=None).approval_timeout == 5.0
 
 
@@ -185,7 +171,12 @@ def test_defaults_without_a_config_file() -> None:
 
 def _token(**fields: object) -> str:
     """One [[tokens]] entry; ``fields`` replace or add to a valid one."""
-    entry: dict[str, object] = {"chain": 31337, "address": TARGET, "symbol": "USDC", "decimals": 6}
+    entry: dict[str, object] = {
+        "chain": 31337,
+        "address": TARGET,
+        "symbol": "USDC_BASE",
+        "decimals": 6,
+    }
     entry.update(fields)
     lines = [f"{key} = {value!r}".replace("'", '"') for key, value in entry.items()]
     return "[[tokens]]\n" + "\n".join(lines).replace("True", "true") + "\n"
@@ -201,11 +192,11 @@ def _token(**fields: object) -> str:
         ("[daemon]\nallow_blind_signing = 1\n", "daemon.allow_blind_signing"),
         ('[daemon]\nsocket_group = "no-such-group-here"\n', "daemon.socket_group"),
         ("[policy]\nmax_validity = true\n", "policy.max_validity"),
-        (f'[policy]\nallowed_tokens = ["{USDC.lower()}"]\n', "policy.allowed_tokens.0"),
-        (f'[policy.max_allowance]\n"{USDC}" = -1\n', f"policy.max_allowance.{USDC}"),
+        (f'[policy]\nallowed_tokens = ["{USDC_BASE.lower()}"]\n', "policy.allowed_tokens.0"),
+        (f'[policy.max_allowance]\n"{USDC_BASE}" = -1\n', f"policy.max_allowance.{USDC_BASE}"),
         ("[policy]\nrate_period = 0\n", "policy.rate_period"),
         ("[policy]\nmax_start_delay = -1\n", "policy.max_start_delay"),
-        ('tokens = "USDC"\n', "tokens"),
+        ('tokens = "USDC_BASE"\n', "tokens"),
         ("[[tokens]]\nchain = 1\n", "tokens.0.address"),
         (_token(chain=0), "tokens.0.chain"),
         (_token(chain=2**63), "tokens.0.chain"),
@@ -216,7 +207,7 @@ def _token(**fields: object) -> str:
         (_token(decimals=37), "tokens.0.decimals"),
         (_token(decimals=True), "tokens.0.decimals"),
         (_token(colour="red"), "tokens.0.colour"),
-        (_token(chain=8453, address=USDC, symbol="USD"), "tokens.0"),
+        (_token(chain=8453, address=USDC_BASE, symbol="USD"), "tokens.0"),
         (_token(address=NATIVE, decimals=6), "tokens.0.decimals"),
         (_token() + _token(symbol="USDT"), "tokens.1"),
         ("not toml at all [", "config"),

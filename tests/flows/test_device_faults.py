@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from emulator.ledger.process import LedgerSimulatorProcess
-from emulator.process import DaemonProcess, EmulatorProcess
-from emulator.trezor.process import TrezorSimulatorProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.process import EmulatorProcess
+from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
-from tests.support import grant_params
+from signerd.launch import DaemonProcess
+from tests.support import REPLY_TIMEOUT, grant_params
 
 
 @pytest.fixture(params=["trezor", "ledger"])
@@ -60,7 +61,7 @@ def test_device_killed_mid_approval_then_back(make_device: Any, tmp_path: Path) 
         device.wait_for_review()
         device.kill()
         with pytest.raises(SignerdError) as caught:
-            waiting.result(timeout=30)
+            waiting.result(timeout=REPLY_TIMEOUT)
         assert caught.value.code == ErrorCode.DEVICE_UNAVAILABLE
         with Client(daemon.socket_path) as client:
             assert client.status()["device"]["connected"] is False
@@ -89,7 +90,10 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
     with DaemonProcess(stalled.path, tmp_path / "a", config=config) as daemon:
         with Client(daemon.socket_path) as client, pytest.raises(SignerdError) as caught:
             client.request_grant(**grant_params())
-        assert caught.value.code == ErrorCode.APPROVAL_TIMEOUT
+        # The simulated Trezor stalls signing only: the person never answers. The simulated
+        # Ledger answers no APDU at all, so the account is never told: the device is gone.
+        expected = {"trezor": ErrorCode.APPROVAL_TIMEOUT, "ledger": ErrorCode.DEVICE_UNAVAILABLE}
+        assert caught.value.code == expected[stalled.family]
     garbling = make_device("--garbage", auto="approve")
     with (
         DaemonProcess(garbling.path, tmp_path / "b") as daemon,

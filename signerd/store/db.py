@@ -1,0 +1,194 @@
+"""The database file: opening it, its schema migrations, and the read and write transactions.
+
+One file, ``signerd.db``, under the data directory, in WAL mode with ``synchronous=FULL``: a
+write that returned has reached the disk. Writes go through one connection and one lock, each
+a ``BEGIN IMMEDIATE`` transaction that takes SQLite's single write lock up front, so a check
+and the write it allows (a spend within its cap) are atomic across threads and processes.
+
+Reads use their own connections (a small pool, one per concurrent reader), never the
+writer's, and never its lock. In WAL mode a reader sees the last committed snapshot while a
+writer appends and syncs, so a read on the daemon's event loop never waits for another
+request's durable write (its fsync can take milliseconds on a slow disk).
+
+The schema carries its version in ``PRAGMA user_version``; ``MIGRATIONS`` lists the steps,
+applied in order inside one transaction when a database is opened. A database written by a
+newer signerd is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from signerd.errors import StoreError
+from signerd.store.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+DB_FILENAME: Final = "signerd.db"
+BUSY_TIMEOUT_MS: Final = 10_000
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/signerd``, else ``~/.local/share/signerd`` (XDG ignores relative paths)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "signerd"
+
+
+class Database:
+    """The write connection (one at a time, behind a lock) and a pool of read connections.
+
+    Usable from any thread. Open with ``Database.open(data_dir)``; ``close()`` when done.
+    """
+
+    def __init__(self, writer: sqlite3.Connection, path: Path) -> None:
+        self.path = path
+        self._writer = writer
+        self._write_lock = threading.Lock()
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Database:
+        """Open (creating if needed) ``data_dir/signerd.db`` and bring its schema up to date."""
+        data_dir = Path(data_dir)
+        if not data_dir.exists():
+            data_dir.mkdir(mode=0o700, parents=True)
+            # mkdir's mode is filtered by the umask; the directory must end up private.
+            os.chmod(data_dir, 0o700)
+        elif stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+            log.warning("data directory %s is accessible to other users", data_dir)
+        path = data_dir / DB_FILENAME
+        # Create the file ourselves so it is 0600 from the first byte; SQLite gives the -wal
+        # and -shm files the database file's permissions.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+        writer = _connect(path)
+        try:
+            db = cls(writer, path)
+            db._configure()
+            db._migrate()
+        except sqlite3.DatabaseError as exc:
+            writer.close()
+            raise StoreError(f"cannot open {path} as a signerd database: {exc}") from exc
+        except BaseException:
+            writer.close()
+            raise
+        return db
+
+    def _configure(self) -> None:
+        mode = self._writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            log.warning("%s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
+        # FULL: the WAL is synced at every commit, so a returned add_grant survives power loss.
+        self._writer.execute("PRAGMA synchronous=FULL")
+        self._writer.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate(self) -> None:
+        with self.write() as conn:
+            # Read inside the write transaction so two daemons starting at once cannot both
+            # apply the same step.
+            version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this signerd's "
+                    f"{len(MIGRATIONS)}: upgrade signerd or use another data directory"
+                )
+            for number, steps in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in steps:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+                log.info("%s: migrated schema to version %d", self.path, number)
+
+    def close(self) -> None:
+        """Close every connection; readers still in use close when their read ends."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle_readers = self._idle_readers, []
+        for conn in idle:
+            conn.close()
+        with self._write_lock:
+            self._writer.close()
+
+    @contextmanager
+    def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock from its first statement.
+
+        ``durable=False`` commits without syncing the WAL (synchronous=NORMAL for this one
+        transaction): the commit is visible and survives a crash of the process, and reaches
+        the disk with the next durable commit, whose sync covers every earlier WAL frame.
+        A power loss can therefore only drop a tail of non-durable transactions, never leave
+        a gap before a durable one.
+        """
+        with self._write_lock:
+            if self._closed:
+                raise StoreError(f"{self.path} is closed")
+            conn = self._writer
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction on a reader connection: every query sees the same snapshot.
+
+        Takes neither the write lock nor SQLite's: it runs while a write commits and syncs.
+        """
+        conn = self._acquire_reader()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            self._release_reader(conn)
+
+    def _acquire_reader(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise StoreError(f"{self.path} is closed")
+            if self._idle_readers:
+                return self._idle_readers.pop()
+        conn = _connect(self.path)
+        # A reader never writes; SQLite enforces it.
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def _release_reader(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if not self._closed:
+                self._idle_readers.append(conn)
+                return
+        conn.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,  # transactions are explicit BEGIN [IMMEDIATE] / COMMIT
+        check_same_thread=False,  # a connection is used by one thread at a time, not always one
+    )
+    conn.row_factory = sqlite3.Row
+    # Wait for another writer (a second daemon, the CLI) instead of failing at once.
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn

@@ -1,0 +1,384 @@
+"""The spend ledger: payments within a grant's allowances, reserved before they are signed.
+
+A payment's life: ``reserve_spend`` (checked against the signed grant and written durably,
+before any signature exists) -> sign -> ``commit_spend``; or ``release_spend`` when the
+signature was never produced. The caps come only from the grant document the device signed,
+as stored; a caller can name a grant and a token but never a cap or a period.
+
+Each spend carries an idempotency key, the payment's EIP-3009 nonce (0x + 64 hex), and the
+hash of its content. Reserving the same key with the same content again returns the first
+record; the same key with other content is a SpendConflict. So a retried payment is counted
+once and a nonce is never signed for two different payments.
+
+Counting: a spend belongs to the period window (signerd.grants.caps.window_at) containing the
+second it was reserved at, and counts against every allowance of its token whose window that
+is, whether reserved or committed. A reservation whose signature may have left the daemon is
+spent as far as the cap is concerned: after a crash it still counts until someone releases it
+explicitly. The check and the insert are one ``BEGIN IMMEDIATE`` transaction, so two daemons
+or threads can never both spend the same remaining headroom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from eth_utils.address import to_checksum_address
+
+from signerd.errors import (
+    BudgetExceeded,
+    GrantExpired,
+    GrantRevoked,
+    SpendConflict,
+    ValidationError,
+)
+from signerd.grants.caps import Window, allowances_for, grant_allowances, window_at
+from signerd.grants.request import AllowanceSpec
+from signerd.store.audit import append_entry
+from signerd.store.db import Database
+from signerd.store.grants import StoredGrant, load_grant
+from signerd.store.values import (
+    INT64_MAX,
+    UINT256_LIMIT,
+    JSONDict,
+    check_page,
+    check_uint,
+    hex_bytes,
+    json_object,
+)
+
+SpendStatus = Literal["reserved", "committed", "released"]
+MAX_SIGNATURE_REF: Final = 1024
+
+
+@dataclass(frozen=True)
+class SpendRecord:
+    """One payment in the ledger. ``key`` is its EIP-3009 nonce in lowercase hex ("v1:<n>"
+    for a spend carried over from schema version 1); ``token`` and ``payee`` are checksummed;
+    ``at`` is the Unix second it was reserved at, which decides the window it counts in.
+    """
+
+    seq: int
+    key: str
+    grant_id: str
+    token: str
+    amount: int
+    payee: str
+    content_hash: str
+    at: int
+    status: SpendStatus
+    signature_ref: str | None
+    settled_at: float | None  # when it was committed or released
+
+    def to_json(self) -> JSONDict:
+        """The record as JSON; the uint256 amount as a decimal string."""
+        return {**dataclasses.asdict(self), "amount": str(self.amount)}
+
+
+@dataclass(frozen=True)
+class AllowanceBudget:
+    """Where one allowance stands at an instant.
+
+    ``window`` is None when the instant is outside the grant's validity. ``spent`` and
+    ``reserved`` are the committed and reserved spends of the window; ``remaining`` is what
+    ``reserve_spend`` would accept now (0 for a revoked grant or outside the validity).
+    """
+
+    token: str
+    period: int
+    cap: int
+    window: Window | None
+    spent: int
+    reserved: int
+    remaining: int
+
+
+class SpendsMixin:
+    """The Store's spend-ledger methods."""
+
+    _db: Database
+
+    def reserve_spend(
+        self,
+        grant_id: str,
+        *,
+        token: str,
+        amount: int,
+        payee: str,
+        key: str,
+        content_hash: str,
+        now: int,
+        peer: JSONDict | None = None,
+    ) -> SpendRecord:
+        """Reserve ``amount`` of ``token`` for a payment to ``payee``, durably, with its audit
+        entry ("spend_reserved"), in one transaction; returns the reserved record.
+
+        Raises GrantNotFound, GrantRevoked, GrantExpired (also when ``now`` is before the
+        grant's validAfter), BudgetExceeded (no allowance for the token, or the amount does
+        not fit the remaining of one of its allowances' current window), ValidationError for
+        a malformed argument. ``key`` already used: with the same grant, token, amount, payee
+        and content hash, the existing record is returned as it stands (committed, released
+        or reserved; a reserved one only while the grant is still usable, since the caller
+        will sign it), with anything different SpendConflict.
+        """
+        token = _address("token", token)
+        payee = _address("payee", payee)
+        key = hex_bytes("key", key, 32)
+        content_hash = hex_bytes("content_hash", content_hash, 32)
+        check_uint("amount", amount, UINT256_LIMIT)
+        if amount == 0:
+            raise ValidationError("amount", "must be positive")
+        check_uint("now", now, INT64_MAX)
+        peer = json_object("peer", peer)
+        with self._db.write() as conn:
+            existing = _find_spend(conn, key)
+            if existing is not None:
+                if (grant_id, token, amount, payee, content_hash) != _content(existing):
+                    raise SpendConflict(
+                        f"key {key} belongs to another spend",
+                        {"key": key, "status": existing.status},
+                    )
+                if existing.status == "reserved":
+                    _check_usable(load_grant(conn, grant_id), now)
+                return existing
+            grant = load_grant(conn, grant_id)
+            _check_usable(grant, now)
+            allowances = allowances_for(grant.document, token)
+            if not allowances:
+                raise BudgetExceeded(
+                    f"grant {grant_id} has no allowance for {token}", {"token": token}
+                )
+            for allowance in allowances:
+                _check_fits(_budget_of(conn, grant, allowance, now), amount)
+            # fetchall: the statement runs to its end, so nothing is left pending at COMMIT.
+            [(seq,)] = conn.execute(
+                "INSERT INTO spends (key, grant_id, token, amount, payee, content_hash, at,"
+                " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved') RETURNING seq",
+                (key, grant_id, token, str(amount), payee, content_hash, now),
+            ).fetchall()
+            detail = {
+                "key": key,
+                "token": token,
+                # uint256 as a decimal string: JSON readers outside Python lose precision.
+                "amount": str(amount),
+                "payee": payee,
+                "content_hash": content_hash,
+                "at": now,
+            }
+            append_entry(conn, "spend_reserved", grant_id, peer, detail)
+        return SpendRecord(
+            seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
+        )
+
+    def commit_spend(
+        self, key: str, *, signature_ref: str | None = None, peer: JSONDict | None = None
+    ) -> SpendRecord:
+        """Mark a reserved spend committed (its signature was produced), with a
+        "spend_committed" audit entry; ``signature_ref`` says where the signature is.
+
+        Idempotent: committing a committed spend again returns it (SpendConflict if another
+        ``signature_ref`` is given). SpendConflict for a released spend; ValidationError
+        ("key") for a key with no spend. A committed spend still counts against the grant
+        even if the grant was revoked since: the payment was signed.
+        """
+        key = hex_bytes("key", key, 32)
+        if signature_ref is not None and (
+            not isinstance(signature_ref, str) or len(signature_ref) > MAX_SIGNATURE_REF
+        ):
+            raise ValidationError(
+                "signature_ref", f"must be at most {MAX_SIGNATURE_REF} characters"
+            )
+        peer = json_object("peer", peer)
+        with self._db.write() as conn:
+            spend = _settleable(conn, key, "committed")
+            if spend.status == "committed":
+                if signature_ref not in (None, spend.signature_ref):
+                    raise SpendConflict(
+                        f"spend {key} was committed with another signature_ref",
+                        {"key": key, "status": spend.status},
+                    )
+                return spend
+            settled = _settle(conn, spend, "committed", signature_ref)
+            detail = {"key": key, "signature_ref": signature_ref}
+            append_entry(conn, "spend_committed", spend.grant_id, peer, detail)
+            return settled
+
+    def release_spend(self, key: str, *, peer: JSONDict | None = None) -> SpendRecord:
+        """Release a reservation whose signature never left, with a "spend_released" audit
+        entry: it no longer counts against the cap. Only the caller that reserved it can know
+        that; after a crash, a reservation stays counted until released explicitly.
+
+        Idempotent for a released spend; SpendConflict for a committed one; ValidationError
+        ("key") for a key with no spend.
+        """
+        key = hex_bytes("key", key, 32)
+        peer = json_object("peer", peer)
+        with self._db.write() as conn:
+            spend = _settleable(conn, key, "released")
+            if spend.status == "released":
+                return spend
+            settled = _settle(conn, spend, "released", None)
+            append_entry(conn, "spend_released", spend.grant_id, peer, {"key": key})
+            return settled
+
+    def get_spend(self, key: str) -> SpendRecord | None:
+        """The spend with that key (any hex case), or None."""
+        with self._db.read() as conn:
+            return _find_spend(conn, hex_bytes("key", key, 32))
+
+    def budget(self, grant_id: str, now: int) -> list[AllowanceBudget]:
+        """Every allowance of the grant as it stands at ``now``, in the grant's order.
+
+        Raises GrantNotFound for an unknown grant.
+        """
+        check_uint("now", now, INT64_MAX)
+        with self._db.read() as conn:
+            grant = load_grant(conn, grant_id)
+            allowances = grant_allowances(grant.document)
+            budgets = [_budget_of(conn, grant, allowance, now) for allowance in allowances]
+        if grant.revoked_at is not None:
+            return [dataclasses.replace(b, remaining=0) for b in budgets]
+        return budgets
+
+    def list_spends(
+        self, *, grant_id: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[SpendRecord]:
+        """Spends newest first (by ``seq``), at most ``limit`` (1..1000), optionally one
+        grant's; pass the last record's ``seq`` as ``before`` for the next page.
+        """
+        check_page(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if grant_id is not None:
+            clauses.append("grant_id = ?")
+            params.append(grant_id)
+        if before is not None:
+            check_uint("before", before, INT64_MAX)
+            clauses.append("seq < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM spends {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
+            ).fetchall()
+        return [_spend_from_row(row) for row in rows]
+
+
+def _address(field: str, value: str) -> str:
+    return str(to_checksum_address(hex_bytes(field, value, 20)))
+
+
+def _check_usable(grant: StoredGrant, now: int) -> None:
+    """GrantRevoked / GrantExpired unless the grant can be spent from at ``now``."""
+    status = grant.status(now)
+    if status == "revoked":
+        raise GrantRevoked(f"grant {grant.id} is revoked")
+    if status == "expired":
+        raise GrantExpired(f"grant {grant.id} expired at {grant.valid_until}")
+    if status == "pending":
+        raise GrantExpired(
+            f"grant {grant.id} is not valid before {grant.valid_after}",
+            {"validAfter": grant.valid_after},
+        )
+
+
+def _budget_of(
+    conn: sqlite3.Connection, grant: StoredGrant, allowance: AllowanceSpec, now: int
+) -> AllowanceBudget:
+    window = window_at(grant.valid_after, grant.valid_until, allowance.period, now)
+    if window is None:
+        return AllowanceBudget(allowance.token, allowance.period, allowance.amount, None, 0, 0, 0)
+    used = {"committed": 0, "reserved": 0}
+    # Amounts are uint256 text, summed here: SQLite's SUM would overflow at 2**63. The end
+    # is clipped to what SQLite's integers hold; every spend's ``at`` is below it.
+    rows = conn.execute(
+        "SELECT status, amount FROM spends WHERE grant_id = ? AND token = ?"
+        " AND at >= ? AND at < ? AND status <> 'released'",
+        (grant.id, allowance.token, window.start, min(window.end, INT64_MAX)),
+    )
+    for status, amount in rows:
+        used[status] += int(amount)
+    remaining = max(allowance.amount - used["committed"] - used["reserved"], 0)
+    return AllowanceBudget(
+        allowance.token,
+        allowance.period,
+        allowance.amount,
+        window,
+        used["committed"],
+        used["reserved"],
+        remaining,
+    )
+
+
+def _check_fits(budget: AllowanceBudget, amount: int) -> None:
+    if amount <= budget.remaining:
+        return
+    assert budget.window is not None  # the grant is usable, so now is inside its validity
+    per = f"per {budget.period} s" if budget.period else "over the grant's validity"
+    raise BudgetExceeded(
+        f"{amount} of {budget.token} exceeds the {budget.remaining} left in this window"
+        f" of its allowance ({budget.cap} {per})",
+        {
+            "token": budget.token,
+            "period": budget.period,
+            "cap": str(budget.cap),
+            "remaining": str(budget.remaining),
+            "windowStart": budget.window.start,
+            "windowEnd": budget.window.end,
+        },
+    )
+
+
+def _content(spend: SpendRecord) -> tuple[str, str, int, str, str]:
+    """What a spend is, as opposed to where it stands: same key and content is a retry."""
+    return (spend.grant_id, spend.token, spend.amount, spend.payee, spend.content_hash)
+
+
+def _find_spend(conn: sqlite3.Connection, key: str) -> SpendRecord | None:
+    row = conn.execute("SELECT * FROM spends WHERE key = ?", (key,)).fetchone()
+    return None if row is None else _spend_from_row(row)
+
+
+def _settleable(conn: sqlite3.Connection, key: str, target: SpendStatus) -> SpendRecord:
+    """The spend, if it can end as ``target``: reserved, or already there."""
+    spend = _find_spend(conn, key)
+    if spend is None:
+        raise ValidationError("key", f"no spend has the key {key}")
+    if spend.status not in ("reserved", target):
+        raise SpendConflict(
+            f"spend {key} is {spend.status}; it cannot be {target}",
+            {"key": key, "status": spend.status},
+        )
+    return spend
+
+
+def _settle(
+    conn: sqlite3.Connection, spend: SpendRecord, status: SpendStatus, signature_ref: str | None
+) -> SpendRecord:
+    settled_at = time.time()
+    conn.execute(
+        "UPDATE spends SET status = ?, signature_ref = ?, settled_at = ? WHERE key = ?",
+        (status, signature_ref, settled_at, spend.key),
+    )
+    return dataclasses.replace(
+        spend, status=status, signature_ref=signature_ref, settled_at=settled_at
+    )
+
+
+def _spend_from_row(row: sqlite3.Row) -> SpendRecord:
+    return SpendRecord(
+        seq=row["seq"],
+        key=row["key"],
+        grant_id=row["grant_id"],
+        token=row["token"],
+        amount=int(row["amount"]),
+        payee=row["payee"],
+        content_hash=row["content_hash"],
+        at=row["at"],
+        status=row["status"],
+        signature_ref=row["signature_ref"],
+        settled_at=row["settled_at"],
+    )
