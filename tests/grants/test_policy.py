@@ -16,8 +16,9 @@ from tests.support import NATIVE, NOW_SECONDS, TARGET, USDC_BASE, daily_usdc, gr
 
 
 def request(**overrides: object) -> GrantRequest:
-    """10 USDC_BASE a day and 0.001 ETH in total, one target, valid for an hour."""
-    params = grant_params(agent="bot", allowances=[daily_usdc(), some_eth()], **overrides)
+    """10 USDC a day and 0.001 ETH in total, one target, valid for an hour."""
+    params = grant_params(agent="bot", allowances=[daily_usdc(), some_eth()])
+    params.update(overrides)
     return parse_grant_request(params, now=NOW_SECONDS)
 
 
@@ -26,7 +27,7 @@ def test_no_ceilings_allow_everything() -> None:
 
 
 DAY = 86_400
-USDC_10 = 10_000_000  # 10 USDC_BASE in base units
+USDC_10 = 10_000_000  # 10 USDC in base units
 
 
 def usdc(amount: int, period: int) -> dict[str, object]:
@@ -52,7 +53,7 @@ def test_each_ceiling_refuses_naming_the_field(policy: Policy, words: str) -> No
 
 
 def test_issue_case_a_rate_per_second_is_not_under_a_cap_per_day() -> None:
-    # Reproduced: max_allowance 10 USDC_BASE let 10 USDC_BASE per second (864,000 USDC_BASE a day) through.
+    # Reproduced: max_allowance 10 USDC let 10 USDC per second (864,000 USDC a day) through.
     req = request(allowances=[usdc(USDC_10, 1)], validFor=2 * DAY)
     with pytest.raises(PolicyRefused, match="864000000000 base units") as caught:
         check_policy(req, Policy(max_allowance={USDC_BASE: USDC_10}))
@@ -78,14 +79,14 @@ def test_issue_case_allowances_on_the_same_token_add_up() -> None:
 
 def test_issue_case_valid_after_has_a_horizon() -> None:
     # Reproduced: a window opening 300 days ahead passed max_validity (which bounds its length).
-    req = request(validAfter=NOW_SECONDS + 300 * DAY, validFor=DAY)
+    req = request(validAfter=NOW_SECONDS + 300 * DAY, validFor=DAY, targets=[])
     with pytest.raises(PolicyRefused) as caught:
         check_policy(req, Policy(max_validity=7 * DAY))
     assert caught.value.message == (
         "validAfter: starts 25920000 s from now, beyond the configured horizon of 2592000 s "
         "(max_start_delay)"
     )
-    check_policy(request(validAfter=NOW_SECONDS + 30 * DAY, validFor=DAY), Policy())
+    check_policy(request(validAfter=NOW_SECONDS + 30 * DAY, validFor=DAY, targets=[]), Policy())
     check_policy(req, Policy(max_start_delay=300 * DAY))
     check_policy(req, Policy(max_start_delay=None))
 
@@ -93,7 +94,7 @@ def test_issue_case_valid_after_has_a_horizon() -> None:
 @pytest.mark.parametrize(
     ("allowance", "valid_for", "rate"),
     [
-        # Period 0 is one window for the whole validity: 10 USDC_BASE over 2 days is 5 a day.
+        # Period 0 is one window for the whole validity: 10 USDC over 2 days is 5 a day.
         (usdc(USDC_10, 0), 2 * DAY, 5_000_000),
         # A period longer than the validity counts as the validity: all of it can be spent.
         (usdc(USDC_10, 30 * DAY), 2 * DAY, 5_000_000),
@@ -148,7 +149,7 @@ def test_config_file_is_read(tmp_path: Path) -> None:
         "[policy.max_allowance]\n"
         f'"{USDC_BASE}" = "100000000"\n'
         "[[tokens]]\n"
-        f'chain = 31337\naddress = "{TARGET}"\nsymbol = "USDC_BASE"\ndecimals = 6\n'
+        f'chain = 31337\naddress = "{TARGET}"\nsymbol = "USDC"\ndecimals = 6\n'
     )
     config = load_config(path)
     assert config.device == "udp:127.0.0.1:21324"
@@ -158,8 +159,8 @@ def test_config_file_is_read(tmp_path: Path) -> None:
     assert config.policy.allowed_targets == frozenset({TARGET})
     assert config.policy.allowed_tokens is None
     assert (config.policy.rate_period, config.policy.max_start_delay) == (3600, 0)
-    assert config.tokens[(31337, TARGET)] == TokenInfo("USDC_BASE", 6)
-    assert config.tokens[(8453, USDC_BASE)] == TokenInfo("USDC_BASE", 6)  # the built-in table stays
+    assert config.tokens[(31337, TARGET)] == TokenInfo("USDC", 6)
+    assert config.tokens[(8453, USDC_BASE)] == TokenInfo("USDC", 6)  # the built-in table stays
     assert config.with_overrides(approval_timeout=5.0, device=None).approval_timeout == 5.0
 
 
@@ -174,7 +175,7 @@ def _token(**fields: object) -> str:
     entry: dict[str, object] = {
         "chain": 31337,
         "address": TARGET,
-        "symbol": "USDC_BASE",
+        "symbol": "USDC",
         "decimals": 6,
     }
     entry.update(fields)
@@ -196,7 +197,7 @@ def _token(**fields: object) -> str:
         (f'[policy.max_allowance]\n"{USDC_BASE}" = -1\n', f"policy.max_allowance.{USDC_BASE}"),
         ("[policy]\nrate_period = 0\n", "policy.rate_period"),
         ("[policy]\nmax_start_delay = -1\n", "policy.max_start_delay"),
-        ('tokens = "USDC_BASE"\n', "tokens"),
+        ('tokens = "USDC"\n', "tokens"),
         ("[[tokens]]\nchain = 1\n", "tokens.0.address"),
         (_token(chain=0), "tokens.0.chain"),
         (_token(chain=2**63), "tokens.0.chain"),
