@@ -16,6 +16,7 @@ from signerd.errors import ValidationError
 from signerd.grants import fields
 from signerd.grants.agent import label as check_label
 from signerd.grants.schema import (
+    ALLOWANCE_FIELDS,
     MAX_ALLOWANCES,
     MAX_CHAIN_ID,
     MAX_PAYEES,
@@ -206,7 +207,7 @@ def parse_allowances(
                     )
             fields.obj(item, at, required=_ALLOWANCE_REQUIRED, optional=("maxPerPayment",))
         else:
-            fields.obj(item, at, required=(*_ALLOWANCE_REQUIRED, "maxPerPayment", *_DAEMON_FILLED))
+            fields.obj(item, at, required=ALLOWANCE_FIELDS)
         token = fields.address(item["token"], fields.path(at, "token"), allow_zero=True)
         name = UNNAMED if requested else _signed_name(token, item, at)
         amount = fields.uint(

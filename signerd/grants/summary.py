@@ -7,8 +7,8 @@ else is rejected, so the screen cannot mislead. It shows every amount, the chain
 per-payment maximum, the payees and the end of validity, and is never shortened: a request
 whose summary would not fit a screen is refused (``summary_problem``)::
 
-    10 USDC/day (max 0.5 each) + 0.5 ETH total on Base; to anyone; may call 2 contracts;
-    until 2026-11-23 00:00 UTC
+    10 USDC/day (max 0.5 each) + 0.5 ETH total on Base; to anyone; until 2026-11-23 00:00 UTC
+    10000000 units of 0x8335..2913/day on Ethereum; to 0x2096..287C; may call 1 contract; ...
 """
 
 from __future__ import annotations
