@@ -27,16 +27,11 @@ from bench.report import Row, percentile
 from bench.samples import TARGET, USDC_BASE, master_account, random_address, wait_until_idle
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.grants import (
-    DOMAIN_NAME,
-    DOMAIN_VERSION,
-    PRIMARY_TYPE,
-    TYPES,
-    grant_digest,
-    grant_id,
-    summarize,
-    verify_grant,
-)
+from signerd.grants import PRIMARY_TYPE, grant_digest, grant_id, verify_grant
+from signerd.grants.v1 import DOMAIN_NAME_V1 as DOMAIN_NAME
+from signerd.grants.v1 import DOMAIN_VERSION_V1 as DOMAIN_VERSION
+from signerd.grants.v1 import TYPES_V1 as TYPES
+from signerd.grants.v1 import summarize_v1 as summarize
 from signerd.launch import DaemonProcess
 from signerd.store import Store, StoredGrant
 

@@ -11,11 +11,22 @@ Example ``signerd.toml``::
     allow_blind_signing = false      # hash-only signing needs this explicit switch
 
     [policy]
-    max_validity = 604800            # seconds
+    max_validity = 604800            # seconds a grant may last
+    max_start_delay = 2592000        # how far ahead validAfter may be (default 30 days)
+    rate_period = 86400              # the period max_allowance is per (default a day)
     allowed_tokens = ["0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"]
     allowed_targets = []
-    [policy.max_allowance]           # per token, base units
+    [policy.max_allowance]           # per token, base units per rate_period
     "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913" = "100000000"
+
+    [[tokens]]                       # names the summary may give a token (one table each)
+    chain = 31337
+    address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    symbol = "USDC"
+    decimals = 6
+
+``[[tokens]]`` adds to the built-in table (signerd/grants/tokens.py); it cannot rename a
+built-in token. Every error is a ValidationError naming the setting ("tokens.0.symbol").
 """
 
 from __future__ import annotations
@@ -29,14 +40,28 @@ from typing import Any
 
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.errors import ValidationError
+from signerd.grants import fields
+from signerd.grants.schema import MAX_CHAIN_ID, MAX_DECIMALS
+from signerd.grants.tokens import BUILTIN_TOKENS, TokenInfo, TokenTable, token_table
+from signerd.grants.tokens import symbol as token_symbol
+
+DEFAULT_RATE_PERIOD = 86_400
+DEFAULT_MAX_START_DELAY = 30 * 86_400
 
 
 @dataclass(frozen=True)
 class Policy:
-    """Ceilings checked before a request reaches the device; None means no ceiling."""
+    """Ceilings checked before a request reaches the device; None means no ceiling.
+
+    ``max_allowance`` is a rate: base units of a token per ``rate_period`` seconds, all of a
+    request's allowances on that token together (signerd/policy.py). ``max_start_delay``
+    bounds how far after the request validAfter may be.
+    """
 
     max_validity: int | None = None
     max_allowance: dict[str, int] = field(default_factory=dict)
+    rate_period: int = DEFAULT_RATE_PERIOD
+    max_start_delay: int | None = DEFAULT_MAX_START_DELAY
     allowed_tokens: frozenset[str] | None = None
     allowed_targets: frozenset[str] | None = None
 
@@ -55,6 +80,7 @@ class Config:
     allow_blind_signing: bool = False
     derivation_path: str = DEFAULT_DERIVATION_PATH
     policy: Policy = field(default_factory=Policy)
+    tokens: TokenTable = field(default_factory=lambda: BUILTIN_TOKENS)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given fields replaced, ignoring those left as None."""
@@ -84,7 +110,15 @@ _DAEMON_KEYS = {
     "allow_blind_signing",
     "derivation_path",
 }
-_POLICY_KEYS = {"max_validity", "max_allowance", "allowed_tokens", "allowed_targets"}
+_POLICY_KEYS = {
+    "max_validity",
+    "max_allowance",
+    "rate_period",
+    "max_start_delay",
+    "allowed_tokens",
+    "allowed_targets",
+}
+_TOKEN_KEYS = ("chain", "address", "symbol", "decimals")
 
 
 def load_config(path: Path | None) -> Config:
@@ -95,7 +129,7 @@ def load_config(path: Path | None) -> Config:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValidationError("config", f"cannot read {path}: {exc}") from exc
-    unknown = set(raw) - {"daemon", "policy"}
+    unknown = set(raw) - {"daemon", "policy", "tokens"}
     if unknown:
         raise ValidationError(sorted(unknown)[0], "unknown config section")
     daemon = _table(raw, "daemon", _DAEMON_KEYS)
@@ -137,22 +171,27 @@ def load_config(path: Path | None) -> Config:
     if "derivation_path" in daemon:
         values["derivation_path"] = _str(daemon, "derivation_path")
     values["policy"] = _policy(policy)
+    values["tokens"] = _tokens(raw.get("tokens", []))
     return replace(config, **values)
 
 
 def _policy(table: dict[str, Any]) -> Policy:
-    from signerd.grants.fields import address as checksummed_address
-
     max_validity = table.get("max_validity")
     if max_validity is not None and (not _is_int(max_validity) or max_validity < 1):
         raise ValidationError("policy.max_validity", "must be a positive number of seconds")
+    rate_period = table.get("rate_period", DEFAULT_RATE_PERIOD)
+    if not _is_int(rate_period) or rate_period < 1:
+        raise ValidationError("policy.rate_period", "must be a positive number of seconds")
+    max_start_delay = table.get("max_start_delay", DEFAULT_MAX_START_DELAY)
+    if not _is_int(max_start_delay) or max_start_delay < 0:
+        raise ValidationError("policy.max_start_delay", "must be a number of seconds, 0 or more")
     caps: dict[str, int] = {}
     raw_caps = table.get("max_allowance", {})
     if not isinstance(raw_caps, dict):
         raise ValidationError("policy.max_allowance", "must be a table of token = amount")
     for token, amount in raw_caps.items():
         where = f"policy.max_allowance.{token}"
-        address = checksummed_address(token, where)
+        address = fields.address(token, where)
         if isinstance(amount, str) and amount.isdigit():
             amount = int(amount)
         if not _is_int(amount) or amount < 0:
@@ -165,14 +204,38 @@ def _policy(table: dict[str, Any]) -> Policy:
         items = table[key]
         if not isinstance(items, list):
             raise ValidationError(f"policy.{key}", "must be a list of addresses")
-        return frozenset(checksummed_address(a, f"policy.{key}.{i}") for i, a in enumerate(items))
+        return frozenset(fields.address(a, f"policy.{key}.{i}") for i, a in enumerate(items))
 
     return Policy(
         max_validity=max_validity,
         max_allowance=caps,
+        rate_period=rate_period,
+        max_start_delay=max_start_delay,
         allowed_tokens=address_set("allowed_tokens"),
         allowed_targets=address_set("allowed_targets"),
     )
+
+
+def _tokens(raw: Any) -> TokenTable:
+    """``[[tokens]]``: {chain, address, symbol, decimals} each, over the built-in table."""
+    if not isinstance(raw, list):
+        raise ValidationError("tokens", "must be an array of tables: [[tokens]]")
+    entries = []
+    for index, entry in enumerate(raw):
+        where = f"tokens.{index}"
+        fields.obj(entry, where, required=_TOKEN_KEYS)
+        chain = entry["chain"]
+        if not _is_int(chain) or not 1 <= chain <= MAX_CHAIN_ID:
+            raise ValidationError(f"{where}.chain", f"must be a chain id from 1 to {MAX_CHAIN_ID}")
+        address = fields.address(entry["address"], f"{where}.address", allow_zero=True)
+        symbol = token_symbol(entry["symbol"], f"{where}.symbol")
+        decimals = entry["decimals"]
+        if not _is_int(decimals) or not 0 <= decimals <= MAX_DECIMALS:
+            raise ValidationError(
+                f"{where}.decimals", f"must be an integer from 0 to {MAX_DECIMALS}"
+            )
+        entries.append((chain, address, TokenInfo(symbol, decimals)))
+    return token_table(entries, "tokens")
 
 
 def _table(raw: dict[str, Any], name: str, keys: set[str]) -> dict[str, Any]:

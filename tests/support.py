@@ -50,8 +50,9 @@ def daily_usdc() -> dict[str, Any]:
 
 
 def some_eth() -> dict[str, Any]:
-    """An allowance of 5 wei of the chain's coin, in total."""
-    return {"token": NATIVE, "amount": "5", "period": 0}
+    """An allowance of 0.001 of the chain's coin, in total (a grant's summary shows it whole:
+    "0.001 ETH total", where 5 wei would take 30 characters of the 99)."""
+    return {"token": NATIVE, "amount": "1000000000000000", "period": 0}
 
 
 # How long a test waits for the daemon to reach a state (a request pending, an audit entry),

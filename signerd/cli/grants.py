@@ -38,17 +38,35 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
 
 @click.command()
 @SOCKET_OPTION
-@click.option("--agent", "label", required=True, help="Who is asking (shown on the device).")
+@click.option(
+    "--agent",
+    "label",
+    required=True,
+    help="Who is asking, shown on the device in quotes: letters, digits, - _ . only.",
+)
 @click.option("--session-key", help="The agent's own session key address (recommended).")
 @click.option("--generate", is_flag=True, help="Let the daemon create the session key.")
-@click.option("--chain-id", type=int, default=1, show_default=True)
+@click.option(
+    "--chain-id",
+    type=int,
+    required=True,
+    help="The chain the grant is for (8453 Base, 1 Ethereum, ...); never assumed.",
+)
 @click.option(
     "--allow",
     "allowances",
     multiple=True,
     callback=_shorthand(parse_allowance),
-    metavar="TOKEN:AMOUNT[:PERIOD]",
-    help="Allowance in base units; token 0x0 = native coin; period like 1d (0 = total).",
+    metavar="TOKEN:AMOUNT[:PERIOD[:MAX]]",
+    help="Allowance in base units; token 0x0 = native coin; period like 1d (0 = total); "
+    "MAX = most per payment.",
+)
+@click.option(
+    "--payee",
+    "payees",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Who payments may go to (repeatable; none = anyone).",
 )
 @click.option(
     "--target",
@@ -77,6 +95,7 @@ def request(
     generate: bool,
     chain_id: int,
     allowances: tuple[dict[str, Any], ...],
+    payees: tuple[str, ...],
     targets: tuple[str, ...],
     valid_for: int,
     request_file: IO[str] | None,
@@ -92,6 +111,7 @@ def request(
                 allowances=allowances,
                 targets=targets,
                 valid_for=valid_for,
+                payees=payees,
                 session_key=session_key,
                 generate=generate,
             )

@@ -132,6 +132,7 @@ class GrantFlow:
             request = request.with_session_key(key.public_key.to_checksum_address())
             session_private_key = key.to_hex()
         trail.step("request_received", _request_detail(request))
+        request = request.named_by(self.config.tokens)
         check_policy(request, self.config.policy)
         if self._pending_by_uid[peer.uid] >= self.config.max_pending_per_peer:
             raise TooManyPending(

@@ -1,15 +1,20 @@
 """Session grants: the request format, EIP-712 rendering, the summary, and offline verification.
 
 Pure functions only (no I/O, no device code): the daemon, the CLI and any third-party
-verifier call the same code.
+verifier call the same code. schema.py documents the grant format and why the summary sits
+where it does; v1.py keeps grants of the first schema version verifying.
 """
 
+from signerd.grants.agent import agent_description
+from signerd.grants.formatting import format_units
 from signerd.grants.request import AllowanceSpec, GrantRequest, parse_grant_request
 from signerd.grants.schema import (
-    DOMAIN_NAME,
+    CHAIN_NAMES,
     DOMAIN_VERSION,
     MAX_ALLOWANCES,
+    MAX_CHAIN_ID,
     MAX_LABEL,
+    MAX_PAYEES,
     MAX_STRING,
     MAX_TARGETS,
     MAX_WINDOW,
@@ -17,9 +22,9 @@ from signerd.grants.schema import (
     TYPES,
     ZERO_ADDRESS,
 )
-from signerd.grants.summary import KNOWN_TOKENS, NATIVE_COINS, format_units, summarize
+from signerd.grants.summary import summarize
+from signerd.grants.tokens import BUILTIN_TOKENS, TokenInfo, TokenTable, token_table
 from signerd.grants.typed_data import (
-    agent_description,
     build_grant_typed_data,
     grant_digest,
     grant_id,
@@ -29,20 +34,23 @@ from signerd.grants.typed_data import (
 from signerd.grants.verify import Verification, verify_grant
 
 __all__ = [
-    "DOMAIN_NAME",
+    "BUILTIN_TOKENS",
+    "CHAIN_NAMES",
     "DOMAIN_VERSION",
-    "KNOWN_TOKENS",
     "MAX_ALLOWANCES",
+    "MAX_CHAIN_ID",
     "MAX_LABEL",
+    "MAX_PAYEES",
     "MAX_STRING",
     "MAX_TARGETS",
     "MAX_WINDOW",
-    "NATIVE_COINS",
     "PRIMARY_TYPE",
     "TYPES",
     "ZERO_ADDRESS",
     "AllowanceSpec",
     "GrantRequest",
+    "TokenInfo",
+    "TokenTable",
     "Verification",
     "agent_description",
     "build_grant_typed_data",
@@ -53,5 +61,6 @@ __all__ = [
     "recover_signer",
     "signed_grant",
     "summarize",
+    "token_table",
     "verify_grant",
 ]

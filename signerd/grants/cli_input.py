@@ -1,6 +1,6 @@
 """What a person types for a grant: the command line's shorthand and the JSON files it reads.
 
-``--allow TOKEN:AMOUNT[:PERIOD]`` and ``--valid-for 1d`` become the request dict an agent
+``--allow TOKEN:AMOUNT[:PERIOD[:MAX]]`` and ``--valid-for 1d`` become the request dict an agent
 would send (``parse_grant_request`` and the daemon check it in full; this module only turns
 shorthand into that shape). Files handed over on the command line are parsed here too, so
 every entry point reports a bad document the same way: a ValidationError naming its source.
@@ -32,13 +32,17 @@ def parse_duration(text: str, field: str = "validFor") -> int:
 
 
 def parse_allowance(text: str, field: str = "allowances") -> dict[str, Any]:
-    """``TOKEN:AMOUNT[:PERIOD]`` as an allowance of the request (period 0: the whole grant)."""
+    """``TOKEN:AMOUNT[:PERIOD[:MAX]]`` as an allowance of the request: period 0 is the whole
+    grant; MAX, the most one payment may take (base units), is left out when not given."""
     parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise ValidationError(field, f"{text!r}: use TOKEN:AMOUNT[:PERIOD]")
+    if len(parts) not in (2, 3, 4):
+        raise ValidationError(field, f"{text!r}: use TOKEN:AMOUNT[:PERIOD[:MAX]]")
     token = ZERO_ADDRESS if parts[0] in _NATIVE_ALIASES else parts[0]
-    period = parse_duration(parts[2], f"{field}.period") if len(parts) == 3 else 0
-    return {"token": token, "amount": parts[1], "period": period}
+    period = parse_duration(parts[2], f"{field}.period") if len(parts) >= 3 else 0
+    allowance: dict[str, Any] = {"token": token, "amount": parts[1], "period": period}
+    if len(parts) == 4:
+        allowance["maxPerPayment"] = parts[3]
+    return allowance
 
 
 def request_params(
@@ -48,6 +52,7 @@ def request_params(
     allowances: Sequence[dict[str, Any]],
     targets: Sequence[str],
     valid_for: int,
+    payees: Sequence[str] = (),
     session_key: str | None = None,
     generate: bool = False,
 ) -> dict[str, Any]:
@@ -59,6 +64,8 @@ def request_params(
         "targets": list(targets),
         "validFor": valid_for,
     }
+    if payees:
+        params["payees"] = list(payees)
     if session_key:
         params["sessionKey"] = session_key
     if generate:

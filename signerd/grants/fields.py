@@ -27,6 +27,11 @@ _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _checksummed = functools.lru_cache(maxsize=4096)(to_checksum_address)
 
 
+def checksummed(raw: bytes) -> str:
+    """The EIP-55 form of a 20-byte address (cached: signers recur)."""
+    return str(_checksummed("0x" + raw.hex()))
+
+
 def path(parent: str, key: str | int) -> str:
     """The dotted path of ``key`` inside ``parent`` ("" is the root)."""
     return f"{parent}.{key}" if parent else str(key)

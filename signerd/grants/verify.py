@@ -2,9 +2,11 @@
 
 Checks, in order, so the reason names the first thing wrong:
 1. ``malformed``: ``expected_signer``, when given, is an address; the document is exactly
-   the schema and every value passes the request rules (checksummed addresses, ranges,
-   lengths, no duplicates, window <= 366 days);
-2. ``summary_mismatch``: the summary is the one recomputed from the signed fields;
+   a schema version (``domain.version`` "2", or "1" for grants made before it) and every
+   value passes that version's rules (checksummed addresses, ranges, lengths, no
+   duplicates, window <= 366 days; in version 2 also the agent's form and token names);
+2. ``summary_mismatch``: the summary is the one recomputed from the signed fields (in
+   version 2 both ``domain.name`` and ``message.summary``);
 3. ``bad_signature``: the signature is well formed and recovers, over the digest of the
    typed data, to the document's ``signer``; ``wrong_signer``: that signer is the expected
    one (``expected_signer``, else the message's ``account``);
@@ -27,11 +29,19 @@ from eth_utils.address import to_checksum_address
 
 from signerd.errors import ValidationError
 from signerd.grants import fields
-from signerd.grants.request import check_window, parse_allowances, parse_targets
+from signerd.grants.agent import check_agent
+from signerd.grants.request import (
+    check_payees,
+    check_window,
+    parse_addresses,
+    parse_allowances,
+)
 from signerd.grants.schema import (
-    DOMAIN_NAME,
     DOMAIN_VERSION,
+    MAX_CHAIN_ID,
+    MAX_PAYEES,
     MAX_STRING,
+    MAX_TARGETS,
     MAX_TIMESTAMP,
     MESSAGE_FIELDS,
     PRIMARY_TYPE,
@@ -40,6 +50,13 @@ from signerd.grants.schema import (
 )
 from signerd.grants.summary import summarize
 from signerd.grants.typed_data import grant_digest, grant_id, recover_signer
+from signerd.grants.v1 import (
+    DOMAIN_NAME_V1,
+    DOMAIN_VERSION_V1,
+    TYPES_V1,
+    parse_message_v1,
+    summarize_v1,
+)
 
 MALFORMED: Final = "malformed"
 SUMMARY_MISMATCH: Final = "summary_mismatch"
@@ -90,30 +107,30 @@ def verify_grant(
         detail = f"expected_signer {expected_signer!r} is not an address"
         return Verification(False, MALFORMED, detail, None, None)
     try:
-        chain_id, message, signature, signer, claimed_id = _parse_document(grant)
+        parsed = _parse_document(grant)
     except ValidationError as exc:
         return Verification(False, MALFORMED, str(exc), None, None)
 
     canonical = {
-        "types": TYPES,
+        "types": parsed.types,
         "primaryType": PRIMARY_TYPE,
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id},
-        "message": message,
+        "domain": {"name": parsed.name, "version": parsed.version, "chainId": parsed.chain_id},
+        "message": parsed.message,
     }
     digest = grant_digest(canonical)
     digest_id = grant_id(digest)
+    message = parsed.message
 
-    expected_summary = summarize(message, chain_id)
-    if message["summary"] != expected_summary:
-        detail = f"summary does not match the signed fields; expected {expected_summary!r}"
-        return Verification(False, SUMMARY_MISMATCH, detail, None, digest_id)
+    mismatch = _summary_mismatch(parsed)
+    if mismatch is not None:
+        return Verification(False, SUMMARY_MISMATCH, mismatch, None, digest_id)
 
     try:
-        recovered = recover_signer(digest, bytes.fromhex(signature[2:]))
+        recovered = recover_signer(digest, bytes.fromhex(parsed.signature[2:]))
     except ValidationError as exc:
         return Verification(False, BAD_SIGNATURE, str(exc), None, digest_id)
-    if recovered != signer:
-        detail = f"signature recovers to {recovered}, not to the signer {signer}"
+    if recovered != parsed.signer:
+        detail = f"signature recovers to {recovered}, not to the signer {parsed.signer}"
         return Verification(False, BAD_SIGNATURE, detail, recovered, digest_id)
 
     expected = (
@@ -123,7 +140,7 @@ def verify_grant(
         detail = f"signed by {recovered}, expected {expected}"
         return Verification(False, WRONG_SIGNER, detail, recovered, digest_id)
 
-    if claimed_id.lower() != digest_id:
+    if parsed.claimed_id.lower() != digest_id:
         detail = f"id: is not the digest of typedData ({digest_id})"
         return Verification(False, MALFORMED, detail, recovered, digest_id)
 
@@ -137,44 +154,62 @@ def verify_grant(
     return Verification(True, None, None, recovered, digest_id)
 
 
-def _parse_document(grant: Any) -> tuple[int, dict[str, Any], str, str, str]:
-    """Chain id, normalised message, signature hex, signer and claimed id of a grant document."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A document's values, checked and normalised by its schema version's rules."""
+
+    version: str
+    types: dict[str, list[dict[str, str]]]
+    name: str  # the domain's name
+    chain_id: int
+    message: dict[str, Any]
+    signature: str
+    signer: str
+    claimed_id: str
+
+
+def _summary_mismatch(parsed: _Parsed) -> str | None:
+    """Why the signed summary is not the one the signed fields give, or None."""
+    if parsed.version == DOMAIN_VERSION_V1:
+        expected = summarize_v1(parsed.message, parsed.chain_id)
+        shown = {"message.summary": parsed.message["summary"]}
+    else:
+        expected = summarize(parsed.message, parsed.chain_id)
+        shown = {"domain.name": parsed.name, "message.summary": parsed.message["summary"]}
+    for where, value in shown.items():
+        if value != expected:
+            return f"{where} does not match the signed fields; expected {expected!r}"
+    return None
+
+
+def _parse_document(grant: Any) -> _Parsed:
+    """The document's values, checked by the rules of the version its domain names."""
     document = fields.obj(grant, "", required=_DOCUMENT_FIELDS)
     typed = fields.obj(document["typedData"], "typedData", required=_TYPED_DATA_FIELDS)
-    if typed["types"] != TYPES:
-        raise ValidationError("typedData.types", "are not the signerd SessionGrant types")
+    domain = fields.obj(typed["domain"], "typedData.domain", required=_DOMAIN_FIELDS)
+    version = domain["version"]
+    if version == DOMAIN_VERSION_V1:
+        types, max_chain_id = TYPES_V1, UINT256_MAX
+        if domain["name"] != DOMAIN_NAME_V1:
+            raise ValidationError("typedData.domain.name", f"must be {DOMAIN_NAME_V1!r}")
+    elif version == DOMAIN_VERSION:
+        types, max_chain_id = TYPES, MAX_CHAIN_ID
+        fields.text(domain["name"], "typedData.domain.name", max_length=MAX_STRING)
+    else:
+        raise ValidationError(
+            "typedData.domain.version", f"must be {DOMAIN_VERSION!r} (or {DOMAIN_VERSION_V1!r})"
+        )
+    if typed["types"] != types:
+        raise ValidationError("typedData.types", f"are not the version {version} grant types")
     if typed["primaryType"] != PRIMARY_TYPE:
         raise ValidationError("typedData.primaryType", f"must be {PRIMARY_TYPE!r}")
-
-    domain = fields.obj(typed["domain"], "typedData.domain", required=_DOMAIN_FIELDS)
-    if domain["name"] != DOMAIN_NAME:
-        raise ValidationError("typedData.domain.name", f"must be {DOMAIN_NAME!r}")
-    if domain["version"] != DOMAIN_VERSION:
-        raise ValidationError("typedData.domain.version", f"must be {DOMAIN_VERSION!r}")
     chain_id = fields.uint(
-        domain["chainId"], "typedData.domain.chainId", minimum=1, maximum=UINT256_MAX
+        domain["chainId"], "typedData.domain.chainId", minimum=1, maximum=max_chain_id
     )
-
-    raw = fields.obj(typed["message"], "typedData.message", required=MESSAGE_FIELDS)
-
-    def at(key: str) -> str:
-        return fields.path("typedData.message", key)
-
-    message: dict[str, Any] = {
-        "account": fields.address(raw["account"], at("account")),
-        "sessionKey": fields.address(raw["sessionKey"], at("sessionKey")),
-        "agent": fields.text(raw["agent"], at("agent"), max_length=MAX_STRING),
-        "summary": fields.text(raw["summary"], at("summary"), max_length=MAX_STRING),
-        "allowances": [
-            allowance.to_json()
-            for allowance in parse_allowances(raw["allowances"], at("allowances"))
-        ],
-        "targets": list(parse_targets(raw["targets"], at("targets"))),
-        "validAfter": fields.uint(raw["validAfter"], at("validAfter"), maximum=MAX_TIMESTAMP),
-        "validUntil": fields.uint(raw["validUntil"], at("validUntil"), maximum=MAX_TIMESTAMP),
-        "nonce": fields.uint(raw["nonce"], at("nonce"), maximum=UINT256_MAX),
-    }
-    check_window(message["validAfter"], message["validUntil"], at("validUntil"))
+    if version == DOMAIN_VERSION_V1:
+        message = parse_message_v1(typed["message"], "typedData.message")
+    else:
+        message = _parse_message(typed["message"], "typedData.message")
 
     claimed_id = document["id"]
     if not isinstance(claimed_id, str):
@@ -183,4 +218,31 @@ def _parse_document(grant: Any) -> tuple[int, dict[str, Any], str, str, str]:
     if not isinstance(signature, str) or not _HEX_SIGNATURE.fullmatch(signature):
         raise ValidationError("signature", "must be 0x followed by 130 hexadecimal digits")
     signer = fields.address(document["signer"], "signer")
-    return chain_id, message, signature, signer, claimed_id
+    return _Parsed(version, types, domain["name"], chain_id, message, signature, signer, claimed_id)
+
+
+def _parse_message(raw_message: Any, where: str) -> dict[str, Any]:
+    """A version 2 message checked by the request's rules, as ints and checksummed addresses."""
+    raw = fields.obj(raw_message, where, required=MESSAGE_FIELDS)
+
+    def at(key: str) -> str:
+        return fields.path(where, key)
+
+    allowances = parse_allowances(raw["allowances"], at("allowances"), requested=False)
+    payees = parse_addresses(raw["payees"], at("payees"), max_items=MAX_PAYEES)
+    check_payees(allowances, payees, at("payees"))
+    agent = fields.text(raw["agent"], at("agent"), max_length=MAX_STRING)
+    message: dict[str, Any] = {
+        "summary": fields.text(raw["summary"], at("summary"), max_length=MAX_STRING),
+        "agent": check_agent(agent, at("agent")),
+        "account": fields.address(raw["account"], at("account")),
+        "sessionKey": fields.address(raw["sessionKey"], at("sessionKey")),
+        "allowances": [allowance.to_json() for allowance in allowances],
+        "payees": list(payees),
+        "targets": list(parse_addresses(raw["targets"], at("targets"), max_items=MAX_TARGETS)),
+        "validAfter": fields.uint(raw["validAfter"], at("validAfter"), maximum=MAX_TIMESTAMP),
+        "validUntil": fields.uint(raw["validUntil"], at("validUntil"), maximum=MAX_TIMESTAMP),
+        "nonce": fields.uint(raw["nonce"], at("nonce"), maximum=UINT256_MAX),
+    }
+    check_window(message["validAfter"], message["validUntil"], at("validUntil"))
+    return message

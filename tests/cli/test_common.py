@@ -44,7 +44,7 @@ def test_unreachable_daemon(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--allow", "usdc", "Invalid value for '--allow': 'usdc': use TOKEN:AMOUNT[:PERIOD]"),
+        ("--allow", "usdc", "Invalid value for '--allow': 'usdc': use TOKEN:AMOUNT[:PERIOD[:MAX]]"),
         ("--allow", "eth:1:1x", "Invalid value for '--allow': '1x': use seconds or a number"),
         ("--valid-for", "1x", "Invalid value for '--valid-for': '1x': use seconds or a number"),
     ],
@@ -53,6 +53,13 @@ def test_bad_shorthand_is_a_usage_error(option: str, value: str, message: str) -
     result = CliRunner().invoke(main, ["request", "--agent", "a", option, value])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_request_needs_a_chain_id() -> None:
+    """No silent default of chain 1: the chain decides what a token address is."""
+    result = CliRunner().invoke(main, ["request", "--agent", "a", "--generate", "--allow", "eth:1"])
+    assert result.exit_code == 2
+    assert "Missing option '--chain-id'" in result.output
 
 
 def test_spinner_says_what_it_waits_for_first(capsys: pytest.CaptureFixture[str]) -> None:

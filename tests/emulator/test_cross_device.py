@@ -43,7 +43,7 @@ def grant_for(master: str) -> dict[str, Any]:
     params = grant_params(sessionKey=SESSION, allowances=[daily_usdc(), some_eth()])
     request = parse_grant_request(params, now=NOW_SECONDS)
     return build_grant_typed_data(
-        request, account=master, agent="weather-bot (uid 1000, pid 42, python3)", nonce=7
+        request, account=master, agent='"weather-bot" via uid 1000 pid 42 exe python3', nonce=7
     )
 
 

@@ -60,7 +60,7 @@ def test_approved_grant_verifies_and_is_shown_on_device(
     assert check.valid, check
     message = grant["typedData"]["message"]
     assert message["account"] == MASTER_ADDRESS
-    assert message["agent"].startswith("weather-bot (uid ")
+    assert message["agent"].startswith('"weather-bot" via uid ')
     screen = device.screen_text()
     assert message["summary"] in screen
     assert message["sessionKey"] in screen or message["sessionKey"].lower() in screen.lower()
@@ -146,8 +146,8 @@ def test_other_clients_are_served_while_waiting_and_queue_is_fifo(
         assert not second.done()
         device.press_yes()
         second_grant = second.result(timeout=REPLY_TIMEOUT)["grant"]
-    assert first_grant["typedData"]["message"]["agent"].startswith("first")
-    assert second_grant["typedData"]["message"]["agent"].startswith("second")
+    assert first_grant["typedData"]["message"]["agent"].startswith('"first"')
+    assert second_grant["typedData"]["message"]["agent"].startswith('"second"')
 
 
 def test_client_that_disconnects_has_its_request_cancelled(
@@ -171,7 +171,7 @@ def test_client_that_disconnects_has_its_request_cancelled(
         device.press_yes()
         grant = future.result(timeout=REPLY_TIMEOUT)["grant"]
     assert verify_grant(grant).valid
-    assert grant["typedData"]["message"]["agent"].startswith("stayer")
+    assert grant["typedData"]["message"]["agent"].startswith('"stayer"')
 
 
 def test_grants_survive_restart_and_revocation(device: EmulatorProcess, tmp_path: Path) -> None:

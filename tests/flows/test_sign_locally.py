@@ -23,7 +23,7 @@ def test_the_device_signs_a_verifiable_grant(family: str, tmp_path: Path) -> Non
         device.stop()
     result = verify_grant(grant, expected_signer=MASTER_ADDRESS)
     assert result.valid, result
-    assert grant["typedData"]["message"]["agent"].startswith("weather-bot (uid ")
+    assert grant["typedData"]["message"]["agent"].startswith('"weather-bot" via uid ')
     assert lines[0] == f"The device will show: {grant['typedData']['message']['summary']}"
 
 

@@ -142,8 +142,8 @@ def test_impossible_grants_are_refused(
 def test_allowances_for_a_token(
     grant: dict[str, Any], make_grant: Callable[[dict[str, Any]], dict[str, Any]], now: int
 ) -> None:
-    usdc = AllowanceSpec(BASE_USDC, 10_000_000, DAY)
-    eth = AllowanceSpec(ZERO_ADDRESS, 500_000_000_000_000_000, 0)
+    usdc = AllowanceSpec(BASE_USDC, 10_000_000, DAY, 0, "USDC", 6)
+    eth = AllowanceSpec(ZERO_ADDRESS, 500_000_000_000_000_000, 0, 0, "ETH", 18)
     assert grant_allowances(grant) == (usdc, eth)
     assert allowances_for(grant, BASE_USDC) == (usdc,)
     assert allowances_for(grant, BASE_USDC.lower()) == (usdc,)
@@ -165,8 +165,8 @@ def test_allowances_for_a_token(
         "validFor": DAY * 7,
     }
     assert allowances_for(make_grant(request), BASE_USDC) == (
-        AllowanceSpec(BASE_USDC, 10, DAY),
-        AllowanceSpec(BASE_USDC, 50, 0),
+        AllowanceSpec(BASE_USDC, 10, DAY, 0, "USDC", 6),
+        AllowanceSpec(BASE_USDC, 50, 0, 0, "USDC", 6),
     )
 
 

@@ -18,6 +18,8 @@ from signerd.grants.cli_input import (
 )
 from tests.support import SESSION, USDC_BASE
 
+PAYEE = "0x3333333333333333333333333333333333333333"
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
@@ -45,17 +47,26 @@ def test_allowance_with_and_without_period() -> None:
     assert parse_allowance(f"{USDC_BASE}:5") == {"token": USDC_BASE, "amount": "5", "period": 0}
 
 
+def test_allowance_with_a_per_payment_maximum() -> None:
+    assert parse_allowance(f"{USDC_BASE}:10000000:1d:500000") == {
+        "token": USDC_BASE,
+        "amount": "10000000",
+        "period": 86400,
+        "maxPerPayment": "500000",
+    }
+
+
 @pytest.mark.parametrize("alias", ["0", "0x0", "native", "eth"])
 def test_native_coin_aliases_become_the_zero_address(alias: str) -> None:
     assert parse_allowance(f"{alias}:1:0")["token"] == ZERO_ADDRESS
 
 
-@pytest.mark.parametrize("text", ["usdc", "a:b:c:d", ""])
+@pytest.mark.parametrize("text", ["usdc", "a:b:1d:d:e", ""])
 def test_bad_allowance_shape(text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_allowance(text)
     assert caught.value.field == "allowances"
-    assert caught.value.message == f"{text!r}: use TOKEN:AMOUNT[:PERIOD]"
+    assert caught.value.message == f"{text!r}: use TOKEN:AMOUNT[:PERIOD[:MAX]]"
 
 
 def test_bad_allowance_period_names_the_period() -> None:
@@ -69,9 +80,13 @@ def test_request_params_are_a_request_the_daemon_accepts() -> None:
     params = request_params(
         agent="shell-agent",
         chain_id=8453,
-        allowances=[parse_allowance(f"{USDC_BASE}:10000000:1d"), parse_allowance("eth:7")],
+        allowances=[
+            parse_allowance(f"{USDC_BASE}:10000000:1d:500000"),
+            parse_allowance("eth:7" + "0" * 15),
+        ],
         targets=[],
         valid_for=parse_duration("2h"),
+        payees=[PAYEE],
         session_key=SESSION,
     )
     assert "generate" not in params
@@ -79,10 +94,15 @@ def test_request_params_are_a_request_the_daemon_accepts() -> None:
     assert request.label == "shell-agent" and request.chain_id == 8453
     assert request.session_key == SESSION
     assert request.allowances == (
-        AllowanceSpec(USDC_BASE, 10000000, 86400),
-        AllowanceSpec(ZERO_ADDRESS, 7, 0),
+        AllowanceSpec(USDC_BASE, 10000000, 86400, 500000, "USDC", 6),
+        AllowanceSpec(ZERO_ADDRESS, 7 * 10**15, 0, 0, "ETH", 18),
     )
-    assert (request.valid_after, request.valid_until) == (1_000, 8_200)
+    assert request.payees == (PAYEE,)
+    assert request.summary() == (
+        "10 USDC/day (max 0.5 each) + 0.007 ETH total on Base; to 0x3333..3333; "
+        "until 1970-01-01 02:16 UTC"
+    )
+    assert (request.valid_after, request.valid_until) == (960, 8_160)  # from the whole minute
 
 
 def test_request_params_ask_for_a_generated_key() -> None:
@@ -90,6 +110,7 @@ def test_request_params_ask_for_a_generated_key() -> None:
         agent="a", chain_id=1, allowances=[], targets=[], valid_for=60, generate=True
     )
     assert params["generate"] is True and "sessionKey" not in params
+    assert "payees" not in params  # none given: the request's default, anyone
 
 
 def test_documents_that_are_not_json_name_their_source() -> None:

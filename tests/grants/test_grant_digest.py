@@ -1,4 +1,4 @@
-"""The hand-written EIP-712 digest of the grant schema against eth-account's general encoder."""
+"""The hand-written EIP-712 digest of both grant schemas against eth-account's general encoder."""
 
 from __future__ import annotations
 
@@ -12,32 +12,69 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signerd.errors import ValidationError
-from signerd.grants import DOMAIN_NAME, DOMAIN_VERSION, PRIMARY_TYPE, TYPES, grant_digest
-from signerd.grants.schema import MAX_ALLOWANCES, MAX_TARGETS, UINT64_MAX, UINT256_MAX
+from signerd.grants import DOMAIN_VERSION, PRIMARY_TYPE, TYPES, grant_digest
+from signerd.grants.schema import MAX_ALLOWANCES, MAX_PAYEES, MAX_TARGETS, UINT64_MAX, UINT256_MAX
+from signerd.grants.v1 import DOMAIN_NAME_V1, DOMAIN_VERSION_V1, TYPES_V1
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
+uint8s = st.integers(0, 255)
 uint64s = st.integers(0, UINT64_MAX) | st.sampled_from([0, UINT64_MAX])
 uint256s = st.integers(0, UINT256_MAX) | st.sampled_from([0, UINT256_MAX])
-allowances = st.fixed_dictionaries({"token": addresses, "amount": uint256s, "period": uint64s})
+allowances_v1 = st.fixed_dictionaries({"token": addresses, "amount": uint256s, "period": uint64s})
+allowances = st.fixed_dictionaries(
+    {
+        "token": addresses,
+        "symbol": st.text(max_size=12),
+        "decimals": uint8s,
+        "amount": uint256s,
+        "period": uint64s,
+        "maxPerPayment": uint256s,
+    }
+)
 
 
 @st.composite
 def grant_typed_data(draw: st.DrawFn) -> dict[str, Any]:
+    """A version 2 document with any values of the right types (hashing does not validate)."""
+    summary = draw(st.text(max_size=120))
+    message = {
+        "summary": summary,
+        "agent": draw(st.text(max_size=120)),
+        "account": draw(addresses),
+        "sessionKey": draw(addresses),
+        "allowances": draw(st.lists(allowances, max_size=MAX_ALLOWANCES)),
+        "payees": draw(st.lists(addresses, max_size=MAX_PAYEES)),
+        "targets": draw(st.lists(addresses, max_size=MAX_TARGETS)),
+        "validAfter": draw(uint64s),
+        "validUntil": draw(uint64s),
+        "nonce": draw(uint256s),
+    }
+    name = draw(st.just(summary) | st.text(max_size=120))
+    return {
+        "types": copy.deepcopy(TYPES),
+        "primaryType": PRIMARY_TYPE,
+        "domain": {"name": name, "version": DOMAIN_VERSION, "chainId": draw(uint256s)},
+        "message": message,
+    }
+
+
+@st.composite
+def grant_typed_data_v1(draw: st.DrawFn) -> dict[str, Any]:
     message = {
         "account": draw(addresses),
         "sessionKey": draw(addresses),
         "agent": draw(st.text(max_size=120)),
         "summary": draw(st.text(max_size=120)),
-        "allowances": draw(st.lists(allowances, max_size=MAX_ALLOWANCES)),
+        "allowances": draw(st.lists(allowances_v1, max_size=MAX_ALLOWANCES)),
         "targets": draw(st.lists(addresses, max_size=MAX_TARGETS)),
         "validAfter": draw(uint64s),
         "validUntil": draw(uint64s),
         "nonce": draw(uint256s),
     }
     return {
-        "types": copy.deepcopy(TYPES),
+        "types": copy.deepcopy(TYPES_V1),
         "primaryType": PRIMARY_TYPE,
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": draw(uint256s)},
+        "domain": {"name": DOMAIN_NAME_V1, "version": DOMAIN_VERSION_V1, "chainId": draw(uint256s)},
         "message": message,
     }
 
@@ -53,8 +90,17 @@ def test_digest_equals_eth_account(typed: dict[str, Any]) -> None:
     assert grant_digest(typed) == eth_account_digest(typed)
 
 
+@settings(max_examples=150, deadline=None)
+@given(grant_typed_data_v1())
+def test_version_1_digest_equals_eth_account(typed: dict[str, Any]) -> None:
+    assert grant_digest(typed) == eth_account_digest(typed)
+
+
 def test_digest_changes_with_every_field(typed_data_sample: dict[str, Any]) -> None:
     base = grant_digest(typed_data_sample)
+    changed = copy.deepcopy(typed_data_sample)
+    changed["domain"]["name"] += "."
+    assert grant_digest(changed) != base
     for key in typed_data_sample["message"]:
         changed = copy.deepcopy(typed_data_sample)
         value = changed["message"][key]
@@ -68,25 +114,39 @@ def test_digest_changes_with_every_field(typed_data_sample: dict[str, Any]) -> N
         assert grant_digest(changed) == eth_account_digest(changed), key
 
 
+SAMPLE_SUMMARY = "0.00001 USDC/day (max 0.000005 each) + 0.000000000000000005 ETH total on Base"
+
+
 @pytest.fixture
 def typed_data_sample() -> dict[str, Any]:
     return {
         "types": copy.deepcopy(TYPES),
         "primaryType": PRIMARY_TYPE,
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": 8453},
+        "domain": {"name": SAMPLE_SUMMARY, "version": DOMAIN_VERSION, "chainId": 8453},
         "message": {
+            "summary": SAMPLE_SUMMARY,
+            "agent": '"bot" via uid 1000 pid 42 exe /usr/bin/python3',
             "account": "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1",
             "sessionKey": "0x5050A4F4b3f9338C3472dcC01A87C76A144b3c9c",
-            "agent": "bot (uid 1000, pid 42, python3)",
-            "summary": "Key 0x5050..3c9c may spend 10 USDC/day",
             "allowances": [
                 {
                     "token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                    "symbol": "USDC",
+                    "decimals": 6,
                     "amount": 10,
                     "period": 86400,
+                    "maxPerPayment": 5,
                 },
-                {"token": "0x0000000000000000000000000000000000000000", "amount": 5, "period": 0},
+                {
+                    "token": "0x0000000000000000000000000000000000000000",
+                    "symbol": "ETH",
+                    "decimals": 18,
+                    "amount": 5,
+                    "period": 0,
+                    "maxPerPayment": 0,
+                },
             ],
+            "payees": ["0x3333333333333333333333333333333333333333"],
             "targets": ["0x1111111254EEB25477B68fb85Ed929f73A960582"],
             "validAfter": 1_780_000_000,
             "validUntil": 1_780_003_600,
@@ -107,6 +167,15 @@ def typed_data_sample() -> dict[str, Any]:
         (lambda t: t["message"].update(account="0x1234"), "typedData.message.account"),
         (lambda t: t["message"].update(agent=7), "typedData.message.agent"),
         (lambda t: t["message"].update(targets="0x"), "typedData.message.targets"),
+        (lambda t: t["message"].update(payees=[5]), "typedData.message.payees.0"),
+        (
+            lambda t: t["message"]["allowances"][0].update(decimals=256),
+            "typedData.message.allowances.0.decimals",
+        ),
+        (
+            lambda t: t["message"]["allowances"][0].pop("symbol"),
+            "typedData.message.allowances.0.symbol",
+        ),
         (
             lambda t: t["message"]["allowances"][1].update(amount="5"),
             "typedData.message.allowances.1.amount",

@@ -1,4 +1,4 @@
-"""The summary sentence: exact amounts, fixed wording, and the screen bound for any grant."""
+"""The summary sentence: every amount, the chain, exact wording, and never cut to fit a screen."""
 
 from __future__ import annotations
 
@@ -9,30 +9,67 @@ from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signerd.grants import KNOWN_TOKENS, MAX_STRING, ZERO_ADDRESS, format_units, summarize
+from signerd.errors import ValidationError
+from signerd.grants import CHAIN_NAMES, MAX_STRING, ZERO_ADDRESS, format_units, parse_grant_request
+from signerd.grants.formatting import format_period, format_time
 from signerd.grants.schema import (
     MAX_ALLOWANCES,
+    MAX_PAYEES,
     MAX_TARGETS,
     MAX_TIMESTAMP,
     UINT64_MAX,
     UINT256_MAX,
 )
-from signerd.grants.summary import format_period, format_time
+from signerd.grants.summary import allowance_phrase, chain_name, summarize, summary_problem
 from tests.support import USDC_BASE
 
 SESSION_KEY = "0x5050A4F4b3f9338C3472dcC01A87C76A144b3c9c"
 OTHER_TOKEN = "0x9999999999999999999999999999999999999999"
+NOW = 1_795_000_000
+UNTIL = 1_795_392_000  # 2026-11-23 00:00 UTC
+
+
+def allowance(
+    token: str, amount: int, period: int, symbol: str = "", decimals: int = 0, most: int = 0
+) -> dict[str, Any]:
+    return {
+        "token": token,
+        "symbol": symbol,
+        "decimals": decimals,
+        "amount": amount,
+        "period": period,
+        "maxPerPayment": most,
+    }
 
 
 def message(
-    allowances: list[dict[str, Any]], targets: int = 2, until: int = 1_795_392_000
+    allowances: list[dict[str, Any]], *, payees: int = 0, targets: int = 0
 ) -> dict[str, Any]:
     return {
-        "sessionKey": SESSION_KEY,
         "allowances": allowances,
-        "targets": [f"0x{index + 1:040x}" for index in range(targets)],
-        "validUntil": until,
+        "payees": [f"0x{index + 1:040x}" for index in range(payees)],
+        "targets": [f"0x{index + 0x100:040x}" for index in range(targets)],
+        "validUntil": UNTIL,
     }
+
+
+def summary_of(chain_id: int, *allowances: tuple[str, int | str, int]) -> str:
+    """The summary the daemon computes for a request, through the request's own checks."""
+    request = parse_grant_request(
+        {
+            "chainId": chain_id,
+            "sessionKey": SESSION_KEY,
+            "agent": "x",
+            "allowances": [
+                {"token": token, "amount": amount, "period": period}
+                for token, amount, period in allowances
+            ],
+            "targets": [],
+            "validUntil": UNTIL,
+        },
+        now=NOW,
+    )
+    return request.summary()
 
 
 @pytest.mark.parametrize(
@@ -65,7 +102,6 @@ def test_format_units_is_exact(amount: int, decimals: int, expected: str) -> Non
         (86400, "/day"),
         (604800, "/week"),
         (2 * 86400, "/2d"),
-        (30 * 86400, "/30d"),
         (7200, "/2h"),
         (90 * 60, "/90min"),
         (45, "/45s"),
@@ -83,98 +119,143 @@ def test_format_time_shows_seconds_only_when_set() -> None:
 
 def test_summary_of_a_typical_grant() -> None:
     allowances = [
-        {"token": USDC_BASE, "amount": 10_000_000, "period": 86400},
-        {"token": ZERO_ADDRESS, "amount": 5 * 10**17, "period": 0},
+        allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6, most=500_000),
+        allowance(ZERO_ADDRESS, 5 * 10**17, 0, "ETH", 18),
     ]
-    assert summarize(message(allowances), 8453) == (
-        "Key 0x5050..3c9c may spend 10 USDC/day, 0.5 ETH total; 2 contracts; "
+    assert summarize(message(allowances, targets=2), 8453) == (
+        "10 USDC/day (max 0.5 each) + 0.5 ETH total on Base; to anyone; may call 2 contracts; "
         "until 2026-11-23 00:00 UTC"
     )
 
 
-def test_token_names_depend_on_the_chain() -> None:
-    allowances = [{"token": USDC_BASE, "amount": 10_000_000, "period": 3600}]
-    # The same address on another chain is not USDC: shown as raw units of the address ("N of 0x..").
-    assert "10000000 of 0x8335..2913/hour" in summarize(message(allowances), 1)
-    assert "10 USDC/hour" in summarize(message(allowances), 8453)
+def test_issue_case_token_of_another_chain_shows_raw_units_and_the_chain() -> None:
+    # Was "may spend within 1 allowance": no amount at all (chain 1, where this is not USDC).
+    assert summary_of(1, (USDC_BASE, "10000000", 86400)) == (
+        "10000000 units of 0x8335..2913/day on Ethereum; to anyone; until 2026-11-23 00:00 UTC"
+    )
 
 
-def test_native_coin_names() -> None:
-    native = [{"token": ZERO_ADDRESS, "amount": 2 * 10**18, "period": 0}]
-    assert "2 POL total" in summarize(message(native), 137)
-    assert "2 ETH total" in summarize(message(native), 1)
-    assert "2 native total" in summarize(message(native), 999_999)
+def test_issue_case_token_outside_the_table() -> None:
+    assert summary_of(8453, (OTHER_TOKEN, 5000, 604800)).startswith(
+        "5000 units of 0x9999..9999/week on Base;"
+    )
 
 
-def test_unknown_token_is_shown_in_raw_units() -> None:
-    allowances = [{"token": OTHER_TOKEN, "amount": 5000, "period": 604800}]
-    assert "5000 of 0x9999..9999/week" in summarize(message(allowances), 8453)
+def test_issue_case_one_wei_of_native_coin() -> None:
+    assert summary_of(1, (ZERO_ADDRESS, 1, 0)) == (
+        "0.000000000000000001 ETH total on Ethereum; to anyone; until 2026-11-23 00:00 UTC"
+    )
 
 
-def test_no_allowances_no_targets() -> None:
-    text = summarize(message([], targets=0), 1)
-    assert text == "Key 0x5050..3c9c may spend nothing; no other calls; until 2026-11-23 00:00 UTC"
+def test_issue_case_an_amount_that_cannot_be_shown_is_refused_not_counted() -> None:
+    # Was "may spend 1 USDC/day, +1 more", and verified as valid.
+    with pytest.raises(ValidationError) as caught:
+        summary_of(8453, (USDC_BASE, 1_000_000, 86400), (ZERO_ADDRESS, UINT256_MAX, 0))
+    assert caught.value.field == "allowances"
+    assert "more than the 99 a screen shows whole" in caught.value.message
 
 
-def test_allowances_that_do_not_fit_are_counted() -> None:
-    allowances = [
-        {"token": ZERO_ADDRESS, "amount": 10**18 * (index + 1), "period": 86400 * index}
-        for index in range(5)
-    ]
-    assert summarize(message(allowances, targets=1), 1) == (
-        "Key 0x5050..3c9c may spend 1 ETH total, 2 ETH/day, +3 more; 1 contract; "
+@pytest.mark.parametrize(
+    ("chain_id", "token", "name"),
+    [
+        (1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "Ethereum"),
+        (8453, USDC_BASE, "Base"),
+        (84532, "0x036CbD53842c5426634e7929541eC2318f3dCF7e", "Base Sepolia"),
+    ],
+)
+def test_issue_case_the_chain_is_always_named(chain_id: int, token: str, name: str) -> None:
+    # Was "10 USDC/day" on all three chains.
+    assert summary_of(chain_id, (token, 10_000_000, 86400)).startswith(f"10 USDC/day on {name};")
+
+
+def test_unknown_chains_are_named_by_number() -> None:
+    assert chain_name(999) == "chain 999"
+    assert summary_of(999_999, (ZERO_ADDRESS, 2 * 10**18, 0)).startswith(
+        "2 native total on chain 999999;"
+    )
+    assert "POL" in summary_of(137, (ZERO_ADDRESS, 2 * 10**18, 0))
+
+
+def test_unnamed_tokens_show_their_maximum_in_raw_units() -> None:
+    assert allowance_phrase(allowance(OTHER_TOKEN, 5000, 3600, most=250)) == (
+        "5000 units of 0x9999..9999/hour (max 250 each)"
+    )
+
+
+def test_payees_and_targets() -> None:
+    usdc = allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6)
+    assert summarize(message([usdc], payees=2, targets=1), 8453) == (
+        "10 USDC/day on Base; to 0x0000..0001, 0x0000..0002; may call 1 contract; "
         "until 2026-11-23 00:00 UTC"
     )
 
 
-def test_one_huge_allowance_is_counted_not_cut() -> None:
-    allowances = [{"token": OTHER_TOKEN, "amount": UINT256_MAX, "period": 1}]
-    assert "may spend within 1 allowance;" in summarize(message(allowances), 1)
+def test_no_allowances() -> None:
+    assert summarize(message([], targets=1), 8453) == (
+        "No spending on Base; may call 1 contract; until 2026-11-23 00:00 UTC"
+    )
 
 
-def test_known_token_table_holds_checksummed_addresses() -> None:
-    for (chain_id, address), (symbol, decimals) in KNOWN_TOKENS.items():
-        assert chain_id >= 1
-        assert to_checksum_address(address) == address
-        assert symbol.isascii() and 0 <= decimals <= 36
+@pytest.mark.parametrize(
+    ("msg", "field"),
+    [
+        (message([allowance(OTHER_TOKEN, UINT256_MAX, 1)]), "allowances"),
+        (message([allowance(OTHER_TOKEN, 1, 1)], payees=MAX_PAYEES), "payees"),
+        (message([allowance(OTHER_TOKEN, 1_000_000, 86400)], targets=2), "targets"),
+    ],
+)
+def test_summary_problem_names_the_part_that_overflows(msg: dict[str, Any], field: str) -> None:
+    problem = summary_problem(msg, 8453)
+    assert problem is not None and problem[0] == field
+    assert repr(summarize(msg, 8453)) in problem[1]
+
+
+def test_a_summary_that_fits_has_no_problem() -> None:
+    msg = message([allowance(USDC_BASE, 10_000_000, 86400, "USDC", 6)])
+    assert summary_problem(msg, 8453) is None
 
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda raw: to_checksum_address(raw))
-tokens = st.one_of(
-    st.just(ZERO_ADDRESS), st.sampled_from([address for _, address in KNOWN_TOKENS]), addresses
+names = st.one_of(
+    st.just(("", 0)),
+    st.tuples(
+        st.sampled_from(["USDC", "ETH", "WETH", "USDC.e", "a1234567890"]), st.integers(0, 36)
+    ),
 )
-allowance = st.fixed_dictionaries(
-    {
-        "token": tokens,
-        "amount": st.one_of(st.integers(1, 10**30), st.integers(1, UINT256_MAX)),
-        "period": st.one_of(
-            st.sampled_from([0, 60, 3600, 86400, 604800]), st.integers(0, UINT64_MAX)
-        ),
-    }
-)
+
+
+@st.composite
+def allowances(draw: st.DrawFn) -> dict[str, Any]:
+    token = draw(st.just(ZERO_ADDRESS) | addresses)
+    symbol, decimals = draw(names)
+    if token == ZERO_ADDRESS:
+        decimals = 18
+    amount = draw(st.integers(1, 10**30) | st.integers(1, UINT256_MAX))
+    period = draw(st.sampled_from([0, 60, 3600, 86400, 604800]) | st.integers(0, UINT64_MAX))
+    most = draw(st.just(0) | st.integers(1, amount))
+    return allowance(token, amount, period, symbol, decimals, most)
+
+
 messages = st.fixed_dictionaries(
     {
-        "sessionKey": addresses,
-        "allowances": st.lists(allowance, max_size=MAX_ALLOWANCES),
+        "allowances": st.lists(allowances(), max_size=MAX_ALLOWANCES),
+        "payees": st.lists(addresses, max_size=MAX_PAYEES),
         "targets": st.lists(addresses, max_size=MAX_TARGETS),
         "validUntil": st.integers(0, MAX_TIMESTAMP),
     }
 )
-chains = st.one_of(
-    st.sampled_from([1, 10, 137, 8453, 42161, 84532, 11155111]), st.integers(1, 2**64)
-)
+chains = st.sampled_from(sorted(CHAIN_NAMES)) | st.integers(1, 2**63)
 
 
 @settings(max_examples=300)
 @given(messages, chains)
-def test_summary_is_bounded_printable_and_deterministic(msg: dict[str, Any], chain_id: int) -> None:
+def test_summary_shows_everything_or_says_it_cannot(msg: dict[str, Any], chain_id: int) -> None:
     text = summarize(msg, chain_id)
-    assert 0 < len(text) <= MAX_STRING
-    assert text.isascii() and text.isprintable()
-    assert text == text.strip()
+    assert text.isascii() and text.isprintable() and text == text.strip()
     assert summarize(dict(msg), chain_id) == text
-    # Whatever was left out is counted, never silently dropped.
-    count = len(msg["allowances"])
-    shown = text.count(", ") + 1 if count else 0
-    if count and "+" not in text and "within" not in text:
-        assert shown == count
+    # Every allowance is written out in full, and the chain is named: nothing is counted away.
+    for item in msg["allowances"]:
+        assert allowance_phrase(item) in text
+    assert f" on {chain_name(chain_id)}" in text
+    problem = summary_problem(msg, chain_id)
+    assert (problem is None) == (len(text) <= MAX_STRING)

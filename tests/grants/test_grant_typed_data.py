@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from signerd.errors import ValidationError
 from signerd.grants import (
-    DOMAIN_NAME,
     DOMAIN_VERSION,
     MAX_STRING,
     PRIMARY_TYPE,
@@ -29,10 +28,13 @@ from signerd.grants import (
     signed_grant,
     summarize,
 )
+from signerd.grants.agent import AGENT_PATTERN
 from signerd.grants.schema import (
     MAX_ALLOWANCES,
+    MAX_CHAIN_ID,
     MAX_FIELD_NAME,
     MAX_LABEL,
+    MAX_PAYEES,
     MAX_TARGETS,
     MAX_WINDOW,
     UINT64_MAX,
@@ -43,24 +45,38 @@ from tests.support import NOW_SECONDS
 ACCOUNT = "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"
 
 
+AGENT = '"bot" via uid 1'
+
+
 def test_document_shape(request_json: dict[str, Any], now: int, session_key: str) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=ACCOUNT, agent="bot (uid 1)", nonce=9)
+    typed = build_grant_typed_data(req, account=ACCOUNT, agent=AGENT, nonce=9)
     assert typed["types"] == TYPES
     assert typed["primaryType"] == PRIMARY_TYPE
-    assert typed["domain"] == {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": 8453}
     message = typed["message"]
+    summary = message["summary"]
+    assert summary == summarize(message, 8453) == req.summary()
+    assert summary == (
+        "10 USDC/day + 0.5 ETH total on Base; to anyone; may call 2 contracts; "
+        "until 2026-06-04 20:26:40 UTC"
+    )
+    # The summary is the domain's name (a Trezor shows it unopened, a Ledger first) and the
+    # message's first field.
+    assert typed["domain"] == {"name": summary, "version": DOMAIN_VERSION, "chainId": 8453}
     assert list(message) == [field["name"] for field in TYPES[PRIMARY_TYPE]]
+    assert next(iter(message)) == "summary"
     assert message["account"] == ACCOUNT
     assert message["sessionKey"] == session_key
-    assert message["agent"] == "bot (uid 1)"
-    assert message["summary"] == summarize(message, 8453)
-    assert message["summary"].startswith("Key 0x5050..3c9c may spend 10 USDC/day, 0.5 ETH total")
+    assert message["agent"] == AGENT
     assert message["allowances"][0] == {
         "token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+        "symbol": "USDC",
+        "decimals": 6,
         "amount": 10_000_000,
         "period": 86400,
+        "maxPerPayment": 0,
     }
+    assert message["payees"] == []
     assert (message["validAfter"], message["validUntil"], message["nonce"]) == (
         now,
         now + 7 * 86400,
@@ -68,7 +84,7 @@ def test_document_shape(request_json: dict[str, Any], now: int, session_key: str
     )
     # The schema constant is copied, not shared: a caller editing the document cannot change it.
     typed["types"]["Allowance"].append({"name": "x", "type": "bool"})
-    assert len(TYPES["Allowance"]) == 3
+    assert len(TYPES["Allowance"]) == 6
 
 
 @pytest.mark.parametrize(
@@ -77,6 +93,7 @@ def test_document_shape(request_json: dict[str, Any], now: int, session_key: str
         ({"account": ACCOUNT.lower()}, "account"),
         ({"agent": "x" * (MAX_STRING + 1)}, "agent"),
         ({"agent": "tab\there"}, "agent"),
+        ({"agent": "bot (uid 0)"}, "agent"),
         ({"nonce": -1}, "nonce"),
     ],
 )
@@ -84,7 +101,7 @@ def test_build_rejects_bad_daemon_values(
     request_json: dict[str, Any], now: int, kwargs: dict[str, Any], field: str
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    arguments: dict[str, Any] = {"account": ACCOUNT, "agent": "bot", "nonce": 1} | kwargs
+    arguments: dict[str, Any] = {"account": ACCOUNT, "agent": AGENT, "nonce": 1} | kwargs
     with pytest.raises(ValidationError) as caught:
         build_grant_typed_data(req, **arguments)
     assert caught.value.field == field
@@ -94,7 +111,7 @@ def test_digest_is_what_eth_account_signs(
     request_json: dict[str, Any], now: int, master: LocalAccount
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=master.address, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=master.address, agent=AGENT, nonce=1)
     signed = Account.sign_typed_data(master.key, full_message=typed)
     digest = grant_digest(typed)
     assert len(digest) == 32
@@ -108,7 +125,7 @@ def test_signed_grant_document(
     request_json: dict[str, Any], now: int, master: LocalAccount
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=master.address, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=master.address, agent=AGENT, nonce=1)
     signature = bytes(Account.sign_typed_data(master.key, full_message=typed).signature)
     document = signed_grant(typed, signature, master.address)
     assert set(document) == {"id", "typedData", "signature", "signer"}
@@ -124,7 +141,7 @@ def test_signed_grant_accepts_v_0_1_and_writes_27_28(
     request_json: dict[str, Any], now: int, master: LocalAccount
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=master.address, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=master.address, agent=AGENT, nonce=1)
     signature = bytes(Account.sign_typed_data(master.key, full_message=typed).signature)
     zero_based = signature[:64] + bytes([signature[64] - 27])
     assert signed_grant(typed, zero_based, master.address)["signature"] == "0x" + signature.hex()
@@ -134,7 +151,7 @@ def test_signed_grant_refuses_a_signature_by_another_key(
     request_json: dict[str, Any], now: int, master: LocalAccount, other: LocalAccount
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=master.address, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=master.address, agent=AGENT, nonce=1)
     signature = bytes(Account.sign_typed_data(other.key, full_message=typed).signature)
     with pytest.raises(ValidationError) as caught:
         signed_grant(typed, signature, master.address)
@@ -147,7 +164,7 @@ def test_signed_grant_refuses_malformed_signatures(
     request_json: dict[str, Any], now: int, master: LocalAccount, signature: bytes
 ) -> None:
     req = parse_grant_request(request_json, now=now)
-    typed = build_grant_typed_data(req, account=master.address, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=master.address, agent=AGENT, nonce=1)
     with pytest.raises(ValidationError) as caught:
         signed_grant(typed, signature, master.address)
     assert caught.value.field == "signature"
@@ -158,18 +175,19 @@ def test_signed_grant_refuses_malformed_signatures(
     [
         (
             ("weather-bot", 1000, 4242, "/usr/bin/python3"),
-            "weather-bot (uid 1000, pid 4242, python3)",
+            '"weather-bot" via uid 1000 pid 4242 exe /usr/bin/python3',
         ),
-        (("weather-bot", 1000, None, None), "weather-bot (uid 1000)"),
-        (("weather-bot", None, None, None), "weather-bot"),
-        (("weather-bot", None, None, "/opt/app/"), "weather-bot"),
-        (("", 0, 1, "agent"), "unnamed (uid 0, pid 1, agent)"),
-        (("caf\u00e9\tbot", 5, 6, "/bin/b\u00e9t"), "caf??bot (uid 5, pid 6, b?t)"),
+        (("weather-bot", 1000, None, None), '"weather-bot" via uid 1000'),
+        (("weather-bot", None, None, None), '"weather-bot"'),
+        (("weather-bot", None, None, "/opt/app"), '"weather-bot" via exe /opt/app'),
+        (("", 0, 1, "agent"), '"unnamed" via uid 0 pid 1 exe agent'),
+        (("caf\u00e9\tbot", 5, 6, "/bin/b\u00e9t x"), '"caf??bot" via uid 5 pid 6 exe /bin/b?t?x'),
+        (("bot", -1, 2**40, "/bin/x"), '"bot" via exe /bin/x'),
         (
             ("a" * 48, 4294967295, 4194304, "/x/" + "y" * 200),
-            "a" * 48 + " (uid 4294967295, pid 4194304, " + "y" * 17 + "..)",
+            '"' + "a" * 48 + '" via uid 4294967295 pid 4194304 exe ..' + "y" * 11,
         ),
-        (("a" * 60, None, None, None), "a" * (MAX_LABEL - 2) + ".."),
+        (("a" * 60, None, None, None), '"' + "a" * MAX_LABEL + '"'),
     ],
 )
 def test_agent_description(
@@ -178,6 +196,24 @@ def test_agent_description(
     described = agent_description(*args)
     assert described == expected
     assert len(described) <= MAX_STRING
+    assert AGENT_PATTERN.fullmatch(described)
+
+
+def test_a_label_cannot_impersonate_the_daemons_part() -> None:
+    # Reproduced: this label rendered exactly like the part the daemon fills in.
+    label = "system-updater (uid 0, pid 1, /sbin/init)"
+    described = agent_description(label, 1000, 4242, "/usr/bin/python3")
+    assert described == (
+        '"system-updater??uid?0??pid?1???sbin?init?" via uid 1000 pid 4242 exe /usr/bin/python3'
+    )
+    assert described.count("uid ") == 1 and "(uid 0" not in described
+
+
+def test_an_executable_name_cannot_impersonate_the_daemons_part() -> None:
+    # Reproduced: an executable named like this closed the daemon's part and opened a new one.
+    described = agent_description("bot", 1000, 4242, "/tmp/systemd) (uid 0, pid 1, verified")
+    assert described == '"bot" via uid 1000 pid 4242 exe /tmp/systemd???uid?0??pid?1??verified'
+    assert described.count(" uid ") == 1 and described.count(" pid ") == 1
 
 
 @settings(max_examples=300)
@@ -187,13 +223,15 @@ def test_agent_description(
     st.none() | st.integers(-(2**70), 2**70),
     st.none() | st.text(max_size=300),
 )
-def test_agent_description_is_always_a_valid_grant_string(
+def test_agent_description_is_always_a_valid_grant_agent(
     label: str, uid: int | None, pid: int | None, exe: str | None
 ) -> None:
     described = agent_description(label, uid, pid, exe)
     assert 0 < len(described) <= MAX_STRING
     assert described.isascii() and described.isprintable()
-    assert described == described.strip()
+    assert AGENT_PATTERN.fullmatch(described)
+    # The label is what is between the first two quotes, and the daemon's part follows them.
+    assert described.count('"') == 2 and described.startswith('"')
     assert agent_description(label, uid, pid, exe) == described
 
 
@@ -202,31 +240,34 @@ addresses = (
     .map(to_checksum_address)
     .filter(lambda address: address != ZERO_ADDRESS)
 )
-printable_labels = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=MAX_LABEL
-).filter(lambda label: label == label.strip())
+labels = st.text(alphabet="abcXYZ019._-", min_size=1, max_size=MAX_LABEL)
 
 
 @st.composite
 def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
     allowances = draw(
         st.lists(
-            st.fixed_dictionaries(
-                {
-                    "token": st.just(ZERO_ADDRESS) | addresses,
-                    "amount": st.integers(1, UINT256_MAX),
-                    "period": st.integers(0, UINT64_MAX),
-                }
+            st.integers(1, UINT256_MAX).flatmap(
+                lambda amount: st.fixed_dictionaries(
+                    {
+                        "token": st.just(ZERO_ADDRESS) | addresses,
+                        "amount": st.just(amount),
+                        "period": st.integers(0, UINT64_MAX),
+                        "maxPerPayment": st.integers(0, amount),
+                    }
+                )
             ),
             max_size=MAX_ALLOWANCES,
             unique_by=lambda allowance: (allowance["token"], allowance["period"]),
         )
     )
+    payees = draw(st.lists(addresses, max_size=MAX_PAYEES, unique=True)) if allowances else []
     return {
-        "chainId": draw(st.integers(1, UINT256_MAX)),
+        "chainId": draw(st.integers(1, MAX_CHAIN_ID) | st.sampled_from([1, 8453, 84532])),
         "sessionKey": draw(addresses),
-        "agent": draw(printable_labels),
+        "agent": draw(labels),
         "allowances": allowances,
+        "payees": payees,
         "targets": draw(st.lists(addresses, max_size=MAX_TARGETS, unique=True)),
         "validFor": draw(st.integers(1, MAX_WINDOW)),
         "nonce": draw(st.integers(0, UINT256_MAX)),
@@ -248,11 +289,17 @@ def _strings(value: Any) -> list[str]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(valid_requests(), printable_labels, st.integers(0, 2**32), st.text(max_size=80))
+@given(valid_requests(), labels, st.integers(0, 2**32), st.text(max_size=80))
 def test_typed_data_fits_the_screens(
     request: dict[str, Any], label: str, uid: int, exe: str
 ) -> None:
-    req = parse_grant_request(request, now=NOW_SECONDS)
+    try:
+        req = parse_grant_request(request, now=NOW_SECONDS)
+    except ValidationError as exc:
+        # The only valid-looking request refused is one whose summary cannot be shown whole.
+        assert exc.field in ("allowances", "payees", "targets")
+        assert "more than the 99 a screen shows whole" in exc.message
+        return
     agent = agent_description(label, uid, 4242, exe)
     typed = build_grant_typed_data(req, account=ACCOUNT, agent=agent, nonce=request["nonce"])
     for name, type_name in _field_types(typed["types"]):

@@ -70,7 +70,7 @@ def test_expected_signer_must_be_an_address(grant: dict[str, Any]) -> None:
 def test_grant_for_a_smart_account(request_json: dict[str, Any], master: LocalAccount) -> None:
     """account may be a smart account the master controls: the master signs, account differs."""
     req = parse_grant_request(request_json, now=NOW_SECONDS)
-    typed = build_grant_typed_data(req, account=STRANGER, agent="bot", nonce=1)
+    typed = build_grant_typed_data(req, account=STRANGER, agent='"bot"', nonce=1)
     signature = bytes(Account.sign_typed_data(master.key, full_message=typed).signature)
     document = json.loads(json.dumps(signed_grant(typed, signature, master.address)))
     assert verify_grant(document, expected_signer=master.address, now=NOW_SECONDS + 1).valid
@@ -102,12 +102,23 @@ def _allowance(index: int, key: str, value: Any) -> Tamper:
 
 
 def _resummarize(edit: Tamper) -> Tamper:
-    """An attacker who changes a field and also rewrites the summary to match."""
+    """An attacker who changes a field and also rewrites the summary (both places) to match."""
 
     def tamper(grant: dict[str, Any]) -> None:
         edit(grant)
         typed = grant["typedData"]
-        typed["message"]["summary"] = summarize(typed["message"], typed["domain"]["chainId"])
+        summary = summarize(typed["message"], typed["domain"]["chainId"])
+        typed["message"]["summary"] = typed["domain"]["name"] = summary
+
+    return tamper
+
+
+def _without_targets(edit: Tamper) -> Tamper:
+    """``edit`` and drop the targets: the longer summary it makes then still fits a screen."""
+
+    def tamper(grant: dict[str, Any]) -> None:
+        edit(grant)
+        grant["typedData"]["message"]["targets"] = []
 
     return tamper
 
@@ -137,16 +148,45 @@ def _high_s(raw: bytearray) -> None:
 
 TAMPERS: list[tuple[str, Tamper, str]] = [
     ("message.account", _message("account", STRANGER), "bad_signature"),
-    ("message.sessionKey", _message("sessionKey", STRANGER), "summary_mismatch"),
-    ("message.agent", _message("agent", "evil-bot (uid 0)"), "bad_signature"),
+    ("message.sessionKey", _message("sessionKey", STRANGER), "bad_signature"),
+    ("message.agent", _message("agent", '"evil-bot" via uid 0'), "bad_signature"),
     (
-        "message.summary",
-        _message("summary", "Key 0x5050..3c9c may spend 1 USDC/day"),
+        "message.agent impersonating the daemon",
+        _message("agent", "evil-bot (uid 0, pid 1, /sbin/init)"),
+        "malformed",
+    ),
+    ("message.summary", _message("summary", "1 USDC/day on Base"), "summary_mismatch"),
+    (
+        "domain.name",
+        lambda grant: grant["typedData"]["domain"].update(name="1 USDC/day on Base"),
         "summary_mismatch",
     ),
     ("message.allowances.amount", _allowance(0, "amount", 20_000_000), "summary_mismatch"),
     ("message.allowances.period", _allowance(0, "period", 3600), "summary_mismatch"),
-    ("message.allowances.token", _allowance(0, "token", SEPOLIA_USDC), "summary_mismatch"),
+    # A named token's summary shows its name, not its address: the signature catches this.
+    ("message.allowances.token", _allowance(0, "token", SEPOLIA_USDC), "bad_signature"),
+    ("message.allowances.symbol", _allowance(0, "symbol", "USDT"), "summary_mismatch"),
+    ("message.allowances.decimals", _allowance(0, "decimals", 7), "summary_mismatch"),
+    (
+        "message.allowances.maxPerPayment",
+        _allowance(0, "maxPerPayment", 1_000_000),
+        "summary_mismatch",
+    ),
+    (
+        "symbol with matching summary",
+        _resummarize(_allowance(0, "symbol", "USDT")),
+        "bad_signature",
+    ),
+    (
+        "message.payees added",
+        lambda grant: grant["typedData"]["message"]["payees"].append(STRANGER),
+        "summary_mismatch",
+    ),
+    (
+        "payees with matching summary",
+        _resummarize(_without_targets(_message("payees", [STRANGER]))),
+        "bad_signature",
+    ),
     (
         "message.allowances removed",
         lambda grant: grant["typedData"]["message"]["allowances"].pop(),
@@ -182,11 +222,23 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
     ),
     (
         "domain.chainId with matching summary",
-        _resummarize(lambda grant: grant["typedData"]["domain"].update(chainId=84532)),
+        _resummarize(
+            _without_targets(lambda grant: grant["typedData"]["domain"].update(chainId=84532))
+        ),
         "bad_signature",
     ),
-    ("domain.name", lambda grant: grant["typedData"]["domain"].update(name="signer"), "malformed"),
-    ("domain.version", lambda grant: grant["typedData"]["domain"].update(version="2"), "malformed"),
+    ("domain.name empty", lambda grant: grant["typedData"]["domain"].update(name=""), "malformed"),
+    ("domain.version", lambda grant: grant["typedData"]["domain"].update(version="3"), "malformed"),
+    (
+        "domain.version 1 on version 2 types",
+        lambda grant: grant["typedData"]["domain"].update(version="1"),
+        "malformed",
+    ),
+    (
+        "domain.chainId beyond EIP-2294",
+        lambda grant: grant["typedData"]["domain"].update(chainId=2**63),
+        "malformed",
+    ),
     (
         "domain extra field",
         lambda grant: grant["typedData"]["domain"].update(verifyingContract=STRANGER),
@@ -231,7 +283,12 @@ TAMPERS: list[tuple[str, Tamper, str]] = [
     ("message amount zero", _allowance(0, "amount", 0), "malformed"),
     ("message duplicate target", _message("targets", [STRANGER, STRANGER]), "malformed"),
     ("message window over a year", _message("validUntil", NOW_SECONDS + 367 * 86400), "malformed"),
-    ("message agent too long", _message("agent", "a" * 100), "malformed"),
+    ("message agent too long", _message("agent", '"a" via exe /' + "a" * 90), "malformed"),
+    ("message unnamed token with decimals", _allowance(0, "symbol", ""), "malformed"),
+    ("message native coin decimals", _allowance(1, "decimals", 6), "malformed"),
+    ("message symbol with a space", _allowance(0, "symbol", "US DC"), "malformed"),
+    ("message maxPerPayment over amount", _allowance(0, "maxPerPayment", 10**8), "malformed"),
+    ("message payee zero", _message("payees", ["0x" + "0" * 40]), "malformed"),
 ]
 
 
