@@ -24,7 +24,7 @@ from emulator.ledger.launch import SpeculosLikeProcess
 from emulator.process import EmulatorProcess, free_port
 from signerd.devices import Signer, open_signer
 from signerd.errors import Cancelled, DeviceUnavailable, UserRejected
-from signerd.grants import build_grant_typed_data, parse_grant_request
+from signerd.grants import agent_description, build_grant_typed_data, parse_grant_request
 from tests.fakes import FakeSigner
 from tests.support import grant_params, skip_unless_configured, start_simulator
 
@@ -163,7 +163,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
 
 def grant() -> dict[str, Any]:
     request = parse_grant_request(grant_params(), now=int(time.time()))
-    agent = "contract (uid 1000, pid 1, pytest)"
+    agent = agent_description("contract", 1000, 1, "pytest")
     return build_grant_typed_data(request, account=MASTER_ADDRESS, agent=agent, nonce=1)
 
 

@@ -35,7 +35,17 @@ def spend_grant(
     typed_data = grant.document["typedData"]
     message = {
         **typed_data["message"],
-        "allowances": [{"token": t, "amount": a, "period": p} for t, a, p in allowances],
+        "allowances": [
+            {
+                "token": t,
+                "symbol": "",
+                "decimals": 0,
+                "amount": a,
+                "period": p,
+                "maxPerPayment": 0,
+            }
+            for t, a, p in allowances
+        ],
     }
     document = {**grant.document, "typedData": {**typed_data, "message": message}}
     return dataclasses.replace(grant, document=document)
