@@ -54,16 +54,21 @@ def prepare_grant(request: GrantRequest, *, account: str, agent: str) -> JSONDic
 
 
 def sign_prepared(
-    signer: Signer, typed_data: JSONDict, path: str, notify: Notify | None = None
+    signer: Signer,
+    typed_data: JSONDict,
+    path: str,
+    notify: Notify | None = None,
+    digest: bytes | None = None,
 ) -> JSONDict:
     """Have the device sign ``typed_data``; the signed grant once its signature checks out.
 
     The self-check catches a device whose key is not the account the document names (another
     device plugged in, or a late answer to an earlier review): DeviceMismatch, never a grant.
+    ``digest``: the typed data's, if the caller computed it already.
     """
     signature = signer.sign_typed_data(typed_data, path, notify=notify)
     try:
-        return signed_grant(typed_data, signature, typed_data["message"]["account"])
+        return signed_grant(typed_data, signature, typed_data["message"]["account"], digest)
     except ValidationError as exc:
         raise DeviceMismatch(f"the device's signature does not verify: {exc.message}") from None
 
@@ -174,7 +179,8 @@ class GrantFlow:
         account = await self.worker.account(path, queue_timeout=self.config.queue_timeout)
         agent = agent_description(request.label, peer.uid, peer.pid, peer.exe)
         typed_data = prepare_grant(request, account=account, agent=agent)
-        gid = grant_id(grant_digest(typed_data))
+        digest = grant_digest(typed_data)
+        gid = grant_id(digest)
         if gid in self._in_flight or self.store.get_grant(gid) is not None:
             raise GrantExists(
                 f"grant {gid} is already stored or waiting for the device: send another nonce "
@@ -184,7 +190,7 @@ class GrantFlow:
         self._in_flight.add(gid)
         try:
             return await self.worker.run(
-                lambda signer: sign_prepared(signer, typed_data, path, progress),
+                lambda signer: sign_prepared(signer, typed_data, path, progress, digest),
                 timeout=self.config.approval_timeout,
                 queue_timeout=self.config.queue_timeout,
                 on_start=lambda: trail.step(
