@@ -142,3 +142,20 @@ CHAIN_NAMES: Final[Mapping[int, str]] = {
     11155111: "Sepolia",
 }
 """The chain names summaries use; any other chain is "chain <id>". Part of version 2."""
+
+# Native coin names by chain id, as the summaries of schema versions 1 and 2 print them. Part
+# of what a verifier recomputes: a change needs a new schema version with a table of its own.
+NATIVE_COIN_NAMES: Final[Mapping[int, str]] = {
+    1: "ETH",
+    10: "ETH",
+    56: "BNB",
+    100: "xDAI",
+    137: "POL",
+    8453: "ETH",
+    17000: "ETH",
+    42161: "ETH",
+    43114: "AVAX",
+    80002: "POL",
+    84532: "ETH",
+    11155111: "ETH",
+}

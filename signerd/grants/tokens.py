@@ -17,7 +17,13 @@ from typing import Any, Final
 
 from signerd.errors import ValidationError
 from signerd.grants import fields
-from signerd.grants.schema import MAX_DECIMALS, MAX_SYMBOL, NATIVE_DECIMALS, ZERO_ADDRESS
+from signerd.grants.schema import (
+    MAX_DECIMALS,
+    MAX_SYMBOL,
+    NATIVE_COIN_NAMES,
+    NATIVE_DECIMALS,
+    ZERO_ADDRESS,
+)
 
 _SYMBOL = re.compile(rf"[A-Za-z0-9][A-Za-z0-9.+_-]{{0,{MAX_SYMBOL - 1}}}")
 
@@ -46,27 +52,13 @@ _BUILTIN_ERC20: Final = {
     (84532, "0x036CbD53842c5426634e7929541eC2318f3dCF7e"): TokenInfo("USDC", 6),
     (11155111, "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"): TokenInfo("USDC", 6),
 }
-_BUILTIN_NATIVE: Final = {
-    1: "ETH",
-    10: "ETH",
-    56: "BNB",
-    100: "xDAI",
-    137: "POL",
-    8453: "ETH",
-    17000: "ETH",
-    42161: "ETH",
-    43114: "AVAX",
-    80002: "POL",
-    84532: "ETH",
-    11155111: "ETH",
-}
 
 BUILTIN_TOKENS: Final[TokenTable] = MappingProxyType(
     {
         **_BUILTIN_ERC20,
         **{
             (chain, ZERO_ADDRESS): TokenInfo(symbol, NATIVE_DECIMALS)
-            for chain, symbol in _BUILTIN_NATIVE.items()
+            for chain, symbol in NATIVE_COIN_NAMES.items()
         },
     }
 )

@@ -20,6 +20,7 @@ from signerd.grants.schema import (
     MAX_STRING,
     MAX_TARGETS,
     MAX_TIMESTAMP,
+    NATIVE_COIN_NAMES,
     NATIVE_DECIMALS,
     UINT64_MAX,
     UINT256_MAX,
@@ -67,20 +68,7 @@ KNOWN_TOKENS_V1: Final[Mapping[tuple[int, str], tuple[str, int]]] = {
     (84532, "0x036CbD53842c5426634e7929541eC2318f3dCF7e"): ("USDC", 6),
     (11155111, "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"): ("USDC", 6),
 }
-NATIVE_COINS_V1: Final[Mapping[int, str]] = {
-    1: "ETH",
-    10: "ETH",
-    56: "BNB",
-    100: "xDAI",
-    137: "POL",
-    8453: "ETH",
-    17000: "ETH",
-    42161: "ETH",
-    43114: "AVAX",
-    80002: "POL",
-    84532: "ETH",
-    11155111: "ETH",
-}
+NATIVE_COINS_V1: Final[Mapping[int, str]] = NATIVE_COIN_NAMES
 
 
 def summarize_v1(message: Mapping[str, Any], chain_id: int) -> str:
