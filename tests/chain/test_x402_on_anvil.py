@@ -183,6 +183,9 @@ def test_unfunded_payer_gets_402_and_nothing_moves(
     response = paying_session(signer, chain).get(shop.url + PAID_PATH, timeout=HTTP_TIMEOUT)
     assert response.status_code == 402
     assert "PAYMENT-RESPONSE" not in response.headers
-    assert signer.requests, "the client did sign an authorization; the facilitator refused it"
+    # The client signed once; the facilitator's simulation of the transfer refused it.
+    assert len(signer.requests) == 1
+    refused = decode_payment_required_header(response.headers["PAYMENT-REQUIRED"])
+    assert refused.error == "invalid_exact_evm_insufficient_balance"
     assert usdc_balance(chain.w3, chain.usdc, payee) == payee_before
     assert usdc_balance(chain.w3, chain.usdc, broke.address) == 0
