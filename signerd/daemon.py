@@ -1,4 +1,4 @@
-"""`signerd serve`: wire the store, the device worker, the service and the socket together."""
+"""`signerd serve`: wire the store, the device worker, the flows and the socket together."""
 
 from __future__ import annotations
 
