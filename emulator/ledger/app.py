@@ -395,7 +395,10 @@ class EthereumApp:
             raise ApduError(SW_INVALID_DATA, "domain and message hashes missing")
         domain_hash, message_hash = rest[:32], rest[32:64]
         # ui_sign_712_v0 reviews a TYPE_TRANSACTION: its reject page says "transaction".
-        pairs = [("Domain hash", "0x" + domain_hash.hex()), ("Message hash", "0x" + message_hash.hex())]
+        pairs = [
+            ("Domain hash", "0x" + domain_hash.hex()),
+            ("Message hash", "0x" + message_hash.hex()),
+        ]
         pages = nano_review(pairs, skippable=False, operation="transaction")
         if not self.screen.review(pages):
             raise ApduError(SW_REJECTED, "typed message rejected")
@@ -428,7 +431,9 @@ def touch_review(pairs: list[tuple[str, str]], finish: str) -> list[Page]:
     """Stax/Flex (nbgl_use_case.c): the title, pages of pairs each with "Skip" (both buttons
     here: straight to the final page), the final page, "Reject"."""
     pages = [Page((REVIEW_TITLE,))]
-    groups = [pairs[i : i + PAIRS_PER_TOUCH_PAGE] for i in range(0, len(pairs), PAIRS_PER_TOUCH_PAGE)]
+    groups = [
+        pairs[i : i + PAIRS_PER_TOUCH_PAGE] for i in range(0, len(pairs), PAIRS_PER_TOUCH_PAGE)
+    ]
     approve = len(pages) + len(groups)
     for group in groups:
         lines = ["Skip"] + [text for pair in group for text in pair]

@@ -56,6 +56,9 @@ APPROVE_PREFIXES = ("Sign message", "Sign typed message", "Accept risk and sign"
 WARNING_PREFIX = "Blind signing ahead"
 # "Reject message" / "Reject transaction" / "Reject operation"; "Cancel" ends an address review.
 REJECT_PREFIXES = ("Reject", "Cancel")
+# Pages where both buttons skip the rest of a review: the Nano's "Press right button to
+# continue message or press both to skip" and the simulated Stax/Flex "Skip" header.
+SKIP_PREFIXES = ("Press right button to continue", "Skip")
 # "App settings" on the SDK's home menu; older apps said "Settings".
 SETTINGS_TEXTS = ("App settings", "Settings")
 # "Raw messages" is N_storage.verbose_eip712; older app versions called it "Verbose EIP712".
@@ -255,6 +258,27 @@ class LedgerSimulatorProcess(SpeculosLikeProcess):
     def set_state(self, state: str) -> None:
         """ "app", "dashboard" or "locked" (simulator extension POST /state)."""
         self._rest("POST", "/state", {"state": state})
+
+    def press_shortest(self, timeout: float = 30.0, skip_at: int = 1) -> list[Lines]:
+        """Approve with the fewest presses, by buttons: both on the warning, both on the
+        `skip_at`-th page that offers to skip the rest (the Nano's "press both to skip", the
+        Stax/Flex "Skip"; right on the ones before), both on the approval page, right
+        elsewhere. The screens seen, in order."""
+        lines = self.wait_for_review(timeout)
+        seen = [lines]
+        skips = 0
+        for _ in range(MAX_PAGES):
+            if is_approval(lines):
+                self.press("both")
+                return seen
+            if any(line.startswith(SKIP_PREFIXES) for line in lines):
+                skips += 1
+                self.press("both" if skips >= skip_at else "right")
+            else:
+                self.press("both" if is_warning(lines) else "right")
+            lines = self.next_screen(lines)
+            seen.append(lines)
+        raise RuntimeError(f"no approval page in {MAX_PAGES} pages")
 
 
 class SpeculosProcess(SpeculosLikeProcess):

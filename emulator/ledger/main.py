@@ -14,7 +14,8 @@ import threading
 import click
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
-from emulator.ledger.app import MODELS, EthereumApp, Settings
+from emulator.ledger.app import MODELS, EthereumApp
+from emulator.ledger.menu import Settings
 from emulator.ledger.screen import Page, Screen
 from emulator.ledger.server import ApduServer, Faults, RestServer
 

@@ -183,9 +183,7 @@ def chunked(text: str, size: int = 4) -> str:
 
 def confirm_signing_address(address: bytes) -> Screen:
     """layout.py require_confirm_address: "0x" + hexlify (lower case), drawn in chunks."""
-    return Screen(
-        "Signing address", (chunked("0x" + address.hex()),), "confirm_address", BR.SignTx
-    )
+    return Screen("Signing address", (chunked("0x" + address.hex()),), "confirm_address", BR.SignTx)
 
 
 def confirm_domain(fields: Sequence[tuple[str, str]]) -> Screen:

@@ -11,8 +11,9 @@ from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
 from emulator.ledger import eip712
-from emulator.ledger.app import EthereumApp, Settings
+from emulator.ledger.app import EthereumApp
 from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.ledger.menu import Settings
 from emulator.ledger.screen import Screen
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.devices.ledger import pack_bip32, typed_data_apdus
