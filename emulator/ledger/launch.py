@@ -260,25 +260,22 @@ class LedgerSimulatorProcess(SpeculosLikeProcess):
         self._rest("POST", "/state", {"state": state})
 
     def press_shortest(self, timeout: float = 30.0, skip_at: int = 1) -> list[Lines]:
-        """Approve with the fewest presses, by buttons: both on the warning, both on the
-        `skip_at`-th page that offers to skip the rest (the Nano's "press both to skip", the
-        Stax/Flex "Skip"; right on the ones before), both on the approval page, right
+        """Approve with the fewest presses: both on the warning, on the `skip_at`-th page that
+        offers to skip the rest (right on earlier ones) and on the approval page; right
         elsewhere. The screens seen, in order."""
         lines = self.wait_for_review(timeout)
-        seen = [lines]
-        skips = 0
-        for _ in range(MAX_PAGES):
-            if is_approval(lines):
-                self.press("both")
-                return seen
-            if any(line.startswith(SKIP_PREFIXES) for line in lines):
-                skips += 1
-                self.press("both" if skips >= skip_at else "right")
-            else:
-                self.press("both" if is_warning(lines) else "right")
+        seen, skips = [lines], 0
+        while not is_approval(lines) and len(seen) < MAX_PAGES:
+            skip = any(line.startswith(SKIP_PREFIXES) for line in lines)
+            skips += skip
+            both = is_warning(lines) or (skip and skips >= skip_at)
+            self.press("both" if both else "right")
             lines = self.next_screen(lines)
             seen.append(lines)
-        raise RuntimeError(f"no approval page in {MAX_PAGES} pages")
+        if not is_approval(lines):
+            raise RuntimeError(f"no approval page in {MAX_PAGES} pages")
+        self.press("both")
+        return seen
 
 
 class SpeculosProcess(SpeculosLikeProcess):
