@@ -17,13 +17,14 @@ rejection therefore arrives on the sign APDU, with the same status word (0x6985)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from eth_keys.datatypes import PrivateKey
 from eth_utils.crypto import keccak
 
 from emulator.keys import Keyring
 from emulator.ledger import eip712
+from emulator.ledger.menu import AppMenu, Settings
+from emulator.ledger.review import nano_review, touch_review
 from emulator.ledger.screen import Page, Screen
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,6 @@ MODELS = {
 }
 
 
-@dataclass
-class Settings:
-    """The app's settings menu; off on a fresh device, lost when the simulator restarts."""
-
-    raw_messages: bool = False  # "Raw messages" (N_storage.verbose_eip712)
-    blind_signing: bool = False  # "Blind signing" (N_storage.dataAllowed)
-
-
 class ApduError(Exception):
     def __init__(self, sw: int, reason: str) -> None:
         super().__init__(f"0x{sw:04X}: {reason}")
@@ -115,6 +108,12 @@ class EthereumApp:
         self._message: bytearray | None = None
         self._message_len = 0
         self._message_path: list[int] = []
+        version = ".".join(map(str, APP_VERSION))
+        screen.attach_menu(AppMenu(self.settings, version, on_quit=self._quit))
+
+    def _quit(self) -> None:
+        """ "Quit app" on the menu: back to the dashboard, as the real device does."""
+        self.state = "dashboard"
 
     @property
     def touch(self) -> bool:
@@ -195,11 +194,13 @@ class EthereumApp:
         key = self._key(path)
         address = key.public_key.to_checksum_address()
         if p1 == 1:
+            # ui_get_public_key.c: "Verify " APPNAME "\naddress"; the SDK's address review
+            # ends with "Confirm" / "Cancel".
             pages = [
                 Page(("Verify Ethereum", "address")),
                 Page(("Address", address)),
-                Page(("Approve",), action="approve"),
-                Page(("Reject",), action="reject"),
+                Page(("Confirm",), action="approve"),
+                Page(("Cancel",), action="reject", last=True),
             ]
             if not self.screen.review(pages):
                 raise ApduError(SW_REJECTED, "address rejected")
@@ -253,7 +254,7 @@ class EthereumApp:
             Page(("Review message",)),
             *body_pages,
             Page(("Sign message",), action="approve"),
-            Page(("Reject",), action="reject"),
+            Page(("Reject message",), action="reject", last=True),
         ]
         if not self.screen.review(pages):
             raise ApduError(SW_REJECTED, "message rejected")
@@ -328,7 +329,9 @@ class EthereumApp:
                 )
             )
         else:
-            self.screen.show(("Blind signing must be", "enabled in Settings"))
+            # ui_blind_signing.c (Nano): "Blind signing must\nbe enabled in\nsettings"; the
+            # menu's "App settings" holds the switch.
+            self.screen.show(("Blind signing must", "be enabled in", "settings"))
 
     def _sign_eip712(self, p1: int, p2: int, body: bytes) -> bytes:
         if p1 != 0x00 or p2 not in (0x00, 0x01):
@@ -346,34 +349,32 @@ class EthereumApp:
             raise ApduError(SW_REJECTED, "typed message rejected")
         return self._sign(path, digest)
 
-    def _eip712_pages(self, message_hash: bytes) -> list[Page]:
-        show_all = self.touch or self.settings.raw_messages
-        pages: list[Page] = []
-        if not self.touch:
-            pages.append(Page(("Blind signing ahead", "Press both to accept risk"), "accept"))
-        pages.append(Page(("Review typed message",)))
+    def _eip712_pairs(self, message_hash: bytes) -> list[tuple[str, str]]:
+        """The review's (title, value) pairs (ui_logic.c): "Review struct" before each root
+        struct when verbose (commands_712.c P2_IMPL_NAME; inner structs get none, path.c),
+        the message's fields only when verbose, else its hash after the domain."""
+        verbose = self.touch or self.settings.raw_messages
+        pairs: list[tuple[str, str]] = []
         in_domain = True
-        struct_pages: list[int] = []
         for item in self._eip712_shown:
             if isinstance(item, eip712.ShownStruct):
+                if not item.root:
+                    continue
                 if item.name != eip712.DOMAIN_STRUCT and in_domain:
                     in_domain = False
-                    if not show_all:
-                        pages.append(Page(("Message hash", "0x" + message_hash.hex())))
-                if not show_all and not in_domain:
-                    continue
-                struct_pages.append(len(pages))
-                # "Press both to skip": jump past this struct's fields.
-                pages.append(Page(("Review struct", item.name, "Press both to skip"), "skip"))
-            elif show_all or in_domain:
-                pages.append(Page((item.key, item.value)))
-        end = len(pages)
-        for n, index in enumerate(struct_pages):
-            skip_to = struct_pages[n + 1] if n + 1 < len(struct_pages) else end
-            pages[index] = Page(pages[index].lines, "skip", skip_to)
-        final = "Sign typed message?" if self.touch else "Sign message"
-        pages += [Page((final,), "approve"), Page(("Reject",), "reject")]
-        return pages
+                    if not verbose:
+                        pairs.append(("Message hash", "0x" + message_hash.hex()))
+                if verbose:
+                    pairs.append(("Review struct", item.name))
+            elif verbose or in_domain:
+                pairs.append((item.key, item.value))
+        return pairs
+
+    def _eip712_pages(self, message_hash: bytes) -> list[Page]:
+        pairs = self._eip712_pairs(message_hash)
+        if self.touch:
+            return touch_review(pairs, "Sign typed message?")
+        return nano_review(pairs, skippable=self.settings.raw_messages, operation="message")
 
     def _sign_eip712_v0(self, body: bytes) -> bytes:
         self._eip712 = None
@@ -384,14 +385,12 @@ class EthereumApp:
         if len(rest) < 64:
             raise ApduError(SW_INVALID_DATA, "domain and message hashes missing")
         domain_hash, message_hash = rest[:32], rest[32:64]
-        pages = [
-            Page(("Blind signing ahead", "Press both to accept risk"), "accept"),
-            Page(("Review typed message",)),
-            Page(("Domain hash", "0x" + domain_hash.hex())),
-            Page(("Message hash", "0x" + message_hash.hex())),
-            Page(("Sign message",), "approve"),
-            Page(("Reject",), "reject"),
+        # ui_sign_712_v0 reviews a TYPE_TRANSACTION: its reject page says "transaction".
+        pairs = [
+            ("Domain hash", "0x" + domain_hash.hex()),
+            ("Message hash", "0x" + message_hash.hex()),
         ]
+        pages = nano_review(pairs, skippable=False, operation="transaction")
         if not self.screen.review(pages):
             raise ApduError(SW_REJECTED, "typed message rejected")
         return self._sign(path, keccak(b"\x19\x01" + domain_hash + message_hash))

@@ -154,9 +154,10 @@ class _Reader:
 
 @dataclass(frozen=True)
 class ShownStruct:
-    """A "Review struct" screen: the struct's type name."""
+    """A struct entered: its type name; `root` for the domain and the message themselves."""
 
     name: str
+    root: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class Eip712Session:
         if name != DOMAIN_STRUCT:
             self.primary_type = name
         self._stack.append(_StructFrame(name, self.structs[name]))
-        shown: list[Shown] = [ShownStruct(name)]
+        shown: list[Shown] = [ShownStruct(name, root=True)]
         self._settle(shown)
         return shown
 

@@ -48,13 +48,19 @@ REST_TIMEOUT = 30.0
 # How long a walker waits for the screen to change after a press.
 SCREEN_CHANGE_SECONDS = 2.0
 
-# The Ethereum app's texts (app-ethereum src/nbgl/ui_sign_712.c, ui_home.c; the simulator
-# reproduces them). Nano: "Sign message" ends the review; Stax/Flex: "Sign typed message?".
-APPROVE_PREFIXES = ("Sign message", "Sign typed message", "Accept risk and sign", "Approve")
+# The Ethereum app's texts (app-ethereum src/nbgl/ui_sign_712.c, ui_home.c; the SDK's
+# nbgl_use_case_nanos.c getLastPageInfo; the simulator reproduces them). Nano: "Sign message"
+# ends the review, "Confirm" an address review; Stax/Flex: "Sign typed message?".
+APPROVE_PREFIXES = ("Sign message", "Sign typed message", "Accept risk and sign", "Confirm")
 # The warning before raw EIP-712 fields ("Blind signing ahead"); accepted with both buttons.
-WARNING_PREFIX = "Blind signing"
-REJECT_TEXT = "Reject"
-SETTINGS_TEXT = "Settings"
+WARNING_PREFIX = "Blind signing ahead"
+# "Reject message" / "Reject transaction" / "Reject operation"; "Cancel" ends an address review.
+REJECT_PREFIXES = ("Reject", "Cancel")
+# Pages where both buttons skip the rest of a review: the Nano's "Press right button to
+# continue message or press both to skip" and the simulated Stax/Flex "Skip" header.
+SKIP_PREFIXES = ("Press right button to continue", "Skip")
+# "App settings" on the SDK's home menu; older apps said "Settings".
+SETTINGS_TEXTS = ("App settings", "Settings")
 # "Raw messages" is N_storage.verbose_eip712; older app versions called it "Verbose EIP712".
 RAW_MESSAGES_TEXTS = ("Raw messages", "Verbose EIP712")
 BACK_TEXT = "Back"
@@ -82,7 +88,7 @@ def is_approval(lines: Lines) -> bool:
 
 
 def is_rejection(lines: Lines) -> bool:
-    return REJECT_TEXT in lines
+    return any(line.startswith(REJECT_PREFIXES) for line in lines)
 
 
 def is_warning(lines: Lines) -> bool:
@@ -253,6 +259,24 @@ class LedgerSimulatorProcess(SpeculosLikeProcess):
         """ "app", "dashboard" or "locked" (simulator extension POST /state)."""
         self._rest("POST", "/state", {"state": state})
 
+    def press_shortest(self, timeout: float = 30.0, skip_at: int = 1) -> list[Lines]:
+        """Approve with the fewest presses: both on the warning, on the `skip_at`-th page that
+        offers to skip the rest (right on earlier ones) and on the approval page; right
+        elsewhere. The screens seen, in order."""
+        lines = self.wait_for_review(timeout)
+        seen, skips = [lines], 0
+        while not is_approval(lines) and len(seen) < MAX_PAGES:
+            skip = any(line.startswith(SKIP_PREFIXES) for line in lines)
+            skips += skip
+            both = is_warning(lines) or (skip and skips >= skip_at)
+            self.press("both" if both else "right")
+            lines = self.next_screen(lines)
+            seen.append(lines)
+        if not is_approval(lines):
+            raise RuntimeError(f"no approval page in {MAX_PAGES} pages")
+        self.press("both")
+        return seen
+
 
 class SpeculosProcess(SpeculosLikeProcess):
     """The real Speculos running the Ethereum app, driven through its REST API."""
@@ -323,10 +347,10 @@ class SpeculosProcess(SpeculosLikeProcess):
     def enable_raw_messages(self) -> None:
         """Turn on "Raw messages" with the buttons, as a person would (settings start off).
 
-        Home -> right until "Settings", both; right until "Raw messages", both (toggle);
+        Home -> right until "App settings", both; right until "Raw messages", both (toggle);
         right until "Back", both (ledger_app_clients.ethereum.settings walks the same menu).
         """
-        for texts in ((SETTINGS_TEXT,), RAW_MESSAGES_TEXTS, (BACK_TEXT,)):
+        for texts in (SETTINGS_TEXTS, RAW_MESSAGES_TEXTS, (BACK_TEXT,)):
             what = f"{texts[0]!r} in the app's menu"
             self.step_until(showing(texts), MENU_PAGES, through_warnings=False, what=what)
             self.press("both")

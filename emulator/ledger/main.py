@@ -1,8 +1,8 @@
 """`signerd-emulator ledger`: run the simulated Ledger Ethereum app behind Speculos' ports.
 
-The screen is printed in the terminal; when stdin is a terminal, the person answers a
-review with 'y' (approve) or 'n' (reject), or drives it page by page through the REST API
-as a test would on Speculos.
+The screen is printed in the terminal; when stdin is a terminal, the person presses the
+buttons there (r / l / b), page by page through reviews and the app's menu as on the device,
+or a test drives the same buttons through the REST API as on Speculos.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import threading
 import click
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
-from emulator.ledger.app import MODELS, EthereumApp, Settings
+from emulator.ledger.app import MODELS, EthereumApp
+from emulator.ledger.menu import Settings
 from emulator.ledger.screen import Page, Screen
 from emulator.ledger.server import ApduServer, Faults, RestServer
 
@@ -28,12 +29,19 @@ def _print_page(page: Page) -> None:
     )
 
 
-def _terminal_answers(screen: Screen) -> None:
-    """Read 'y' / 'n' lines from the terminal and answer the pending review with them."""
+# Terminal keys for the device's buttons; an empty line is the right button.
+_BUTTONS = {"": "right", "r": "right", "l": "left", "b": "both"}
+
+
+def _terminal_buttons(screen: Screen) -> None:
+    """Turn the person's lines into button presses: the review and the menu go page by page,
+    as on the device (a Nano signs only with both buttons on "Sign message")."""
     for line in sys.stdin:
-        answer = line.strip().lower()
-        if answer in ("y", "n") and not screen.decide(answer == "y"):
-            click.echo("  (nothing to answer)")
+        button = _BUTTONS.get(line.strip().lower()[:1])
+        if button is None:
+            click.echo("  r (or Enter) = right, l = left, b = both buttons")
+        else:
+            screen.press(button)
 
 
 @click.command()
@@ -107,8 +115,8 @@ def ledger_command(
         raise click.ClickException(f"cannot listen: {exc}") from exc
     threading.Thread(target=rest.serve_forever, name="ledger-rest", daemon=True).start()
     if sys.stdin is not None and sys.stdin.isatty():
-        threading.Thread(target=_terminal_answers, args=(screen,), daemon=True).start()
-        click.echo("Answer a review with 'y' (approve) or 'n' (reject).")
+        threading.Thread(target=_terminal_buttons, args=(screen,), daemon=True).start()
+        click.echo("Buttons: r (or Enter) = right, l = left, b = both; then Enter.")
     click.echo(
         f"Simulated Ledger {MODELS[model][0]} (Ethereum app): APDU 127.0.0.1:{apdu_port}, "
         f"REST http://127.0.0.1:{api_port}"

@@ -1,8 +1,9 @@
 """The simulated Ledger's screen and buttons: review flows, Speculos-style screen events.
 
 A review is a list of pages. The right button moves on, the left button back, both buttons
-act on the page (accept a warning, skip a struct, sign, reject). The APDU worker blocks in
-`Screen.review()` until the person (REST buttons, the terminal) or the auto mode decides.
+act on the page (accept a warning, skip the rest of a message, sign, reject). The APDU worker
+blocks in `Screen.review()` until the person (REST buttons, the terminal) or the auto mode
+decides. Between reviews the buttons drive the app's menu (emulator/ledger/menu.py).
 
 Every page drawn is recorded as Speculos records it (GET /events): one event per text line,
 with coordinates. Like Speculos' OCR, titles may carry a trailing space, so clients must
@@ -17,18 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
+from emulator.ledger.menu import HOME_LINES, AppMenu
 
-IDLE_LINES = ("Ethereum", "is ready")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Page:
     lines: tuple[str, ...]
-    # What pressing both buttons does here: "approve", "reject", "accept" (move on past a
-    # warning), "skip" (jump to page `skip_to`), or None (nothing).
+    # What pressing both buttons does here: "approve", "reject", "accept" (go past a warning)
+    # or "skip" (both jump to page `skip_to`), or None (nothing).
     action: str | None = None
     skip_to: int = 0
+    # The last step of its sequence (the SDK's LAST_STEP): the right button does nothing.
+    last: bool = False
 
 
 @dataclass
@@ -57,7 +60,14 @@ class Screen:
         self._review: _Review | None = None
         self._pressed: set[str] = set()
         self._released: set[str] = set()
+        self._menu: AppMenu | None = None
         self.show_idle()
+
+    def attach_menu(self, menu: AppMenu) -> None:
+        """The app's menu, which the buttons drive while no review is up."""
+        with self._lock:
+            self._menu = menu
+            self._draw(Page(menu.lines()))
 
     # -- what is drawn ---------------------------------------------------------------------
 
@@ -73,8 +83,11 @@ class Screen:
             self._on_page(page)
 
     def show_idle(self) -> None:
+        """The app's home page (the menu's first page)."""
         with self._lock:
-            self._draw(Page(IDLE_LINES))
+            if self._menu is not None:
+                self._menu.home()
+            self._draw(Page(HOME_LINES))
 
     def show(self, lines: tuple[str, ...]) -> None:
         """An information screen (e.g. an error) that needs no answer."""
@@ -120,17 +133,22 @@ class Screen:
             while review.result is None:
                 self._lock.wait()
             self._review = None
-            self._draw(Page(IDLE_LINES))
+            if self._menu is not None:
+                self._menu.home()
+            self._draw(Page(HOME_LINES))
             return review.result
 
     def press(self, button: str) -> None:
         """A press-and-release of "left", "right" or "both"."""
         with self._lock:
             review = self._review
-            if review is None or review.result is not None:
+            if review is None:
+                self._press_menu(button)
+                return
+            if review.result is not None:
                 return
             page = review.pages[review.index]
-            if button == "right":
+            if button == "right" and not page.last:
                 review.index = min(review.index + 1, len(review.pages) - 1)
             elif button == "left":
                 review.index = max(review.index - 1, 0)
@@ -139,15 +157,22 @@ class Screen:
                     review.result = True
                 elif page.action == "reject":
                     review.result = False
-                elif page.action == "accept":
-                    review.index = min(review.index + 1, len(review.pages) - 1)
-                elif page.action == "skip":
+                elif page.action in ("accept", "skip"):
                     review.index = page.skip_to
                 else:
                     return
             if review.result is None and review.pages[review.index] is not page:
                 self._draw(review.pages[review.index])
             self._lock.notify_all()
+
+    def _press_menu(self, button: str) -> None:
+        """A press on the menu; the caller holds the lock."""
+        if self._menu is None:
+            return
+        before = self._menu.lines()
+        self._menu.press(button)
+        if self._menu.lines() != before or button == "both":
+            self._draw(Page(self._menu.lines()))
 
     def hold(self, button: str, down: bool) -> None:
         """Speculos' separate "press" / "release" actions: a chord fires on full release."""

@@ -84,8 +84,10 @@ CORE_CAPABILITIES = (
 )
 
 MODELS: dict[str, ModelSpec] = {
-    "safe3": ModelSpec("safe3", "Safe 3", "T2B1", (2, 8, 9), CORE_CAPABILITIES, True),
-    "t": ModelSpec("t", "T", "T2T1", (2, 8, 9), CORE_CAPABILITIES, True),
+    # Core models run the screens of core/v2.12.4 (emulator/trezor/layouts.py).
+    "safe3": ModelSpec("safe3", "Safe 3", "T2B1", (2, 12, 4), CORE_CAPABILITIES, True),
+    "safe5": ModelSpec("safe5", "Safe 5", "T3T1", (2, 12, 4), CORE_CAPABILITIES, True),
+    "t": ModelSpec("t", "T", "T2T1", (2, 12, 4), CORE_CAPABILITIES, True),
     "one": ModelSpec(
         "one",
         "1",
@@ -563,7 +565,7 @@ class SimulatedTrezor:
         self, msg: messages.EthereumSignTypedData
     ) -> messages.EthereumTypedDataSignature:
         key, address = self._ethereum_key(msg.address_n)
-        self.confirm(layouts.confirm_signing_address(address))
+        self.confirm(layouts.confirm_signing_address(bytes.fromhex(address[2:])))
         compat = True if msg.metamask_v4_compat is None else bool(msg.metamask_v4_compat)
         digest = generate_typed_data_hash(self, msg.primary_type, compat)
         return messages.EthereumTypedDataSignature(
@@ -579,7 +581,7 @@ class SimulatedTrezor:
             raise data_error("Invalid hash length")
         key, address = self._ethereum_key(msg.address_n)
         if self.model.typed_data:
-            self.confirm(layouts.confirm_signing_address(address))
+            self.confirm(layouts.confirm_signing_address(bytes.fromhex(address[2:])))
             self.confirm(layouts.confirm_typed_hashes(domain_hash, message_hash))
             self.confirm(layouts.confirm_typed_data_final())
         else:

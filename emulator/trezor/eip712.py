@@ -1,4 +1,5 @@
-"""The firmware's streaming EIP-712 hasher, ported from core/src/apps/ethereum/sign_typed_data.py.
+"""The firmware's streaming EIP-712 hasher, ported from core/src/apps/ethereum/sign_typed_data.py
+at tag core/v2.12.4 (the domain confirmed on one screen, never behind "Show full domain").
 
 The host never sends the document: the device asks for each struct definition
 (EthereumTypedDataStructRequest) and each value by member path (EthereumTypedDataValueRequest;
@@ -9,7 +10,6 @@ host that works here works against the device.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from eth_utils.crypto import keccak
@@ -43,9 +43,8 @@ def generate_typed_data_hash(
     envelope = TypedDataEnvelope(host, primary_type, metamask_v4_compat)
     envelope.collect_types()
 
-    name, version = _get_name_and_version_for_domain(host, envelope)
-    show_domain = host.should_show_more(layouts.should_show_domain(name, version))
-    domain_separator = envelope.hash_struct("EIP712Domain", [0], show_domain, ["EIP712Domain"])
+    # v2.12.3+ (sign_typed_data.py lines 96-102): the domain is always shown, not asked.
+    domain_separator = envelope.hash_struct("EIP712Domain", [0], True, ["EIP712Domain"])
 
     # primaryType "EIP712Domain" signs the domain alone (EIP-712 clarification, as firmware).
     if primary_type == "EIP712Domain":
@@ -138,6 +137,12 @@ class TypedDataEnvelope:
         host = self.host
         member_value_path = [*member_path, 0]
         current_parent_objects = [*parent_objects, ""]
+        # The domain's fields are confirmed together on one screen (lines 290-298, 406-425).
+        domain_props: list[tuple[str, str]] | None = None
+        if primary_type == "EIP712Domain":
+            if any(m.type.data_type in (EDT.ARRAY, EDT.STRUCT) for m in self.types[primary_type]):
+                raise data_error("Unexpected member in EIP712Domain")
+            domain_props = []
         for member_index, member in enumerate(self.types[primary_type]):
             member_value_path[-1] = member_index
             field_name = member.name
@@ -204,10 +209,17 @@ class TypedDataEnvelope:
             else:
                 value = get_value(host, field_type, list(member_value_path))
                 encode_field(w, field_type, value)
-                if show_data:
+                if show_data and domain_props is not None:
+                    domain_props.append(layouts.domain_property(field_name, value, field_type))
+                elif show_data:
                     host.confirm(
                         layouts.confirm_typed_value(field_name, value, parent_objects, field_type)
                     )
+        if show_data and domain_props is not None:
+            if domain_props:
+                host.confirm(layouts.confirm_domain(domain_props))
+            else:
+                host.confirm(layouts.empty_domain_warning())
 
 
 def encode_field(w: bytearray, field: messages.EthereumFieldType, value: bytes) -> None:
@@ -285,17 +297,3 @@ def get_value(host: TypedDataHost, field: messages.EthereumFieldType, path: list
 def _get_array_size(host: TypedDataHost, member_path: list[int]) -> int:
     length_type = messages.EthereumFieldType(data_type=EDT.UINT, size=2)
     return int.from_bytes(get_value(host, length_type, member_path), "big")
-
-
-def _get_name_and_version_for_domain(
-    host: TypedDataHost, envelope: TypedDataEnvelope
-) -> tuple[bytes, bytes]:
-    name = b"unknown"
-    version = b"unknown"
-    members: Sequence[messages.EthereumStructMember] = envelope.types["EIP712Domain"]
-    for index, member in enumerate(members):
-        if member.name == "name":
-            name = get_value(host, member.type, [0, index])
-        elif member.name == "version":
-            version = get_value(host, member.type, [0, index])
-    return name, version

@@ -166,6 +166,32 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
                 lambda: confirm_waiting_screens(link), timeout, what="the workflow to finish"
             )
 
+    def press_shortest(self, timeout: float = 30.0) -> list[LayoutContent]:
+        """Approve by the shortest path a person can take: confirm every screen as it comes,
+        never opening a "Show full …"; the screens seen, read while they wait (the firmware
+        keeps no history, so this is what a test can learn from the real device too)."""
+        self.wait_for_review(timeout)
+        seen: list[LayoutContent] = []
+        pressed = -1
+
+        def confirm_waiting_screens(link: DebugLink) -> bool:
+            nonlocal pressed
+            layout = link.read_layout()
+            sim = _sim(layout)
+            if not sim.get("busy"):
+                return True
+            if sim.get("awaiting_input") and sim.get("index") != pressed:
+                pressed = int(sim["index"])
+                seen.append(layout)
+                link.press_yes()
+            return False
+
+        with self.debuglink() as link:
+            wait_until(
+                lambda: confirm_waiting_screens(link), timeout, what="the workflow to finish"
+            )
+        return seen
+
     def screen_history(self) -> list[LayoutContent]:
         """Every screen of the current (or last) workflow, in order."""
         with self.debuglink() as link:

@@ -1,7 +1,10 @@
 """The screens of the simulated Trezor: what the firmware's layouts show, as plain data.
 
-Texts, titles and ButtonRequest names follow trezor-firmware core/src/apps/ethereum/layout.py
-(Model T / Safe) and legacy/firmware/fsm_msg_ethereum.h (Trezor One). Each screen renders
+Texts, titles and ButtonRequest names follow trezor-firmware at tag core/v2.12.4:
+core/src/apps/ethereum/layout.py, sign_typed_data.py and core/translations/en.json (Model T,
+Safe 3, Safe 5: the texts are the same on every core model; the layouts bolt/caesar/delizia
+differ in buttons and paging only) and legacy/firmware/fsm_msg_ethereum.h (Trezor One). Each
+screen renders
 three ways: the debug-link layout JSON trezorlib's `LayoutContent` parses, a one-string text
 for tests, and a boxed block for a person at the terminal.
 """
@@ -172,17 +175,34 @@ def path_to_str(address_n: Sequence[int]) -> str:
 # --- Model T / Safe (core) -----------------------------------------------------------------
 
 
-def confirm_signing_address(address: str) -> Screen:
-    return Screen("Signing address", (address,), "confirm_address", BR.SignTx)
+def chunked(text: str, size: int = 4) -> str:
+    """Text in groups of `size` characters, as the layouts draw an address (chunkify=True:
+    bolt/caesar theme `Chunks::new(4, …)` over the whole string, "0x" included)."""
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
 
 
-def should_show_domain(name: bytes, version: bytes) -> Screen:
+def confirm_signing_address(address: bytes) -> Screen:
+    """layout.py require_confirm_address: "0x" + hexlify (lower case), drawn in chunks."""
+    return Screen("Signing address", (chunked("0x" + address.hex()),), "confirm_address", BR.SignTx)
+
+
+def confirm_domain(fields: Sequence[tuple[str, str]]) -> Screen:
+    """sign_typed_data.py get_and_encode_data for EIP712Domain (v2.12.3+): every field on one
+    confirm_properties screen titled with the type name, keys "name (type):" (with_colon)."""
+    lines: list[str] = []
+    for key, value in fields:
+        lines += [f"{key}:", value]
+    return Screen("EIP712Domain", tuple(lines), "confirm_typed_value")
+
+
+def empty_domain_warning() -> Screen:
+    """show_warning for a domain without fields: ethereum__eip_712_empty_domain."""
     return Screen(
-        "Confirm domain",
-        ("Name and version", name.decode(errors="replace"), version.decode(errors="replace")),
-        "should_show_domain",
-        kind=ScreenKind.SHOW_MORE,
-        more_label="Show full domain",
+        "Warning",
+        ("dApp did not identify itself!",),
+        "confirm_typed_value",
+        BR.Warning,
+        confirm_label="Continue",
     )
 
 
@@ -232,6 +252,12 @@ def confirm_typed_value(
         description = f"{name} ({type_name})"
     data = decode_typed_data(value, type_name)
     return Screen(title, (f"{description}: {data}",), "confirm_typed_value")
+
+
+def domain_property(name: str, value: bytes, field: messages.EthereumFieldType) -> tuple[str, str]:
+    """layout.py extract_properties: ("name (type)", the value as confirm_typed_value shows it)."""
+    type_name = get_type_name(field)
+    return f"{name} ({type_name})", decode_typed_data(value, type_name)
 
 
 def confirm_typed_data_final() -> Screen:

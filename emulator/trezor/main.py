@@ -114,7 +114,7 @@ def trezor_command(
     garbage: bool,
     verbose: bool,
 ) -> None:
-    """Simulated Trezor Safe 3 / Model T / One: protocol v1 over UDP, debug link on PORT+1."""
+    """Simulated Trezor Safe 3 / Safe 5 / T / One: protocol v1 over UDP, debug link on PORT+1."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

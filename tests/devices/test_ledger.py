@@ -134,7 +134,7 @@ def test_nano_without_raw_messages_refuses(nano: LedgerSimulatorProcess) -> None
     ):
         signer.sign_typed_data(GRANT, PATH)
     screen = nano.screen_text()
-    assert "Blind signing must be\nenabled in Settings" in screen
+    assert "Blind signing must\nbe enabled in\nsettings" in screen
 
 
 def test_nano_with_raw_messages_shows_fields_and_signs(nano: LedgerSimulatorProcess) -> None:

@@ -11,8 +11,9 @@ from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
 from emulator.ledger import eip712
-from emulator.ledger.app import EthereumApp, Settings
+from emulator.ledger.app import EthereumApp
 from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.ledger.menu import Settings
 from emulator.ledger.screen import Screen
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.devices.ledger import pack_bip32, typed_data_apdus
@@ -170,3 +171,29 @@ def test_eip712_refuses_values_that_do_not_fit() -> None:
 
 def _lc(data: bytes) -> bytes:
     return bytes([len(data)]) + data
+
+
+def test_menu_turns_raw_messages_on_by_buttons() -> None:
+    """Home, "App settings", the switches and "Back", as on the Nano; "Quit app" leaves."""
+    screen = Screen()
+    app = EthereumApp(Keyring(), screen, model="nanosp", settings=Settings())
+    assert screen.current_lines == ("Ethereum", "app is ready")
+    screen.press("right")
+    assert screen.current_lines == ("App settings",)
+    screen.press("both")
+    assert screen.current_lines[0] == "Blind signing"
+    screen.press("right")
+    assert screen.current_lines[0] == "Raw messages"
+    assert screen.current_lines[-1] == "Disabled"
+    screen.press("both")
+    assert screen.current_lines[-1] == "Enabled"
+    assert app.settings.raw_messages and not app.settings.blind_signing
+    screen.press("right")
+    assert screen.current_lines == ("Back",)
+    screen.press("both")
+    assert screen.current_lines == ("Ethereum", "app is ready")
+    for _ in range(3):
+        screen.press("right")
+    assert screen.current_lines == ("Quit app",)
+    screen.press("both")
+    assert app.state == "dashboard"
