@@ -58,7 +58,7 @@ TOUCH_MODELS = ("Stax", "Flex")
 
 RAW_MESSAGES_HELP = (
     'Turn on "Raw messages" in the Ethereum app\'s settings on the Ledger '
-    "(Settings > Raw messages, also called verbose EIP-712) so that it shows every field"
+    "(App settings > Raw messages, also called verbose EIP-712) so that it shows every field"
 )
 
 
@@ -215,7 +215,7 @@ class LedgerSigner(Signer):
                 _, sw = self._exchange(raw, interactive=True)
                 if sw == SW_INVALID_DATA and model not in TOUCH_MODELS:
                     # A Nano with neither "Raw messages" nor "Blind signing" refuses here and
-                    # shows "Blind signing must be enabled in Settings".
+                    # shows "Blind signing must be enabled in settings".
                     raise BlindSigningRefused(
                         f"The Ledger cannot show this message's fields. {RAW_MESSAGES_HELP}, "
                         "then try again."
