@@ -56,6 +56,12 @@ def assert_one_outcome_each(data_dir: Path) -> list[list[str]]:
     return requests
 
 
+def device_account(daemon: DaemonProcess) -> str | None:
+    with Client(daemon.socket_path) as client:
+        account: str | None = client.status()["account"]
+        return account
+
+
 def dismiss_stale_review(device: EmulatorProcess) -> None:
     if device.family == "ledger":  # a Ledger review cannot be cancelled by the host
         device.press_no()
@@ -141,6 +147,9 @@ def test_a_long_queue_wait_is_a_queue_timeout(device: EmulatorProcess, tmp_path:
             with Client(daemon.socket_path) as client:
                 return client.request_grant(**grant_params(agent="first"))
 
+        # With a 1 s queue limit, even the daemon's start-up questions to the device could
+        # make the first request wait too long: start once the device has answered them.
+        wait_for(lambda: device_account(daemon) is not None)
         waiting = pool.submit(first)
         wait_for(lambda: pending(daemon) == 1)
         with Client(daemon.socket_path) as client, pytest.raises(QueueTimeout):
