@@ -19,6 +19,7 @@ from typing import TypeVar
 from signerd.devices import DeviceInfo, Signer, open_signer
 from signerd.errors import (
     ApprovalTimeout,
+    DeviceMismatch,
     DeviceUnavailable,
     QueueTimeout,
     SignerdError,
@@ -64,6 +65,10 @@ class DeviceWorker:
         # device over an older link, like its account, is stale.
         self._generation = 0
         self._accounts: dict[str, tuple[int, str]] = {}  # path -> (generation, address)
+        # The first address the device told at each derivation path: the device the daemon
+        # started with. A reconnect that finds another key there (a fake emulator, another
+        # device plugged in) is refused, never signed with.
+        self._pinned: dict[str, str] = {}
 
     @property
     def pending(self) -> int:
@@ -118,8 +123,27 @@ class DeviceWorker:
             return self._generation, signer.get_address(path)
 
         generation, address = await self.run(ask, queue_timeout=queue_timeout, counted=False)
+        self._check_pinned(path, address)
         self._accounts[path] = (generation, address)
         return address
+
+    def confirm_device(self, signer: Signer, path: str) -> None:
+        """DeviceMismatch unless ``signer`` is the device the daemon started with.
+
+        Runs in the worker thread right before a review: a link that never notices its peer
+        was replaced (UDP) would otherwise show the person a review from an impostor.
+        """
+        self._check_pinned(path, signer.get_address(path))
+
+    def _check_pinned(self, path: str, address: str) -> None:
+        pinned = self._pinned.setdefault(path, address)
+        if address.lower() != pinned.lower():
+            self.last_error = (
+                f"the device at {self.path} is not the one this daemon started with: its "
+                f"address at {path} is {address}, expected {pinned}. Reconnect the original "
+                "device, or restart signerd to use this one"
+            )
+            raise DeviceMismatch(self.last_error)
 
     def known_account(self, path: str) -> str | None:
         """The address at ``path`` if the device has told it over the current link."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the store and discovery load on demand: most commands need 
     from signerd.grants import Verification
     from signerd.store import AuditEntry, AuditReport
 
-NO_DEVICES = "no devices found (see udev/README.md, or start signerd-emulator)"
+NO_DEVICES = "no devices found (see udev/README.md; emulators are listed with --emulators)"
 
 
 def _compact(value: Any) -> str:

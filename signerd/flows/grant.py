@@ -183,8 +183,13 @@ class GrantFlow:
         summary = typed_data["message"]["summary"]
         self._in_flight.add(gid)
         try:
+
+            def sign(signer: Signer) -> JSONDict:
+                self.worker.confirm_device(signer, path)
+                return sign_prepared(signer, typed_data, path, progress)
+
             return await self.worker.run(
-                lambda signer: sign_prepared(signer, typed_data, path, progress),
+                sign,
                 timeout=self.config.approval_timeout,
                 queue_timeout=self.config.queue_timeout,
                 on_start=lambda: trail.step(
