@@ -108,9 +108,13 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
             "native:1000000000000000:0",
             "--valid-for",
             "2h",
+            "--out",
+            str(tmp_path / "reply.json"),
         )
         assert requested.returncode == 0, requested.stderr
-        reply = json.loads(requested.stdout)
+        assert "sessionPrivateKey" not in requested.stdout
+        assert (tmp_path / "reply.json").stat().st_mode & 0o777 == 0o600
+        reply = json.loads((tmp_path / "reply.json").read_text())
         message = reply["grant"]["typedData"]["message"]
         assert Account.from_key(reply["sessionPrivateKey"]).address == message["sessionKey"]
         assert message["validUntil"] - message["validAfter"] == 7200
