@@ -75,3 +75,11 @@ def test_lazy_spinner_waits_for_the_first_line(capsys: pytest.CaptureFixture[str
     with Spinner("Confirm on your device", lazy=True) as spinner:
         spinner.say("The device will show: 1 ETH")
     assert capsys.readouterr().err == "Confirm on your device ...\nThe device will show: 1 ETH\n"
+
+
+def test_relayed_progress_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = "\x1b]0;owned\x07Confirm\x1b[2J\x1b[1;1H on\rdevice\x9b31m\nfake line\x1bc"
+    with Spinner("Waiting") as spinner:
+        spinner.say(hostile)
+    err = capsys.readouterr().err
+    assert err == "Waiting ...\nConfirm ondevice fake line\n"
