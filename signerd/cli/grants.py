@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -187,8 +188,20 @@ def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
 @click.command()
 @click.argument("grant_file", type=click.File("r"))
 @click.option("--signer", "expected", help="The master address the grant must be signed by.")
-def verify(grant_file: IO[str], expected: str | None) -> None:
-    """Verify a signed grant offline; exit 0 if valid, 1 if not."""
+@click.option("--chain-id", type=int, help="The chain you accept payments on (checked).")
+@click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    help="Also ask the signerd on this socket whether it revoked the grant.",
+)
+def verify(
+    grant_file: IO[str], expected: str | None, chain_id: int | None, socket_path: Path | None
+) -> None:
+    """Verify a signed grant offline; exit 0 if valid, 1 if not.
+
+    Prints what the grant allows (chain, session key, limits, payees, targets, window).
+    """
     with errors():
         text = grant_file.read()
         if _carries_private_key(load_json(text, grant_file.name)):
@@ -197,7 +210,13 @@ def verify(grant_file: IO[str], expected: str | None) -> None:
                 'that file private and give verifiers only the grant (its "grant" member)'
             )
         document = load_signed_grant(text, grant_file.name)
-    result = verify_grant(document, expected_signer=expected)
+    result = verify_grant(document, expected_signer=expected, expected_chain_id=chain_id)
+    if result.valid and socket_path is not None:
+        with errors(), Client(socket_path) as client:
+            known = client.verify_grant(document, expected, chain_id=chain_id)
+        if known.get("reason") == "revoked":
+            detail = f"revoked in the signerd at {socket_path}: {known.get('detail')}"
+            result = replace(result, valid=False, reason="revoked", detail=detail)
     if not result.valid:
         fail(render.verification(result))
     click.echo(render.verification(result))

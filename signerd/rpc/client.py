@@ -118,10 +118,14 @@ class Client:
         result: dict[str, Any] = self.call("signerd_revokeGrant", params)
         return result
 
-    def verify_grant(self, grant: dict[str, Any], signer: str | None = None) -> dict[str, Any]:
+    def verify_grant(
+        self, grant: dict[str, Any], signer: str | None = None, *, chain_id: int | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"grant": grant}
         if signer is not None:
             params["signer"] = signer
+        if chain_id is not None:
+            params["chainId"] = chain_id
         result: dict[str, Any] = self.call("signerd_verifyGrant", params)
         return result
 
