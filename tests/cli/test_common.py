@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from click.testing import CliRunner
 
+from signerd.cli import device as device_commands
 from signerd.cli import main
 from signerd.cli.common import Spinner, errors
 from signerd.errors import GrantRevoked, SignerdError, UserRejected, ValidationError
@@ -83,3 +86,16 @@ def test_relayed_progress_cannot_drive_the_terminal(capsys: pytest.CaptureFixtur
         spinner.say(hostile)
     err = capsys.readouterr().err
     assert err == "Waiting ...\nConfirm ondevice fake line\n"
+
+
+def test_devices_lists_emulators_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[bool] = []
+
+    def discover(*, emulators: bool) -> list[Any]:
+        asked.append(emulators)
+        return []
+
+    monkeypatch.setattr(device_commands, "discover", discover)
+    assert CliRunner().invoke(main, ["devices"]).exit_code == 0
+    assert CliRunner().invoke(main, ["devices", "--emulators"]).exit_code == 0
+    assert asked == [False, True]
