@@ -27,13 +27,15 @@ def private_directory(directory: Path, *, mode: int = 0o700, gid: int | None = N
     give that group access but never write access to others.
     """
     me = os.getuid()
+    # Parents it creates: private, or (for a group's socket) traversable but not listable.
+    parent_mode = 0o700 if gid is None else 0o711
     parts = Path(os.path.abspath(directory)).parts
     fd = os.open("/", _DIR_FLAGS)
     try:
         for depth, name in enumerate(parts[1:], start=2):
             here = Path(*parts[:depth])
             last = depth == len(parts)
-            created = _make(fd, name, mode if last else 0o700)
+            created = _make(fd, name, mode if last else parent_mode)
             ours = created or last
             child = _open_dir(fd, name, here, follow=not ours)
             os.close(fd)
@@ -41,6 +43,8 @@ def private_directory(directory: Path, *, mode: int = 0o700, gid: int | None = N
             st = os.fstat(fd)
             if ours:
                 _check_ours(here, st, me)
+                if created and not last:
+                    os.fchmod(fd, parent_mode)  # the umask filtered mkdir's mode
             else:
                 _check_ancestor(here, st, me)
         if gid is not None and os.fstat(fd).st_gid != gid:

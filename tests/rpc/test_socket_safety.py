@@ -53,6 +53,12 @@ def test_writable_components_are_refused_with_the_fix(tmp_path: Path) -> None:
         private_directory(mine)
 
 
+def test_a_group_socket_directory_has_traversable_parents(tmp_path: Path) -> None:
+    private_directory(tmp_path / "run" / "signerd", mode=0o710, gid=os.getgid())
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o711
+    assert (tmp_path / "run" / "signerd").stat().st_mode & 0o777 == 0o710
+
+
 def test_only_a_socket_of_ours_is_replaced(tmp_path: Path) -> None:
     (tmp_path / "file.sock").write_text("")
     with pytest.raises(UnsafePath, match="not a socket"):
