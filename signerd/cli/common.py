@@ -31,7 +31,7 @@ DEVICE_OPTION = click.option(
     required=True,
     envvar="SIGNERD_DEVICE",
     help="Device path: udp:127.0.0.1:21324, webusb:…, hid:…, tcp:127.0.0.1:9999, ledger:hid, "
-    "or auto (the only device found).",
+    "or auto (the only USB device found; never an emulator).",
 )
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(path_type=Path), help="Where the store lives."
