@@ -44,6 +44,8 @@ class ErrorCode(IntEnum):
     CANCELLED = -32030
     STORE_ERROR = -32040
     SOCKET_IN_USE = -32041
+    UNTRUSTED_DAEMON = -32042
+    UNSAFE_PATH = -32043
     BUDGET_EXCEEDED = -32050
     SPEND_CONFLICT = -32051
 
@@ -131,6 +133,20 @@ class SocketInUse(SignerdError):
     """Another daemon already answers on the socket path."""
 
     code = ErrorCode.SOCKET_IN_USE
+
+
+class UntrustedDaemon(SignerdError):
+    """The process serving the socket runs as another uid than the daemon the client expects
+    (SO_PEERCRED): nothing was sent to it."""
+
+    code = ErrorCode.UNTRUSTED_DAEMON
+
+
+class UnsafePath(SignerdError):
+    """A directory or file signerd creates or trusts (the socket, its directories, the data
+    directory) belongs to another user, is writable by others, or is a symlink."""
+
+    code = ErrorCode.UNSAFE_PATH
 
 
 # -- the device -----------------------------------------------------------------------------

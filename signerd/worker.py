@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from signerd.devices import DeviceInfo, Signer, open_signer
+from signerd.devices.registry import find_by_path
 from signerd.errors import (
     ApprovalTimeout,
+    DeviceMismatch,
     DeviceUnavailable,
     QueueTimeout,
     SignerdError,
@@ -64,6 +66,11 @@ class DeviceWorker:
         # device over an older link, like its account, is stale.
         self._generation = 0
         self._accounts: dict[str, tuple[int, str]] = {}  # path -> (generation, address)
+        # The first address the device told at each derivation path: the device the daemon
+        # started with. A reconnect that finds another key there (a fake emulator, another
+        # device plugged in) is refused, never signed with.
+        self._pinned: dict[str, str] = {}
+        self._swap_unnoticed = _swap_unnoticed(path)
 
     @property
     def pending(self) -> int:
@@ -118,8 +125,32 @@ class DeviceWorker:
             return self._generation, signer.get_address(path)
 
         generation, address = await self.run(ask, queue_timeout=queue_timeout, counted=False)
+        self._check_pinned(path, address)
         self._accounts[path] = (generation, address)
         return address
+
+    def confirm_device(self, signer: Signer, path: str) -> None:
+        """DeviceMismatch unless ``signer`` is the device the daemon started with.
+
+        Runs in the worker thread right before a review, on links that never notice their
+        peer was replaced (an emulator's UDP or TCP port, which any local user could bind
+        after it exits): the grant would otherwise be sent to an impostor. A USB device that
+        is swapped is a new link, whose account ``account()`` asks and checks again, so USB
+        reviews skip this extra question to the device.
+        """
+        if not self._swap_unnoticed:
+            return
+        self._check_pinned(path, signer.get_address(path))
+
+    def _check_pinned(self, path: str, address: str) -> None:
+        pinned = self._pinned.setdefault(path, address)
+        if address.lower() != pinned.lower():
+            self.last_error = (
+                f"the device at {self.path} is not the one this daemon started with: its "
+                f"address at {path} is {address}, expected {pinned}. Reconnect the original "
+                "device, or restart signerd to use this one"
+            )
+            raise DeviceMismatch(self.last_error)
 
     def known_account(self, path: str) -> str | None:
         """The address at ``path`` if the device has told it over the current link."""
@@ -238,3 +269,11 @@ class DeviceWorker:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._drop_signer()
+
+
+def _swap_unnoticed(path: str) -> bool:
+    """Whether the link at ``path`` could be served by another device without noticing."""
+    try:
+        return not find_by_path(path).usb
+    except SignerdError:
+        return True  # not a path the registry knows (an injected test signer): check it

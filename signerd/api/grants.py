@@ -79,13 +79,16 @@ async def revoke_grant(
 
 @API.method("signerd_verifyGrant", VerifyGrantParams)
 async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) -> dict[str, Any]:
-    check = verify_grant(params.grant, expected_signer=params.signer)
+    check = verify_grant(
+        params.grant, expected_signer=params.signer, expected_chain_id=params.chain_id
+    )
     result: dict[str, Any] = {
         "valid": check.valid,
         "reason": check.reason,
         "detail": check.detail,
         "signer": check.signer,
         "id": check.grant_id,
+        "terms": check.terms,
     }
     if check.grant_id is not None:
         stored = daemon.store.get_grant(check.grant_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,10 +41,16 @@ def audit(data_dir: Path | None, check: bool, as_json: bool) -> None:
         fail(f"no store in {directory}")  # opening would create an empty one
     line = render.audit_json_line if as_json else render.audit_line
     with errors(), Store.open(directory) as store:
-        for entry in _entries(store):
-            click.echo(line(entry))
-        if check:
-            report = store.verify_audit()
+        try:
+            for entry in _entries(store):
+                click.echo(line(entry))
+            report = store.verify_audit() if check else None
+        # A store edited by hand (a dropped table, a cell that is not JSON) is the case
+        # --verify exists for: a verdict with the reason, never a traceback.
+        except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+            what = "audit chain BROKEN" if check else "cannot read the audit log"
+            fail(f"{what}: {type(exc).__name__}: {exc}")
+        if report is not None:
             if not report.ok:
                 fail(render.audit_report(report))
             click.echo(render.audit_report(report))

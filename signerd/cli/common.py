@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ DEVICE_OPTION = click.option(
     required=True,
     envvar="SIGNERD_DEVICE",
     help="Device path: udp:127.0.0.1:21324, webusb:…, hid:…, tcp:127.0.0.1:9999, ledger:hid, "
-    "or auto (the only device found).",
+    "or auto (the only USB device found; never an emulator).",
 )
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(path_type=Path), help="Where the store lives."
@@ -42,9 +43,27 @@ def json_option(help: str = "Machine-readable output.") -> Callable[[_F], _F]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+# ANSI escape sequences (CSI, OSC and other ESC-introduced ones), then any remaining C0/C1
+# control character but tab; what a daemon relays (a device's prompt, an agent's label
+# quoted in an error) must not move the cursor, retitle or rewrite the person's terminal.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL or ST
+    r"|\x1b[ -~]?"  # any other ESC and the byte it introduces
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str, *, multiline: bool = False) -> str:
+    """``text`` without terminal control sequences and control characters; newlines become
+    spaces unless ``multiline`` (a relayed line cannot pass for several of ours)."""
+    text = _ESCAPES.sub("", text)
+    return text if multiline else text.replace("\n", " ")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
@@ -82,7 +101,7 @@ class Spinner:
     def say(self, line: str) -> None:
         """Print a progress line (above the spinner on a terminal)."""
         self._start()
-        self._write(line)
+        self._write(printable(line))
 
     def _write(self, line: str) -> None:
         with self._lock:

@@ -20,10 +20,12 @@ _DERIVATION_OPTION = click.option(
 
 @click.command()
 @json_option()
-@click.option("--no-emulators", is_flag=True, help="Only USB devices.")
-def devices(as_json: bool, no_emulators: bool) -> None:
-    """List connected Trezor and Ledger devices and emulators on their default ports."""
-    found = discover(emulators=not no_emulators)
+@click.option(
+    "--emulators", is_flag=True, help="Also list emulators answering on their default ports."
+)
+def devices(as_json: bool, emulators: bool) -> None:
+    """List connected Trezor and Ledger devices (and emulators, with --emulators)."""
+    found = discover(emulators=emulators)
     if as_json:
         print_json([d.to_json() for d in found])
         return

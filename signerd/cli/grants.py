@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,6 +16,7 @@ from signerd.cli.common import SOCKET_OPTION, Spinner, errors, fail, json_option
 from signerd.errors import ValidationError
 from signerd.grants import verify_grant
 from signerd.grants.cli_input import (
+    load_json,
     load_request,
     load_signed_grant,
     parse_allowance,
@@ -88,6 +92,12 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
     type=click.File("r"),
     help="Take the whole request from a JSON file instead.",
 )
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the reply to a new file, mode 0600 (required with --generate: it holds the "
+    "session private key); - for stdout.",
+)
 def request(
     socket_path: Path | None,
     label: str,
@@ -99,6 +109,7 @@ def request(
     targets: tuple[str, ...],
     valid_for: int,
     request_file: IO[str] | None,
+    out: Path | None,
 ) -> None:
     """Ask the daemon for a grant and wait for the person to approve it on the device."""
     with errors():
@@ -115,9 +126,34 @@ def request(
                 session_key=session_key,
                 generate=generate,
             )
+        if params.get("generate") and out is None:
+            raise click.UsageError(
+                "--generate needs --out FILE: the reply holds the session private key, written "
+                "to a new file readable only by you (or --out - to print it)"
+            )
         with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
             result = client.request_grant(on_progress=spinner.say, **params)
+        if out is None or str(out) == "-":
+            print_json(result)
+            return
+        write_private(out, json.dumps(result, indent=2) + "\n")
+        click.echo(f"reply written to {out} (mode 0600)", err=True)
+        result.pop("sessionPrivateKey", None)
         print_json(result)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only we can read (never through an existing file or link)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise click.UsageError(f"{path} already exists; choose a new file for --out") from None
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+
+
+def _carries_private_key(document: Any) -> bool:
+    return isinstance(document, dict) and "sessionPrivateKey" in document
 
 
 @click.command("grants")
@@ -152,11 +188,35 @@ def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
 @click.command()
 @click.argument("grant_file", type=click.File("r"))
 @click.option("--signer", "expected", help="The master address the grant must be signed by.")
-def verify(grant_file: IO[str], expected: str | None) -> None:
-    """Verify a signed grant offline; exit 0 if valid, 1 if not."""
+@click.option("--chain-id", type=int, help="The chain you accept payments on (checked).")
+@click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    help="Also ask the signerd on this socket whether it revoked the grant.",
+)
+def verify(
+    grant_file: IO[str], expected: str | None, chain_id: int | None, socket_path: Path | None
+) -> None:
+    """Verify a signed grant offline; exit 0 if valid, 1 if not.
+
+    Prints what the grant allows (chain, session key, limits, payees, targets, window).
+    """
     with errors():
-        document = load_signed_grant(grant_file.read(), grant_file.name)
-    result = verify_grant(document, expected_signer=expected)
+        text = grant_file.read()
+        if _carries_private_key(load_json(text, grant_file.name)):
+            fail(
+                f"{grant_file.name} carries a session private key (sessionPrivateKey): keep "
+                'that file private and give verifiers only the grant (its "grant" member)'
+            )
+        document = load_signed_grant(text, grant_file.name)
+    result = verify_grant(document, expected_signer=expected, expected_chain_id=chain_id)
+    if result.valid and socket_path is not None:
+        with errors(), Client(socket_path) as client:
+            known = client.verify_grant(document, expected, chain_id=chain_id)
+        if known.get("reason") == "revoked":
+            detail = f"revoked in the signerd at {socket_path}: {known.get('detail')}"
+            result = replace(result, valid=False, reason="revoked", detail=detail)
     if not result.valid:
         fail(render.verification(result))
     click.echo(render.verification(result))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the store and discovery load on demand: most commands need 
     from signerd.grants import Verification
     from signerd.store import AuditEntry, AuditReport
 
-NO_DEVICES = "no devices found (see udev/README.md, or start signerd-emulator)"
+NO_DEVICES = "no devices found (see udev/README.md; emulators are listed with --emulators)"
 
 
 def _compact(value: Any) -> str:
@@ -34,10 +34,39 @@ def grant_lines(grants: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def verification(result: Verification) -> str:
-    """``verify``'s verdict: who signed which grant, or why it is not valid."""
+    """``verify``'s verdict: who signed which grant, or why it is not valid; then, once the
+    document parsed, what it allows: chain, session key, limits, payees, targets, window."""
     if result.valid:
-        return f"valid: grant {result.grant_id} signed by {result.signer}"
-    return f"invalid ({result.reason}): {result.detail}"
+        verdict = f"valid: grant {result.grant_id} signed by {result.signer}"
+    else:
+        verdict = f"invalid ({result.reason}): {result.detail}"
+    return "\n".join([verdict, *terms_lines(result.terms or {})])
+
+
+def terms_lines(terms: Mapping[str, Any]) -> list[str]:
+    """A grant's terms (Verification.terms), one per line, indented under the verdict."""
+    if not terms:
+        return []
+    lines = [f"  chain:       {terms['chainId']}", f"  account:     {terms['account']}"]
+    lines.append(f"  session key: {terms['sessionKey']}")
+    for allowance in terms.get("allowances", []):
+        period = allowance["period"]
+        per = f"per {period} s" if period else "in total"
+        cap = allowance.get("maxPerPayment") or 0
+        token = f"{allowance.get('symbol') or '?'} {allowance['token']}"
+        most = f", at most {cap} per payment" if cap else ""
+        lines.append(f"  allowance:   {allowance['amount']} base units of {token} {per}{most}")
+    lines.append(f"  payees:      {', '.join(terms.get('payees', [])) or 'anyone'}")
+    lines.append(f"  targets:     {', '.join(terms.get('targets', [])) or 'none'}")
+    lines.append(f"  valid:       {_utc(terms['validAfter'])} to {_utc(terms['validUntil'])}")
+    return lines
+
+
+def _utc(seconds: int) -> str:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} (Unix time)"
 
 
 def audit_line(entry: AuditEntry) -> str:

@@ -1,4 +1,4 @@
-"""Finding devices: Trezor and Ledger on USB, and emulators answering on their default ports.
+"""Finding devices: Trezor and Ledger on USB, and (when asked) emulators on their default ports.
 
 ``USB_IDS`` is the one table of vendor/product ids; the udev rules in ``udev/`` grant
 access to the same ids (a test keeps them equal).
@@ -49,8 +49,11 @@ class FoundDevice:
         return asdict(self)
 
 
-def discover(*, emulators: bool = True) -> list[FoundDevice]:
+def discover(*, emulators: bool = False) -> list[FoundDevice]:
     """Every device signerd could use right now, each asked for its model.
+
+    ``emulators``: also probe the emulators' default ports. Off by default: any local user
+    can bind those ports, so an emulator is used only where a path (or this flag) asks.
 
     Asking means opening each device briefly; Speculos serves one APDU client at a time, so
     this displaces another client of it (signerd reconnects on its next operation).
@@ -62,17 +65,20 @@ def discover(*, emulators: bool = True) -> list[FoundDevice]:
 
 
 def resolve_device(path: str) -> str:
-    """``auto`` becomes the path of the only device found; any other path is kept."""
+    """``auto`` becomes the path of the only device found on USB; any other path is kept.
+
+    Never an emulator: its port could be anyone's (an emulator needs its udp:/tcp: path).
+    """
     if path != AUTO:
         return path
-    found = [d for d in discover() if d.error is None]
+    found = [d for d in discover(emulators=False) if d.error is None]
     if len(found) == 1:
         return found[0].path
     if not found:
         raise DeviceNotFound(
             "no device found: plug in a Trezor or a Ledger (with the Ethereum app open), "
-            "check the udev rules (udev/README.md), or start an emulator "
-            "(signerd-emulator trezor|ledger)"
+            "check the udev rules (udev/README.md); an emulator is used only by its path "
+            "(--device udp:127.0.0.1:21324 or tcp:127.0.0.1:9999)"
         )
     listing = ", ".join(f"{d.path} ({d.family} {d.model})" for d in found)
     raise DeviceNotFound(f"several devices found, choose one with --device: {listing}")

@@ -131,11 +131,7 @@ class GrantFlow:
     ) -> IssuedGrant:
         session_private_key = None
         if generate:
-            # What eth-account's Account.create() does, without importing eth-account: its
-            # import (py_ecc through eth_keyfile) alone would double the daemon's start-up time.
-            key = PrivateKey(secrets.token_bytes(32))
-            request = request.with_session_key(key.public_key.to_checksum_address())
-            session_private_key = key.to_hex()
+            request, session_private_key = _with_generated_key(request)
         trail.step("request_received", _request_detail(request))
         request = request.named_by(self.config.tokens)
         check_policy(request, self.config.policy)
@@ -189,8 +185,13 @@ class GrantFlow:
         summary = typed_data["message"]["summary"]
         self._in_flight.add(gid)
         try:
+
+            def sign(signer: Signer) -> JSONDict:
+                self.worker.confirm_device(signer, path)
+                return sign_prepared(signer, typed_data, path, progress, digest)
+
             return await self.worker.run(
-                lambda signer: sign_prepared(signer, typed_data, path, progress, digest),
+                sign,
                 timeout=self.config.approval_timeout,
                 queue_timeout=self.config.queue_timeout,
                 on_start=lambda: trail.step(
@@ -202,6 +203,17 @@ class GrantFlow:
             raise
         finally:
             self._in_flight.discard(gid)
+
+
+def _with_generated_key(request: GrantRequest) -> tuple[GrantRequest, str]:
+    """``request`` for a new session key, and that key's hex: its only copy left.
+
+    What eth-account's Account.create() does, without importing eth-account (its import alone
+    would double the daemon's start-up time). The raw bytes and the key object go out of scope
+    here; Python cannot wipe the hex string, which lives until the reply is sent.
+    """
+    key = PrivateKey(secrets.token_bytes(32))
+    return request.with_session_key(key.public_key.to_checksum_address()), key.to_hex()
 
 
 def _request_detail(request: GrantRequest) -> JSONDict:

@@ -10,8 +10,13 @@ Checks, in order, so the reason names the first thing wrong:
 3. ``bad_signature``: the signature is well formed and recovers, over the digest of the
    typed data, to the document's ``signer``; ``wrong_signer``: that signer is the expected
    one (``expected_signer``, else the message's ``account``);
-4. ``malformed``: the id is the digest;
-5. ``not_yet_valid`` / ``expired``: validAfter <= now < validUntil.
+4. ``wrong_chain``: the domain's chain is ``expected_chain_id``, when given (a grant for
+   another chain names other tokens at the same addresses);
+5. ``malformed``: the id is the digest;
+6. ``not_yet_valid`` / ``expired``: validAfter <= now < validUntil.
+
+Once the document parses, the outcome carries its ``terms`` (chain, account, session key,
+allowances, payees, targets, window), so a payee sees what it is about to rely on.
 
 The digest is computed from the validated, normalised values (ints, not the strings a JSON
 tool may have written), so what is verified is exactly what the checks above saw.
@@ -22,7 +27,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from eth_utils.address import to_checksum_address
@@ -62,6 +67,7 @@ MALFORMED: Final = "malformed"
 SUMMARY_MISMATCH: Final = "summary_mismatch"
 BAD_SIGNATURE: Final = "bad_signature"
 WRONG_SIGNER: Final = "wrong_signer"
+WRONG_CHAIN: Final = "wrong_chain"
 NOT_YET_VALID: Final = "not_yet_valid"
 EXPIRED: Final = "expired"
 
@@ -81,6 +87,9 @@ class Verification:
     detail: str | None
     signer: str | None  # the address the signature recovers to, once known
     grant_id: str | None  # "0x" + digest of the typed data, once computable
+    # What the grant allows ("chainId" and the message's fields but its summary, agent and
+    # nonce), once the document parses; not part of the verdict's identity.
+    terms: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,22 +98,33 @@ class Verification:
             "detail": self.detail,
             "signer": self.signer,
             "grantId": self.grant_id,
+            "terms": self.terms,
         }
 
 
 def verify_grant(
-    grant: Mapping[str, Any], *, expected_signer: str | None = None, now: int | None = None
+    grant: Mapping[str, Any],
+    *,
+    expected_signer: str | None = None,
+    expected_chain_id: int | None = None,
+    now: int | None = None,
 ) -> Verification:
     """Verify a signed-grant document; never raises on bad input (``valid=False`` + reason).
 
     ``expected_signer`` (any hex case) is the master address the grant must be signed by;
-    without it the signature must come from the message's ``account``. ``now`` defaults to
-    the current Unix time.
+    without it the signature must come from the message's ``account``. ``expected_chain_id``
+    is the chain the verifier pays on (unchecked when None). ``now`` defaults to the
+    current Unix time.
     """
     if expected_signer is not None and not (
         isinstance(expected_signer, str) and _HEX_ADDRESS.fullmatch(expected_signer)
     ):
         detail = f"expected_signer {expected_signer!r} is not an address"
+        return Verification(False, MALFORMED, detail, None, None)
+    if expected_chain_id is not None and (
+        not isinstance(expected_chain_id, int) or expected_chain_id < 1
+    ):
+        detail = f"expected_chain_id {expected_chain_id!r} is not a chain id"
         return Verification(False, MALFORMED, detail, None, None)
     try:
         parsed = _parse_document(grant)
@@ -120,38 +140,52 @@ def verify_grant(
     digest = grant_digest(canonical)
     digest_id = grant_id(digest)
     message = parsed.message
+    terms = _terms(parsed)
+
+    def outcome(reason: str | None, detail: str | None, signer: str | None) -> Verification:
+        return Verification(reason is None, reason, detail, signer, digest_id, terms)
 
     mismatch = _summary_mismatch(parsed)
     if mismatch is not None:
-        return Verification(False, SUMMARY_MISMATCH, mismatch, None, digest_id)
+        return outcome(SUMMARY_MISMATCH, mismatch, None)
 
     try:
         recovered = recover_signer(digest, bytes.fromhex(parsed.signature[2:]))
     except ValidationError as exc:
-        return Verification(False, BAD_SIGNATURE, str(exc), None, digest_id)
+        return outcome(BAD_SIGNATURE, str(exc), None)
     if recovered != parsed.signer:
         detail = f"signature recovers to {recovered}, not to the signer {parsed.signer}"
-        return Verification(False, BAD_SIGNATURE, detail, recovered, digest_id)
+        return outcome(BAD_SIGNATURE, detail, recovered)
 
     expected = (
         message["account"] if expected_signer is None else to_checksum_address(expected_signer)
     )
     if recovered != expected:
-        detail = f"signed by {recovered}, expected {expected}"
-        return Verification(False, WRONG_SIGNER, detail, recovered, digest_id)
+        return outcome(WRONG_SIGNER, f"signed by {recovered}, expected {expected}", recovered)
+
+    if expected_chain_id is not None and parsed.chain_id != expected_chain_id:
+        detail = f"the grant is for chain {parsed.chain_id}, expected chain {expected_chain_id}"
+        return outcome(WRONG_CHAIN, detail, recovered)
 
     if parsed.claimed_id.lower() != digest_id:
-        detail = f"id: is not the digest of typedData ({digest_id})"
-        return Verification(False, MALFORMED, detail, recovered, digest_id)
+        return outcome(MALFORMED, f"id: is not the digest of typedData ({digest_id})", recovered)
 
     current = int(time.time()) if now is None else now
     if current < message["validAfter"]:
         detail = f"valid from {message['validAfter']}, now is {current}"
-        return Verification(False, NOT_YET_VALID, detail, recovered, digest_id)
+        return outcome(NOT_YET_VALID, detail, recovered)
     if current >= message["validUntil"]:
         detail = f"valid until {message['validUntil']}, now is {current}"
-        return Verification(False, EXPIRED, detail, recovered, digest_id)
-    return Verification(True, None, None, recovered, digest_id)
+        return outcome(EXPIRED, detail, recovered)
+    return outcome(None, None, recovered)
+
+
+def _terms(parsed: _Parsed) -> dict[str, Any]:
+    hidden = ("summary", "agent", "nonce")
+    return {
+        "chainId": parsed.chain_id,
+        **{k: v for k, v in parsed.message.items() if k not in hidden},
+    }
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from signerd.config import default_socket_path
-from signerd.errors import SignerdError, error_from_code
+from signerd.errors import SignerdError, UntrustedDaemon, error_from_code
+from signerd.rpc.peer import peer_of
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES
+
+DAEMON_UID_ENV = "SIGNERD_DAEMON_UID"
 
 Progress = Callable[[str], None]
 
@@ -24,13 +28,22 @@ Progress = Callable[[str], None]
 class Client:
     """One connection to signerd; calls are answered in order."""
 
-    def __init__(self, socket_path: str | Path | None = None, *, timeout: float | None = None):
+    def __init__(
+        self,
+        socket_path: str | Path | None = None,
+        *,
+        timeout: float | None = None,
+        daemon_uid: int | None = None,
+    ):
+        """Connect, and check (SO_PEERCRED) that the daemon runs as ``daemon_uid`` before
+        anything is sent: default $SIGNERD_DAEMON_UID, else our own uid (UntrustedDaemon)."""
         self.socket_path = Path(socket_path) if socket_path else default_socket_path()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         try:
             self._sock.connect(str(self.socket_path))
-        except OSError:
+            _check_daemon(self._sock, self.socket_path, daemon_uid)
+        except BaseException:
             self._sock.close()
             raise
         self._file = self._sock.makefile("rb")
@@ -105,10 +118,14 @@ class Client:
         result: dict[str, Any] = self.call("signerd_revokeGrant", params)
         return result
 
-    def verify_grant(self, grant: dict[str, Any], signer: str | None = None) -> dict[str, Any]:
+    def verify_grant(
+        self, grant: dict[str, Any], signer: str | None = None, *, chain_id: int | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"grant": grant}
         if signer is not None:
             params["signer"] = signer
+        if chain_id is not None:
+            params["chainId"] = chain_id
         result: dict[str, Any] = self.call("signerd_verifyGrant", params)
         return result
 
@@ -126,6 +143,28 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def expected_daemon_uid() -> int:
+    """The uid the daemon should run as: $SIGNERD_DAEMON_UID (a system daemon), else ours."""
+    configured = os.environ.get(DAEMON_UID_ENV, "").strip()
+    if not configured:
+        return os.getuid()
+    if not configured.isdigit():
+        raise ValueError(f"{DAEMON_UID_ENV} must be a uid (a number), got {configured!r}")
+    return int(configured)
+
+
+def _check_daemon(sock: socket.socket, path: Path, daemon_uid: int | None) -> None:
+    # Whoever could bind the path (a fake daemon) would otherwise receive our requests.
+    expected = expected_daemon_uid() if daemon_uid is None else daemon_uid
+    actual = peer_of(sock).uid
+    if actual != expected:
+        raise UntrustedDaemon(
+            f"the process serving {path} runs as uid {actual}, not as uid {expected}: it is "
+            f"not the signerd you expect, so nothing was sent. If a system daemon runs as "
+            f"uid {actual}, set {DAEMON_UID_ENV}={actual}"
+        )
 
 
 def _error_of(reply: dict[str, Any]) -> SignerdError:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, Protocol, Self, cast, get_args
 
 from signerd.errors import ValidationError
 from signerd.grants import GrantRequest, parse_grant_request
+from signerd.grants.schema import MAX_CHAIN_ID
 
 GrantStatusFilter = Literal["active", "revoked", "expired", "pending"]
 MAX_PAGE = 500
@@ -161,15 +162,19 @@ class RevokeGrantParams:
 class VerifyGrantParams:
     grant: dict[str, Any]
     signer: str | None
+    chain_id: int | None  # the chain the verifier accepts
 
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
-        fields = Fields(params, frozenset({"grant", "signer"}))
+        fields = Fields(params, frozenset({"grant", "signer", "chainId"}))
         document = fields.mapping("grant", "a signed grant object")
         signer = params.get("signer")
         if signer is not None and not isinstance(signer, str):
             raise ValidationError("signer", "must be an address")
-        return cls(document, signer)
+        chain_id = None
+        if params.get("chainId") is not None:
+            chain_id = fields.integer("chainId", 0, 1, MAX_CHAIN_ID)
+        return cls(document, signer, chain_id)
 
 
 @dataclass(frozen=True)

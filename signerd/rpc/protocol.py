@@ -26,6 +26,9 @@ MAX_ERROR_TEXT = 300  # error texts may quote the client's input: never echo meg
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# What json.loads leaves of a "\ud800" escape without its pair: not a Unicode character, so
+# UTF-8 (SQLite, the log, a device's screen) cannot encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RequestRefused(Exception):
@@ -137,7 +140,32 @@ def _request_from(
         params = {}
     if not isinstance(params, dict):
         raise errors.ValidationError("params", "must be an object")
+    _refuse_lone_surrogates(params)
     return Request(request_id, method, params, is_notification)
+
+
+def _refuse_lone_surrogates(params: dict[str, Any]) -> None:
+    """ValidationError naming the first key or string value holding an unpaired surrogate.
+
+    Checked once here, so that no method, store write or log line meets one (the nesting is
+    already bounded, and the walk is iterative).
+    """
+    pending: list[tuple[str, Any]] = [("", params)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                raise errors.ValidationError(
+                    where.encode("ascii", "backslashreplace").decode(),
+                    "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff): not Unicode text",
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else key
+                pending.append((path, key))
+                pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}.{n}", item) for n, item in enumerate(value))
 
 
 def peek_id(line: bytes) -> int | str | None:

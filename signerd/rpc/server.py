@@ -34,6 +34,7 @@ from signerd.errors import (
 )
 from signerd.rpc import protocol
 from signerd.rpc.peer import Peer, peer_of
+from signerd.safepath import check_socket_slot, private_directory
 
 LOG = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class RpcServer:
         self.large_messages = 0  # messages over LARGE_MESSAGE_BYTES being received or answered
 
     async def start(self) -> None:
-        _prepare_directory(self.socket_path.parent, self.config.socket_gid)
+        private_directory(
+            self.socket_path.parent,
+            mode=0o700 if self.config.socket_gid is None else 0o710,
+            gid=self.config.socket_gid,
+        )
         _remove_stale_socket(self.socket_path)
         # The umask makes the socket private from the moment it exists.
         old_umask = os.umask(0o177 if self.config.socket_gid is None else 0o117)
@@ -303,20 +308,8 @@ async def _send_and_close(writer: asyncio.StreamWriter, data: bytes) -> None:
     writer.close()
 
 
-def _prepare_directory(directory: Path, gid: int | None) -> None:
-    """Create the socket's directory private to us (group-traversable for a socket group)."""
-    mode = 0o700 if gid is None else 0o710
-    directory.mkdir(mode=mode, parents=True, exist_ok=True)
-    st = directory.stat()
-    if st.st_uid != os.getuid():
-        raise SocketInUse(f"{directory} belongs to another user; refusing to put a socket there")
-    if gid is not None and st.st_gid != gid:
-        os.chown(directory, -1, gid)
-    os.chmod(directory, mode)
-
-
 def _remove_stale_socket(path: Path) -> None:
-    if not path.exists():
+    if not check_socket_slot(path):
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from signerd.errors import StoreError
+from signerd.safepath import private_directory
 from signerd.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,12 @@ class Database:
     def open(cls, data_dir: Path) -> Database:
         """Open (creating if needed) ``data_dir/signerd.db`` and bring its schema up to date."""
         data_dir = Path(data_dir)
-        if not data_dir.exists():
-            data_dir.mkdir(mode=0o700, parents=True)
-            # mkdir's mode is filtered by the umask; the directory must end up private.
-            os.chmod(data_dir, 0o700)
-        elif stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
-            log.warning("data directory %s is accessible to other users", data_dir)
+        # Another user's (or a symlinked) data directory is refused: it could edit the store.
+        private_directory(data_dir)
         path = data_dir / DB_FILENAME
         # Create the file ourselves so it is 0600 from the first byte; SQLite gives the -wal
         # and -shm files the database file's permissions.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         os.chmod(path, 0o600)
         writer = _connect(path)
         try:

@@ -11,6 +11,7 @@ from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.client import Client
 from signerd.launch import DaemonProcess
 from tests.support import USDC_BASE, signerd_cli
 
@@ -108,9 +109,13 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
             "native:1000000000000000:0",
             "--valid-for",
             "2h",
+            "--out",
+            str(tmp_path / "reply.json"),
         )
         assert requested.returncode == 0, requested.stderr
-        reply = json.loads(requested.stdout)
+        assert "sessionPrivateKey" not in requested.stdout
+        assert (tmp_path / "reply.json").stat().st_mode & 0o777 == 0o600
+        reply = json.loads((tmp_path / "reply.json").read_text())
         message = reply["grant"]["typedData"]["message"]
         assert Account.from_key(reply["sessionPrivateKey"]).address == message["sessionKey"]
         assert message["validUntil"] - message["validAfter"] == 7200
@@ -123,6 +128,17 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
         assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
         again = signerd_cli("revoke", "--socket", sock, reply["grant"]["id"])
         assert again.returncode == 1 and "GRANT_REVOKED" in again.stderr
+
+        # Offline the signature still holds; the daemon that revoked it says so.
+        grant_file = tmp_path / "grant.json"
+        grant_file.write_text(json.dumps(reply["grant"]))
+        assert signerd_cli("verify", str(grant_file), "--chain-id", "8453").returncode == 0
+        asked = signerd_cli("verify", str(grant_file), "--socket", sock)
+        assert asked.returncode == 1
+        assert f"invalid (revoked): revoked in the signerd at {sock}: done" in asked.stderr
+        with Client(sock) as client:
+            wrong = client.verify_grant(reply["grant"], chain_id=1)
+        assert (wrong["reason"], wrong["terms"]["chainId"]) == ("wrong_chain", 8453)
 
     audit = signerd_cli("audit", "--verify", "--data-dir", str(daemon.data_dir))
     assert audit.returncode == 0, audit.stderr

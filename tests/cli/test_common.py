@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from click.testing import CliRunner
 
+from signerd.cli import device as device_commands
 from signerd.cli import main
 from signerd.cli.common import Spinner, errors
 from signerd.errors import GrantRevoked, SignerdError, UserRejected, ValidationError
@@ -75,3 +78,24 @@ def test_lazy_spinner_waits_for_the_first_line(capsys: pytest.CaptureFixture[str
     with Spinner("Confirm on your device", lazy=True) as spinner:
         spinner.say("The device will show: 1 ETH")
     assert capsys.readouterr().err == "Confirm on your device ...\nThe device will show: 1 ETH\n"
+
+
+def test_relayed_progress_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = "\x1b]0;owned\x07Confirm\x1b[2J\x1b[1;1H on\rdevice\x9b31m\nfake line\x1bc"
+    with Spinner("Waiting") as spinner:
+        spinner.say(hostile)
+    err = capsys.readouterr().err
+    assert err == "Waiting ...\nConfirm ondevice fake line\n"
+
+
+def test_devices_lists_emulators_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[bool] = []
+
+    def discover(*, emulators: bool) -> list[Any]:
+        asked.append(emulators)
+        return []
+
+    monkeypatch.setattr(device_commands, "discover", discover)
+    assert CliRunner().invoke(main, ["devices"]).exit_code == 0
+    assert CliRunner().invoke(main, ["devices", "--emulators"]).exit_code == 0
+    assert asked == [False, True]

@@ -41,16 +41,17 @@ def test_emulators_are_listed_with_model_and_capability(
         LedgerSimulatorProcess(model="stax", log_path=tmp_path / "l.log") as ledger,
     ):
         monkeypatch.setattr(discovery, "EMULATOR_PATHS", (trezor.path, ledger.path))
-        found = {d.path: d for d in discovery.discover()}
+        monkeypatch.setattr(discovery, "usb_paths", list)
+        assert discovery.discover() == []  # emulators only when asked for, like HWI's
+        found = {d.path: d for d in discovery.discover(emulators=True)}
         assert found[trezor.path].family == "trezor"
         assert found[trezor.path].model == "Safe 3"
         assert found[trezor.path].shows_typed_data_fields is True
         assert found[ledger.path].family == "ledger"
         assert found[ledger.path].error is None
-        with pytest.raises(DeviceNotFound, match="several devices found"):
+        # Any local user can bind an emulator's port: "auto" never picks one.
+        with pytest.raises(DeviceNotFound, match="no device found"):
             discovery.resolve_device("auto")
-        monkeypatch.setattr(discovery, "EMULATOR_PATHS", (trezor.path,))
-        assert discovery.resolve_device("auto") == trezor.path
     assert discovery.resolve_device("udp:127.0.0.1:1") == "udp:127.0.0.1:1"
 
 

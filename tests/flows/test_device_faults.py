@@ -22,6 +22,8 @@ from signerd.grants import verify_grant
 from signerd.launch import DaemonProcess
 from tests.support import REPLY_TIMEOUT, grant_params
 
+OTHER_MNEMONIC = " ".join(["zoo"] * 11 + ["wrong"])
+
 
 @pytest.fixture(params=["trezor", "ledger"])
 def make_device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
@@ -103,3 +105,25 @@ def test_stalled_device_times_out_and_garbage_is_a_device_error(
             client.request_grant(**grant_params())
         assert caught.value.code in (ErrorCode.DEVICE_ERROR, ErrorCode.DEVICE_UNAVAILABLE)
         assert client.status()["version"]
+
+
+def test_another_device_on_the_same_path_is_refused(make_device: Any, tmp_path: Path) -> None:
+    # A reconnect finds whatever answers at the path: a device with another key (another
+    # person's emulator bound to the port) must never sign in the daemon's name.
+    device = make_device(auto="approve")
+    with DaemonProcess(device.path, tmp_path) as daemon, Client(daemon.socket_path) as client:
+        first = client.request_grant(**grant_params())
+        assert verify_grant(first["grant"]).valid
+        device.stop()
+        device.mnemonic = OTHER_MNEMONIC
+        device.start()
+        codes = []
+        for attempt in ("impostor", "impostor-again", "impostor-thrice"):
+            with pytest.raises(SignerdError) as caught:
+                client.request_grant(**grant_params(agent=attempt))
+            codes.append(caught.value.code)
+        # A TCP link (Ledger) first reports the restart; then every attempt is refused.
+        assert codes[-2:] == [ErrorCode.DEVICE_MISMATCH] * 2
+        assert codes[0] in (ErrorCode.DEVICE_MISMATCH, ErrorCode.DEVICE_UNAVAILABLE)
+        assert "not the one this daemon started with" in caught.value.message
+        assert client.status()["device"]["lastError"].startswith("the device at")

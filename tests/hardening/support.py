@@ -128,10 +128,23 @@ def expect_message(message: Any) -> Expected:
     params = message.get("params", {})
     if params is not None and params != [] and not isinstance(params, dict):
         return Expected(frozenset({ErrorCode.INVALID_PARAMS}), echo)
+    if has_lone_surrogate(params):  # text UTF-8 cannot encode: no method ever sees it
+        return Expected(frozenset({ErrorCode.INVALID_PARAMS}), echo)
     outcomes = METHOD_OUTCOMES.get(method, frozenset({ErrorCode.METHOD_NOT_FOUND}))
     if not has_id:
         return Expected(outcomes - {RESULT}, None, reply=None)
     return Expected(outcomes, echo)
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a key or string anywhere in ``value`` holds an unpaired UTF-16 surrogate."""
+    if isinstance(value, str):
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
 
 
 def check_reply(reply: dict[str, Any], expected: Expected) -> None:

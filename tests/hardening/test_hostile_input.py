@@ -452,6 +452,24 @@ def test_oversize_error_then_same_connection_keeps_working(
 
 KNOWN_HOSTILE: list[tuple[str, bytes, int]] = [
     (
+        "a lone surrogate reaching the store (listGrants' sessionKey)",
+        b'{"jsonrpc":"2.0","id":1,"method":"signerd_listGrants","params":{"sessionKey":"\\ud800"}}',
+        ErrorCode.INVALID_PARAMS,
+    ),
+    (
+        "a lone surrogate in a revocation reason",
+        b'{"jsonrpc":"2.0","id":1,"method":"signerd_revokeGrant","params":{"id":"0x'
+        + b"1" * 64
+        + b'","reason":"\\udfff"}}',
+        ErrorCode.INVALID_PARAMS,
+    ),
+    (
+        "a lone surrogate deep in a grant to verify",
+        b'{"jsonrpc":"2.0","id":1,"method":"signerd_verifyGrant","params":{"grant":'
+        b'{"typedData":{"message":{"summary":"\\ud83d"}}}}}',
+        ErrorCode.INVALID_PARAMS,
+    ),
+    (
         "NaN is not JSON",
         b'{"jsonrpc":"2.0","id":1,"method":"signerd_listGrants","params":{"limit":NaN}}',
         ErrorCode.PARSE_ERROR,

@@ -8,12 +8,17 @@ with or without 0x, and as raw bytes.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+from click.testing import CliRunner
 from eth_account import Account
 
 from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.cli import main
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 from tests.hardening.support import verbose_daemon
 from tests.support import grant_params, signerd_cli
 
@@ -77,3 +82,27 @@ def test_generated_private_keys_are_never_logged_or_stored(tmp_path: Path) -> No
         for name, blob in blobs.items():
             assert hex_key.encode() not in blob.lower(), f"private key found as hex in {name}"
             assert raw not in blob, f"private key found as raw bytes in {name}"
+
+
+def test_the_daemon_writes_no_core_dumps(tmp_path: Path) -> None:
+    # No device needed: the daemon serves (and holds keys) whether or not one answers.
+    with DaemonProcess("udp:127.0.0.1:9", tmp_path) as daemon:
+        assert daemon.proc is not None
+        limits = Path(f"/proc/{daemon.proc.pid}/limits").read_text()
+    core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"], core
+
+
+def test_no_core_dumps_also_makes_the_process_undumpable() -> None:
+    code = (
+        "from signerd.hardening import dumpable, no_core_dumps; no_core_dumps(); print(dumpable())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "0", done.stderr
+
+
+def test_a_generated_key_is_written_only_to_a_private_file(tmp_path: Path) -> None:
+    base = ["request", "--agent", "a", "--chain-id", "1", "--allow", "eth:1", "--generate"]
+    result = CliRunner().invoke(main, [*base, "--socket", str(tmp_path / "none.sock")])
+    assert result.exit_code == 2
+    assert "--generate needs --out FILE" in result.output
