@@ -1,0 +1,1 @@
+"""Spending within grants: session keys the daemon holds (``keystore``, ``held``)."""
