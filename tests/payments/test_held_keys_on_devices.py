@@ -129,13 +129,15 @@ def test_held_private_keys_are_never_logged_stored_or_sent(tmp_path: Path) -> No
     replies: list[dict[str, Any]] = []
     progress: list[str] = []
     with TrezorSimulatorProcess(auto="approve", log_path=tmp_path / "trezor-sim.log") as device:
-        with verbose_daemon(device.path, tmp_path, log_path=tmp_path / "run1.log") as daemon:
-            with Client(daemon.socket_path) as client:
-                for n in range(2):
-                    params = {**held_params(), "agent": f"held-{n}"}
-                    replies.append(client.request_grant(on_progress=progress.append, **params))
-                    replies.append(client.get_grant(replies[-1]["grant"]["id"]))
-                replies.append(client.list_grants())
+        with (
+            verbose_daemon(device.path, tmp_path, log_path=tmp_path / "run1.log") as daemon,
+            Client(daemon.socket_path) as client,
+        ):
+            for n in range(2):
+                params = {**held_params(), "agent": f"held-{n}"}
+                replies.append(client.request_grant(on_progress=progress.append, **params))
+                replies.append(client.get_grant(replies[-1]["grant"]["id"]))
+            replies.append(client.list_grants())
         with verbose_daemon(device.path, tmp_path, log_path=tmp_path / "run2.log") as daemon:
             with Client(daemon.socket_path) as client:
                 replies.append(client.unlock(on_progress=progress.append))
