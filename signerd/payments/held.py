@@ -42,6 +42,11 @@ class HeldKeys:
     def locked(self) -> bool:
         return self._kek is None
 
+    def summary(self) -> dict[str, bool | int]:
+        """What ``signerd_status`` says of the held keys: locked or not, and how many."""
+        held = len(self._keys) if self._kek is not None else self.store.count_held_keys()
+        return {"locked": self._kek is None, "held": held}
+
     def holds(self, address: str) -> bool:
         """Whether the daemon holds the session key of ``address`` (locked or not)."""
         return address.lower() in self._keys or self.store.held_key(address) is not None

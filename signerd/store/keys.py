@@ -87,6 +87,11 @@ class KeysMixin:
             ).fetchone()
         return None if row is None else bytes(row["sealed"])
 
+    def count_held_keys(self) -> int:
+        with self._db.read() as conn:
+            count: int = conn.execute("SELECT count(*) FROM held_keys").fetchone()[0]
+        return count
+
     def held_keys(self) -> dict[str, bytes]:
         """Every held key: address (as stored, checksummed) -> sealed bytes."""
         with self._db.read() as conn:

@@ -109,6 +109,8 @@ def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> 
         try:
             keys = harness.daemon.keys
             assert keys.locked and keys.holds(address)
+            status = await harness.call("signerd_status", {})
+            assert status["heldKeys"] == {"locked": True, "held": 1}
             with pytest.raises(KeysLocked):
                 await keys.signing_key(address)
             assert harness.fake.prompts == 0  # using a key never asks the person
@@ -116,6 +118,8 @@ def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> 
             assert reply == {"unlocked": True, "held": 1}
             assert harness.fake.prompts == 1
             assert recovers(await keys.signing_key(address), address)
+            status = await harness.call("signerd_status", {})
+            assert status["heldKeys"] == {"locked": False, "held": 1}
             assert await harness.call("signerd_unlock", {}) == {"unlocked": True, "held": 1}
             assert harness.fake.prompts == 1
         finally:
