@@ -13,7 +13,7 @@ from signerd.config import Config
 from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.flows.grant import GrantFlow
-from signerd.payments.held import HeldKeys
+from signerd.flows.held_keys import HeldKeys
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from signerd.config import Config
 from signerd.errors import MethodNotFound
 from signerd.flows.grant import GrantFlow
-from signerd.payments.held import HeldKeys
+from signerd.flows.held_keys import HeldKeys
 from signerd.rpc.params import Params
 from signerd.rpc.peer import Peer
 from signerd.store import Store

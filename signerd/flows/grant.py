@@ -25,6 +25,7 @@ from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
 from signerd.devices.discovery import resolve_device
 from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
 from signerd.flows.audit import AuditTrail
+from signerd.flows.held_keys import HeldKeys
 from signerd.grants import (
     GrantRequest,
     agent_description,
@@ -34,7 +35,6 @@ from signerd.grants import (
     parse_grant_request,
     signed_grant,
 )
-from signerd.payments.held import HeldKeys
 from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredGrant

@@ -1,1 +1,1 @@
-"""Spending within grants: session keys the daemon holds (``keystore``, ``held``)."""
+"""Spending within grants, pure: sealing held session keys (``keystore``)."""

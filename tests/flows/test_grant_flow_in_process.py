@@ -27,8 +27,8 @@ from signerd.errors import (
     UserRejected,
 )
 from signerd.flows.grant import GrantFlow
+from signerd.flows.held_keys import HeldKeys
 from signerd.grants import verify_grant
-from signerd.payments.held import HeldKeys
 from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker

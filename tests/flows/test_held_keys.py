@@ -26,8 +26,8 @@ from signerd.client import Client
 from signerd.config import Config
 from signerd.errors import KeysLocked, KeysWrongDevice
 from signerd.flows.grant import GrantFlow
+from signerd.flows.held_keys import HeldKeys
 from signerd.payments import keystore
-from signerd.payments.held import HeldKeys
 from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker

@@ -1,4 +1,4 @@
-"""``HeldKeys``: the session keys the daemon holds for agents, usable once unlocked on the device.
+"""The held-keys flow: session keys the daemon holds for agents, usable once unlocked on device.
 
 At rest each key is sealed (signerd.payments.keystore) in the store. After a start the keys
 are locked: ``unlock`` asks the device for the key-encryption secret, the person confirms on
