@@ -29,6 +29,9 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
     store = Store.open(config.data_dir)
     worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
     keys = HeldKeys(config, worker, store)
+    held = store.count_held_keys()
+    if held:
+        LOG.info("%d held session keys, locked until unlocked on the device (signerd_unlock)", held)
     daemon = Daemon(
         config=config,
         worker=worker,
