@@ -13,6 +13,7 @@ from signerd.config import Config
 from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.flows.grant import GrantFlow
+from signerd.flows.held_keys import HeldKeys
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
@@ -27,12 +28,17 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
     device = await asyncio.to_thread(resolve_device, config.device)
     store = Store.open(config.data_dir)
     worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
+    keys = HeldKeys(config, worker, store)
+    held = store.count_held_keys()
+    if held:
+        LOG.info("%d held session keys, locked until unlocked on the device (signerd_unlock)", held)
     daemon = Daemon(
         config=config,
         worker=worker,
         store=store,
-        grants=GrantFlow(config, worker, store),
+        grants=GrantFlow(config, worker, store, keys),
         started_at=time.time(),
+        keys=keys,
     )
     server = RpcServer(daemon, config)
     stop = asyncio.Event()

@@ -48,6 +48,9 @@ class ErrorCode(IntEnum):
     UNSAFE_PATH = -32043
     BUDGET_EXCEEDED = -32050
     SPEND_CONFLICT = -32051
+    KEYS_LOCKED = -32060
+    KEYS_WRONG_DEVICE = -32061
+    HELD_KEY_NOT_FOUND = -32062
 
 
 class SignerdError(Exception):
@@ -277,6 +280,32 @@ class SpendConflict(SignerdError):
     """
 
     code = ErrorCode.SPEND_CONFLICT
+
+
+# -- held session keys ---------------------------------------------------------------------
+
+
+class KeysLocked(SignerdError):
+    """The daemon holds session keys but cannot use them yet: they are sealed under a secret
+    only the device releases, and the person has not unlocked them on the device since the
+    daemon started (``signerd_unlock``).
+    """
+
+    code = ErrorCode.KEYS_LOCKED
+
+
+class KeysWrongDevice(SignerdError):
+    """The device's secret does not open this daemon's held keys: another device, another
+    seed or passphrase, or another device family than the one that sealed them.
+    """
+
+    code = ErrorCode.KEYS_WRONG_DEVICE
+
+
+class HeldKeyNotFound(SignerdError):
+    """The daemon holds no session key for that address."""
+
+    code = ErrorCode.HELD_KEY_NOT_FOUND
 
 
 # -- storage --------------------------------------------------------------------------------

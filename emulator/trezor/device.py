@@ -28,7 +28,7 @@ from eth_utils.crypto import keccak
 from trezorlib import messages, protobuf
 
 from emulator.keys import Keyring
-from emulator.trezor import layouts
+from emulator.trezor import cipher, layouts
 from emulator.trezor.eip712 import generate_typed_data_hash
 from emulator.trezor.layouts import Screen, ScreenKind
 from emulator.trezor.wire import (
@@ -420,6 +420,9 @@ class SimulatedTrezor:
             messages.EthereumGetAddress: self._ethereum_get_address,
             messages.EthereumSignMessage: self._ethereum_sign_message,
             messages.EthereumSignTypedHash: self._ethereum_sign_typed_hash,
+            messages.CipherKeyValue: lambda msg: cipher.cipher_key_value(
+                self, msg, legacy=not self.model.typed_data
+            ),
         }
         if self.model.typed_data:
             handlers[messages.EthereumSignTypedData] = self._ethereum_sign_typed_data

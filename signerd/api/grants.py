@@ -31,9 +31,16 @@ async def request_grant(
 
     async with audited(daemon.store, ctx.peer.to_json()) as trail:
         issued = await daemon.grants.request(
-            params.request, generate=params.generate, peer=ctx.peer, trail=trail, progress=progress
+            params.request,
+            generate=params.generate,
+            peer=ctx.peer,
+            trail=trail,
+            progress=progress,
+            hold=params.hold,
         )
     reply: dict[str, Any] = {"grant": issued.document, "status": issued.stored.status(time.time())}
+    if params.hold:
+        reply["custody"] = "daemon"
     if issued.session_private_key is not None:
         # Handed over exactly once; it is never stored or logged.
         reply["sessionPrivateKey"] = issued.session_private_key

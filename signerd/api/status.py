@@ -29,6 +29,7 @@ async def status(daemon: Daemon, ctx: CallContext, params: NoParams) -> dict[str
         "account": worker.known_account(daemon.config.derivation_path),
         "pending": worker.pending,
         "uptime": round(time.time() - daemon.started_at, 3),
+        "heldKeys": daemon.keys.summary(),
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
-from trezorlib import ethereum, exceptions, messages
+from trezorlib import ethereum, exceptions, messages, misc
 from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
 from trezorlib.tools import parse_path
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
@@ -267,6 +267,21 @@ class TrezorSigner(Signer):
         address_n = parse_path(path)
         result = self._run(lambda s: ethereum.sign_message(s, address_n, message), notify)
         return _signature(result.signature)
+
+    def encrypt_key_value(
+        self, path: str, key: str, value: bytes, *, notify: Notify | None = None
+    ) -> bytes:
+        """SLIP-11 CipherKeyValue (encrypt, confirmed on the device at encrypt and decrypt).
+
+        The answer is a secret of the seed: signerd.payments.keystore unseals held keys with it.
+        """
+        address_n = parse_path(path)
+        result = self._run(
+            lambda s: misc.encrypt_keyvalue(s, address_n, key, value, True, True),
+            notify,
+            f'Confirm "{key}" on your Trezor to unlock the held session keys',
+        )
+        return bytes(result)
 
     def is_alive(self) -> bool:
         return self._where.is_alive()

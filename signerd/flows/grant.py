@@ -25,6 +25,7 @@ from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
 from signerd.devices.discovery import resolve_device
 from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
 from signerd.flows.audit import AuditTrail
+from signerd.flows.held_keys import HeldKeys
 from signerd.grants import (
     GrantRequest,
     agent_description,
@@ -113,10 +114,13 @@ class IssuedGrant:
 class GrantFlow:
     """Grants for the daemon's agents, on one device worker and one store."""
 
-    def __init__(self, config: Config, worker: DeviceWorker, store: Store) -> None:
+    def __init__(
+        self, config: Config, worker: DeviceWorker, store: Store, keys: HeldKeys | None = None
+    ) -> None:
         self.config = config
         self.worker = worker
         self.store = store
+        self.keys = keys if keys is not None else HeldKeys(config, worker, store)
         self._pending_by_uid: Counter[int] = Counter()
         self._in_flight: set[str] = set()  # ids of grants waiting for the device
 
@@ -128,9 +132,15 @@ class GrantFlow:
         peer: Peer,
         trail: AuditTrail,
         progress: Callable[[str], None],
+        hold: bool = False,
     ) -> IssuedGrant:
+        """``generate``: hand the new session key over once; ``hold``: keep it, sealed."""
         session_private_key = None
-        if generate:
+        held_key: PrivateKey | None = None
+        if hold:
+            held_key = PrivateKey(secrets.token_bytes(32))
+            request = request.with_session_key(held_key.public_key.to_checksum_address())
+        elif generate:
             request, session_private_key = _with_generated_key(request)
         trail.step("request_received", _request_detail(request))
         request = request.named_by(self.config.tokens)
@@ -143,7 +153,14 @@ class GrantFlow:
         # Counted before the first await, so that concurrent requests cannot all pass the check.
         self._pending_by_uid[peer.uid] += 1
         try:
+            if held_key is not None:
+                # The key can be sealed only with the device's secret: the person unlocks
+                # first (once per daemon run), so an approved grant always finds its key.
+                await self.keys.unlock(progress)
             document = await self._approve(request, peer, trail, progress)
+            if held_key is not None:
+                # Stored before the grant: a key without a grant is inert, never the reverse.
+                await self.keys.hold(held_key)
         finally:
             self._pending_by_uid[peer.uid] -= 1
         info = self.worker.info

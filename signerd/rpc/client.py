@@ -96,6 +96,11 @@ class Client:
         result: dict[str, Any] = self.call("signerd_status")
         return result
 
+    def unlock(self, *, on_progress: Progress | None = None) -> dict[str, Any]:
+        """Unlock the daemon's held session keys; blocks until the person confirms on the device."""
+        result: dict[str, Any] = self.call("signerd_unlock", {}, on_progress=on_progress)
+        return result
+
     def request_grant(
         self, *, on_progress: Progress | None = None, **params: Any
     ) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class RequestGrantParams:
 
     request: GrantRequest
     generate: bool  # the daemon creates the session key and hands it over once
+    hold: bool = False  # ``custody: "daemon"``: the daemon creates the key and keeps it, sealed
 
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
@@ -107,7 +108,14 @@ class RequestGrantParams:
         generate = rest.pop("generate", False)
         if not isinstance(generate, bool):
             raise ValidationError("generate", "must be true or false")
-        return cls(parse_grant_request(rest, now=now, generate=generate), generate)
+        custody = rest.pop("custody", "agent")
+        if custody not in ("agent", "daemon"):
+            raise ValidationError("custody", 'must be "agent" or "daemon"')
+        hold = custody == "daemon"
+        if hold and generate:
+            raise ValidationError("custody", 'give either generate or custody "daemon", not both')
+        request = parse_grant_request(rest, now=now, generate=generate or hold)
+        return cls(request, generate, hold)
 
 
 @dataclass(frozen=True)

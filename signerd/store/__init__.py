@@ -9,9 +9,10 @@ its "approved" audit entry, a revocation and its "revoked" entry, a spend and it
 always committed together. Reads have their own connections and never wait for a write.
 
 The modules: ``db`` (the file, connections, transactions, migrations of ``schema``),
-``grants``, ``spends`` (the ledger), ``audit`` (the chain); ``Store`` puts them together.
-No private key is ever stored: grant documents and audit details carrying a key-like field
-are refused.
+``grants``, ``spends`` (the ledger), ``audit`` (the chain), ``keys`` (held session keys,
+sealed); ``Store`` puts them together. No plaintext private key is ever stored: grant
+documents and audit details carrying a key-like field are refused, and held keys arrive
+sealed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from signerd.store.audit import (
 )
 from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_data_dir
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
+from signerd.store.keys import KeysMixin, KeystoreRecord
 from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
 from signerd.store.spends import AllowanceBudget, SpendRecord, SpendsMixin, SpendStatus
 from signerd.store.values import MAX_PAGE, JSONDict
@@ -49,6 +51,7 @@ __all__ = [
     "GrantExists",
     "GrantStatus",
     "JSONDict",
+    "KeystoreRecord",
     "SpendRecord",
     "SpendStatus",
     "Store",
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 
-class Store(GrantsMixin, SpendsMixin, AuditMixin):
+class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin):
     """The daemon's database. Usable from any thread; reads run while a write syncs.
 
     Open with ``Store.open(data_dir)``; use as a context manager or call ``close()``.

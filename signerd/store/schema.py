@@ -124,5 +124,34 @@ _V2_SPEND_LEDGER: Final = (
        BEGIN SELECT RAISE(ABORT, 'a spend is settled once, from reserved'); END""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_GRANTS_AND_AUDIT, _V2_SPEND_LEDGER)
+_V3_HELD_KEYS: Final = (
+    # One row: how this data directory's key-encryption secret is asked of the device.
+    # ``daemon_id`` goes into what the device is asked, so each data directory has its own
+    # secret; ``check`` is a known text sealed under it, which tells "another device" apart
+    # from a damaged key row. Nothing here is secret.
+    """CREATE TABLE keystore (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        daemon_id  TEXT NOT NULL,
+        method     TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        account    TEXT NOT NULL COLLATE NOCASE,
+        check_blob BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+    # Session keys the daemon holds, each sealed (AES-256-GCM: nonce || ciphertext || tag);
+    # the plaintext never reaches the database.
+    """CREATE TABLE held_keys (
+        address    TEXT PRIMARY KEY COLLATE NOCASE,
+        sealed     BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TRIGGER held_keys_no_update BEFORE UPDATE ON held_keys
+       BEGIN SELECT RAISE(ABORT, 'a held key is never rewritten'); END""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _V1_GRANTS_AND_AUDIT,
+    _V2_SPEND_LEDGER,
+    _V3_HELD_KEYS,
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from signerd.errors import (
     UserRejected,
 )
 from signerd.flows.grant import GrantFlow
+from signerd.flows.held_keys import HeldKeys
 from signerd.grants import verify_grant
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -61,8 +62,9 @@ def make_harness(tmp_path: Path, fake: FakeSigner, **config: Any) -> Harness:
     settings = Config(device="fake", data_dir=tmp_path, **config)
     store = Store.open(tmp_path)
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-    flow = GrantFlow(settings, worker, store)
-    return Harness(Daemon(settings, worker, store, flow, time.time()), fake)
+    keys = HeldKeys(settings, worker, store)
+    flow = GrantFlow(settings, worker, store, keys)
+    return Harness(Daemon(settings, worker, store, flow, time.time(), keys), fake)
 
 
 def fixed_request() -> dict[str, Any]:

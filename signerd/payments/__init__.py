@@ -1,0 +1,1 @@
+"""Spending within grants, pure: sealing held session keys (``keystore``)."""

@@ -1,0 +1,233 @@
+"""Held session keys: sealing, unlocking on the device, and the Trezor's CipherKeyValue.
+
+In process on a FakeSigner (the device-independent flow: custody "daemon", locked after a
+restart until unlocked, another seed refused), then SLIP-11 on the simulated Trezor against
+the firmware's own device-test vectors and an independent computation from the mnemonic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bip32 import BIP32
+from Crypto.Cipher import AES
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from mnemonic import Mnemonic
+
+from emulator.keys import DEFAULT_MNEMONIC, Keyring
+from emulator.trezor.cipher import compute_cipher_key_value
+from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.devices.trezor import TrezorSigner
+from signerd.errors import (
+    HeldKeyNotFound,
+    KeysLocked,
+    KeysWrongDevice,
+    UserRejected,
+    ValidationError,
+)
+from signerd.payments import keystore
+from tests.fakes import FakeSigner
+from tests.flows.test_grant_flow_in_process import Harness, make_harness
+from tests.support import grant_params
+
+OTHER_MNEMONIC = "all all all all all all all all all all all all"
+# trezor-firmware's device tests of CipherKeyValue run on this seed (tests/common.py).
+FIRMWARE_TEST_MNEMONIC = (
+    "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
+)
+# (ask_on_encrypt, ask_on_decrypt) -> the firmware's answer for path m/0/1/2, key "test",
+# value "testing message!" (trezor-firmware tests/device_tests/misc/test_msg_cipherkeyvalue.py).
+FIRMWARE_VECTORS = {
+    (True, True): "676faf8f13272af601776bc31bc14e8f",
+    (True, False): "5aa0fbcb9d7fa669880745479d80c622",
+    (False, True): "958d4f63269b61044aaedc900c8d6208",
+    (False, False): "e0cf0eb0425947000eb546cc3994bc6c",
+}
+
+
+def held_params() -> dict[str, Any]:
+    params = grant_params()
+    del params["sessionKey"]
+    return {**params, "custody": "daemon"}
+
+
+def recovers(key: Any, address: str) -> bool:
+    """Whether a message signed with ``key`` recovers to ``address``."""
+    message = encode_defunct(text="paid by a held key")
+    signature = Account.sign_message(message, key.to_bytes()).signature
+    return bool(Account.recover_message(message, signature=signature) == address)
+
+
+def close(harness: Harness) -> None:
+    harness.daemon.worker.close()
+    harness.daemon.store.close()
+
+
+async def request_held(harness: Harness) -> str:
+    reply = await harness.call("signerd_requestGrant", held_params())
+    assert "sessionPrivateKey" not in reply
+    assert reply["custody"] == "daemon"
+    return str(reply["grant"]["typedData"]["message"]["sessionKey"])
+
+
+def test_a_held_key_is_unlocked_once_and_signs_for_its_grant(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            first = await request_held(harness)
+            # The person unlocked (one review), then approved the grant (another).
+            assert harness.fake.prompts == 2
+            assert keystore.UNLOCK_PROMPT in harness.progress
+            second = await request_held(harness)
+            assert harness.fake.prompts == 3  # unlocked already: only the grant
+            keys = harness.daemon.keys
+            assert keys.holds(first) and keys.holds(second) and first != second
+            assert recovers(await keys.signing_key(first), first)
+            assert recovers(await keys.signing_key(second.lower()), second)
+            with pytest.raises(HeldKeyNotFound):
+                await keys.signing_key("0x" + "22" * 20)
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
+def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            address = await request_held(harness)
+        finally:
+            close(harness)
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            keys = harness.daemon.keys
+            assert keys.locked and keys.holds(address)
+            status = await harness.call("signerd_status", {})
+            assert status["heldKeys"] == {"locked": True, "held": 1}
+            with pytest.raises(KeysLocked):
+                await keys.signing_key(address)
+            assert harness.fake.prompts == 0  # using a key never asks the person
+            reply = await harness.call("signerd_unlock", {})
+            assert reply == {"unlocked": True, "held": 1}
+            assert harness.fake.prompts == 1
+            assert recovers(await keys.signing_key(address), address)
+            status = await harness.call("signerd_status", {})
+            assert status["heldKeys"] == {"locked": False, "held": 1}
+            assert await harness.call("signerd_unlock", {}) == {"unlocked": True, "held": 1}
+            assert harness.fake.prompts == 1
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
+def test_another_seed_cannot_unlock(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            address = await request_held(harness)
+        finally:
+            close(harness)
+        harness = make_harness(tmp_path, FakeSigner(mnemonic=OTHER_MNEMONIC))
+        try:
+            with pytest.raises(KeysWrongDevice, match="cannot open the held keys"):
+                await harness.call("signerd_unlock", {})
+            with pytest.raises(KeysLocked):
+                await harness.daemon.keys.signing_key(address)
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_unlock_leaves_no_grant_and_no_key(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner(answer="reject"))
+        try:
+            with pytest.raises(UserRejected):
+                await harness.call("signerd_requestGrant", held_params())
+            assert harness.daemon.store.list_grants(now=0.0, limit=10) == []
+            assert harness.daemon.store.held_keys() == {}
+            assert harness.daemon.keys.locked
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"generate": True}, "custody"), ({"custody": "agent-and-daemon"}, "custody")],
+)
+def test_custody_is_daemon_or_agent(tmp_path: Path, extra: dict[str, Any], field: str) -> None:
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            with pytest.raises(ValidationError) as refused:
+                await harness.call("signerd_requestGrant", {**held_params(), **extra})
+            assert refused.value.data == {"field": field}
+            assert harness.fake.operations == []
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
+# -- CipherKeyValue (SLIP-11) ----------------------------------------------------------------
+
+
+def slip11_reference(mnemonic: str, path: str, key: str, value: bytes) -> bytes:
+    """SLIP-11 from the mnemonic's node, written from the SLIP (encrypt, ask on both)."""
+    node_key = BIP32.from_seed(Mnemonic.to_seed(mnemonic)).get_privkey_from_path(path)
+    digest = hmac.new(node_key, key.encode() + b"E1D1", hashlib.sha512).digest()
+    return AES.new(digest[:32], AES.MODE_CBC, iv=digest[32:48]).encrypt(value)
+
+
+@pytest.mark.parametrize(("asks", "expected"), FIRMWARE_VECTORS.items())
+def test_the_simulated_computation_gives_the_firmware_vectors(
+    asks: tuple[bool, bool], expected: str
+) -> None:
+    node_key = Keyring(FIRMWARE_TEST_MNEMONIC).private_key([0, 1, 2])
+    ask_on_encrypt, ask_on_decrypt = asks
+    options = {"ask_on_encrypt": ask_on_encrypt, "ask_on_decrypt": ask_on_decrypt}
+    encrypted = compute_cipher_key_value(
+        node_key, "test", b"testing message!", encrypt=True, **options
+    )
+    assert encrypted.hex() == expected
+    decrypted = compute_cipher_key_value(node_key, "test", encrypted, encrypt=False, **options)
+    assert decrypted == b"testing message!"
+
+
+@pytest.mark.parametrize(
+    ("model", "screen"),
+    [
+        ("safe3", "Encrypt value\nsignerd held keys"),
+        # The One splits the key name into rows of 16 characters.
+        ("one", "Encrypt value of this key?\nsignerd held key\ns"),
+    ],
+)
+def test_the_simulated_trezor_answers_cipher_key_value_as_the_firmware(
+    tmp_path: Path, model: str, screen: str
+) -> None:
+    log = tmp_path / "trezor-sim.log"
+    with TrezorSimulatorProcess(model=model, auto="approve", log_path=log) as device:
+        signer = TrezorSigner(device.path)
+        try:
+            value = hashlib.sha256(b"a daemon id").digest()
+            secret = signer.encrypt_key_value(keystore.TREZOR_PATH, keystore.KEY_NAME, value)
+            assert secret == slip11_reference(
+                DEFAULT_MNEMONIC, keystore.TREZOR_PATH, keystore.KEY_NAME, value
+            )
+            # The person confirmed the key name on the device's own CipherKeyValue screen.
+            assert device.screen_text() == screen
+            vector = signer.encrypt_key_value("m/0/1/2", "test", b"testing message!")
+            assert len(vector) == 16 and vector != secret
+        finally:
+            signer.close()
