@@ -13,6 +13,8 @@ from signerd.config import Config
 from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.flows.grant import GrantFlow
+from signerd.flows.payment import PaymentFlow
+from signerd.payments.keys import NoHeldKeys
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
@@ -33,6 +35,7 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
         store=store,
         grants=GrantFlow(config, worker, store),
         started_at=time.time(),
+        payments=PaymentFlow(store, NoHeldKeys()),
     )
     server = RpcServer(daemon, config)
     stop = asyncio.Event()

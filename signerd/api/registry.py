@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from signerd.config import Config
 from signerd.errors import MethodNotFound
 from signerd.flows.grant import GrantFlow
+from signerd.flows.payment import PaymentFlow
 from signerd.rpc.params import Params
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -49,6 +50,7 @@ class Daemon:
     store: Store
     grants: GrantFlow
     started_at: float
+    payments: PaymentFlow
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ from signerd.errors import (
     UserRejected,
 )
 from signerd.flows.grant import GrantFlow
+from signerd.flows.payment import PaymentFlow
 from signerd.grants import verify_grant
+from signerd.payments.keys import NoHeldKeys
 from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
@@ -62,7 +64,8 @@ def make_harness(tmp_path: Path, fake: FakeSigner, **config: Any) -> Harness:
     store = Store.open(tmp_path)
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
     flow = GrantFlow(settings, worker, store)
-    return Harness(Daemon(settings, worker, store, flow, time.time()), fake)
+    payments = PaymentFlow(store, NoHeldKeys())
+    return Harness(Daemon(settings, worker, store, flow, time.time(), payments), fake)
 
 
 def fixed_request() -> dict[str, Any]:
