@@ -13,7 +13,7 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, serve, status
+from signerd.cli import audit, device, grants, payments, serve, status
 
 
 @click.group()
@@ -38,6 +38,9 @@ for _command in (
     device.devices,
     device.address,
     device.sign_grant,
+    payments.pay,
+    payments.budget,
+    payments.spends,
 ):
     main.add_command(_command)
 
