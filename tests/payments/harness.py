@@ -3,6 +3,10 @@ whose session key a test key store holds (tests only: the daemon's own are held 
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +21,7 @@ from signerd.errors import PaymentRefused
 from signerd.flows.grant import GrantFlow
 from signerd.flows.payment import PaymentFlow
 from signerd.rpc.peer import Peer
+from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
 from tests.fakes import FakeSigner
@@ -89,3 +94,60 @@ async def shop(tmp_path: Path, **grant: Any) -> AsyncIterator[Shop]:
     finally:
         worker.close()
         store.close()
+
+
+class ServedDaemon:
+    """The daemon's parts on a real socket (signerd.rpc.server), in process, on a loop of its
+    own thread: a FakeSigner that approves, and payments signed with the test's keys."""
+
+    def __init__(self, data_dir: Path, *keys: PrivateKey) -> None:
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="sd-"))  # short: sun_path is 108 bytes
+        self.socket_path = self._socket_dir / "signerd.sock"
+        self.data_dir = data_dir
+        self._keys = keys
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="served-daemon", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        settings = Config(device="fake", data_dir=self.data_dir, socket_path=self.socket_path)
+        store = Store.open(self.data_dir)
+        fake = FakeSigner(answer="approve")
+        worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
+        daemon = Daemon(
+            settings, worker, store, GrantFlow(settings, worker, store), time.time(),
+            PaymentFlow(store, KeysInMemory(*self._keys)),
+        )  # fmt: skip
+        server = RpcServer(daemon, settings)
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            await server.start()
+            self._ready.set()
+            await self._stop.wait()
+            await server.stop()
+        finally:
+            worker.close()
+            store.close()
+
+    def __enter__(self) -> ServedDaemon:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._failure is not None:
+            raise self._failure
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
