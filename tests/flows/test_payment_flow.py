@@ -15,6 +15,7 @@ from eth_account.messages import encode_typed_data
 from signerd.errors import (
     BudgetExceeded,
     ErrorCode,
+    GrantExpired,
     GrantRevoked,
     PaymentRefused,
     SignerdError,
@@ -172,5 +173,19 @@ def test_racing_payments_for_the_last_units_spend_exactly_the_budget(tmp_path: P
             assert len(paid) == 10
             assert all(isinstance(r, BudgetExceeded) for r in refused) and len(refused) == 15
             assert sum(sp.amount for sp in s.spends()) == 10
+
+    asyncio.run(scenario())
+
+
+def test_expiry_stops_spending_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with shop(tmp_path) as s:
+            grant = s.daemon.store.get_grant(s.grant_id)
+            assert grant is not None
+            s.daemon.payments.clock = lambda: float(grant.valid_until)
+            with pytest.raises(GrantExpired):
+                await s.pay(value=5)
+            assert s.spends() == []
+            assert s.events()[-1] == "spend_refused"
 
     asyncio.run(scenario())
