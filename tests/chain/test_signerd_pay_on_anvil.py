@@ -18,8 +18,10 @@ import pytest
 from eth_account import Account
 
 from emulator.chain import mint_usdc, usdc_balance
+from emulator.trezor.launch import TrezorSimulatorProcess
 from examples.x402_server import PAID_PATH, ServedApp, make_app, serve_in_thread
 from signerd.client import Client
+from signerd.launch import DaemonProcess
 from tests.chain.conftest import PRICE, Chain
 from tests.payments.factories import new_key, payment_grant_params
 from tests.payments.harness import ServedDaemon
@@ -93,3 +95,32 @@ def test_agent_pays_until_the_budget_is_spent(
             "GRANT_REVOKED"
         )
         assert usdc_balance(chain.w3, chain.usdc, payee) == payee_before + spent
+
+
+def test_the_real_daemon_refuses_a_key_it_does_not_hold(
+    chain: Chain, shop: ServedApp, payee: str, tmp_path: Path
+) -> None:
+    """`signerd serve` on the simulated Trezor: the grant is approved on the device, but
+    without held keys (another step) the daemon has no key to sign with; it says so, nothing
+    is reserved and nothing moves."""
+    session = new_key().public_key.to_checksum_address()
+    allowance = {"token": chain.usdc.address, "amount": str(PRICE), "period": 86400}
+    with (
+        TrezorSimulatorProcess(auto="approve", log_path=tmp_path / "sim.log") as device,
+        DaemonProcess(device.path, tmp_path) as daemon,
+    ):
+        sock = str(daemon.socket_path)
+        with Client(daemon.socket_path) as client:
+            params = payment_grant_params(
+                session, chainId=chain.usdc.chain_id, allowances=[allowance], payees=[payee]
+            )
+            grant_id = client.request_grant(**params)["grant"]["id"]
+        payee_before = usdc_balance(chain.w3, chain.usdc, payee)
+        refused = signerd_cli("pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock)
+        assert refused.returncode == 1
+        error = json.loads(refused.stderr.strip().splitlines()[-1])["error"]
+        assert (error["name"], error["data"]["reason"]) == ("PAYMENT_REFUSED", "key_not_held")
+        budget = json.loads(signerd_cli("budget", grant_id, "--json", "--socket", sock).stdout)
+        assert budget["allowances"][0]["remaining"] == str(PRICE)
+        assert "no spends" in signerd_cli("spends", "--socket", sock).stdout
+        assert usdc_balance(chain.w3, chain.usdc, payee) == payee_before
