@@ -14,7 +14,7 @@ from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.flows.grant import GrantFlow
 from signerd.flows.payment import PaymentFlow
-from signerd.payments.keys import NoHeldKeys
+from signerd.payments.session_keys import NoHeldKeys
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker

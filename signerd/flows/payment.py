@@ -28,7 +28,7 @@ from eth_keys.datatypes import PrivateKey
 from signerd.errors import GrantNotFound, PaymentRefused, SpendConflict
 from signerd.flows.audit import AuditTrail
 from signerd.payments.eip3009 import Authorization, check_against_grant, parse_authorization
-from signerd.payments.keys import SessionKeys
+from signerd.payments.session_keys import SessionKeys
 from signerd.store import SpendRecord, Store, StoredGrant
 from signerd.store.spends import check_usable
 

@@ -57,5 +57,6 @@ class ListSpendsParams:
         fields = Fields(params, frozenset({"grantId", "limit", "before"}))
         grant_id = fields.grant_id("grantId", required=False)
         limit = fields.integer("limit", 50, 1, MAX_PAGE)
-        before = fields.integer("before", _MAX_SEQ, 1, _MAX_SEQ) if "before" in params else None
+        has_before = params.get("before") is not None
+        before = fields.integer("before", _MAX_SEQ, 1, _MAX_SEQ) if has_before else None
         return cls(grant_id, limit, before)

@@ -29,7 +29,7 @@ from signerd.errors import (
 from signerd.flows.grant import GrantFlow
 from signerd.flows.payment import PaymentFlow
 from signerd.grants import verify_grant
-from signerd.payments.keys import NoHeldKeys
+from signerd.payments.session_keys import NoHeldKeys
 from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
