@@ -1,9 +1,8 @@
 """`signerd`: the command line — run the daemon, talk to it, or use a device directly.
 
 Commands that talk to the daemon (status, request, grants, revoke, pay, budget, spends)
-use the socket;
-``address`` and ``sign-grant`` open the device themselves; ``verify`` and ``audit`` need
-neither (audit reads the store directly). Each command parses its options, calls the
+use the socket; ``address`` and ``sign-grant`` open the device themselves; ``verify`` and
+``audit`` need neither (audit reads the store directly). Each command parses its options, calls the
 library and prints; the work itself lives in the library (grants/, flows/, daemon).
 """
 
