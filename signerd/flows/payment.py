@@ -82,7 +82,9 @@ class PaymentFlow:
         # Shielded: once reserved, a client that goes away must not leave the spend between
         # reservation and commit (it would count against the cap until released by hand).
         payment = await asyncio.shield(self._reserve_sign_commit(grant, auth, key, now, trail))
-        trail.take_steps()  # the ledger's entries were the outcome; the request step is theirs
+        # Paid: the ledger's spend_reserved and spend_committed entries are this request's
+        # audit (they name the grant and the spend), so the trail ends without an entry.
+        trail.take_steps()
         return payment
 
     async def _reserve_sign_commit(
