@@ -14,6 +14,7 @@ from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
+from signerd.flows.payment import PaymentFlow
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
@@ -39,6 +40,7 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
         grants=GrantFlow(config, worker, store, keys),
         started_at=time.time(),
         keys=keys,
+        payments=PaymentFlow(store, keys),
     )
     server = RpcServer(daemon, config)
     stop = asyncio.Event()

@@ -48,6 +48,7 @@ class ErrorCode(IntEnum):
     UNSAFE_PATH = -32043
     BUDGET_EXCEEDED = -32050
     SPEND_CONFLICT = -32051
+    PAYMENT_REFUSED = -32052
     KEYS_LOCKED = -32060
     KEYS_WRONG_DEVICE = -32061
     HELD_KEY_NOT_FOUND = -32062
@@ -280,6 +281,17 @@ class SpendConflict(SignerdError):
     """
 
     code = ErrorCode.SPEND_CONFLICT
+
+
+class PaymentRefused(SignerdError):
+    """The typed data is not a payment the grant allows: not an EIP-3009 authorization, or
+    its payer, chain, token, payee, amount per payment or validity is outside the grant, or
+    the daemon holds no key for the grant's session key. ``data.reason`` names which, as a
+    stable slug (``not_eip3009``, ``wrong_from``, ``payee_not_allowed``, ...). Nothing was
+    signed or reserved.
+    """
+
+    code = ErrorCode.PAYMENT_REFUSED
 
 
 # -- held session keys ---------------------------------------------------------------------

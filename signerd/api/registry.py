@@ -16,6 +16,7 @@ from signerd.config import Config
 from signerd.errors import MethodNotFound
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
+from signerd.flows.payment import PaymentFlow
 from signerd.rpc.params import Params
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -51,6 +52,7 @@ class Daemon:
     grants: GrantFlow
     started_at: float
     keys: HeldKeys  # the session keys the daemon holds (the grant flow's own)
+    payments: PaymentFlow
 
 
 @dataclass(frozen=True)

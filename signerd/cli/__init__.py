@@ -1,8 +1,8 @@
 """`signerd`: the command line — run the daemon, talk to it, or use a device directly.
 
-Commands that talk to the daemon (status, request, grants, revoke) use the socket;
-``address`` and ``sign-grant`` open the device themselves; ``verify`` and ``audit`` need
-neither (audit reads the store directly). Each command parses its options, calls the
+Commands that talk to the daemon (status, request, grants, revoke, pay, budget, spends)
+use the socket; ``address`` and ``sign-grant`` open the device themselves; ``verify`` and
+``audit`` need neither (audit reads the store directly). Each command parses its options, calls the
 library and prints; the work itself lives in the library (grants/, flows/, daemon).
 """
 
@@ -13,7 +13,7 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, serve, status
+from signerd.cli import audit, device, grants, payments, serve, status
 
 
 @click.group()
@@ -38,6 +38,9 @@ for _command in (
     device.devices,
     device.address,
     device.sign_grant,
+    payments.pay,
+    payments.budget,
+    payments.spends,
 ):
     main.add_command(_command)
 

@@ -36,6 +36,13 @@ _OUTCOMES: tuple[tuple[type[errors.SignerdError], str], ...] = (
     (errors.TooManyPending, "policy_refused"),
     (errors.GrantExists, "duplicate"),
     (errors.ValidationError, "invalid"),
+    # A payment refused before anything was signed (signerd.flows.payment).
+    (errors.PaymentRefused, "spend_refused"),
+    (errors.BudgetExceeded, "spend_refused"),
+    (errors.SpendConflict, "spend_refused"),
+    (errors.GrantNotFound, "spend_refused"),
+    (errors.GrantRevoked, "spend_refused"),
+    (errors.GrantExpired, "spend_refused"),
     (errors.DeviceError, "device_error"),
 )
 

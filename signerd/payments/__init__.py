@@ -1,1 +1,2 @@
-"""Spending within grants, pure: sealing held session keys (``keystore``)."""
+"""Spending within grants: EIP-3009 payments signed with a grant's session key, and the
+sealing of the session keys the daemon holds (``keystore``)."""

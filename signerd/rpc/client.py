@@ -134,6 +134,20 @@ class Client:
         result: dict[str, Any] = self.call("signerd_verifyGrant", params)
         return result
 
+    def sign_payment(self, grant_id: str, typed_data: dict[str, Any]) -> dict[str, Any]:
+        """Have the daemon sign an EIP-3009 authorization within a grant: signature, spend."""
+        params = {"grantId": grant_id, "typedData": typed_data}
+        result: dict[str, Any] = self.call("signerd_signPayment", params)
+        return result
+
+    def get_budget(self, grant_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("signerd_getBudget", {"grantId": grant_id})
+        return result
+
+    def list_spends(self, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("signerd_listSpends", params)
+        return result
+
     def close(self) -> None:
         self._file.close()
         self._sock.close()

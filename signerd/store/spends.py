@@ -142,10 +142,10 @@ class SpendsMixin:
                         {"key": key, "status": existing.status},
                     )
                 if existing.status == "reserved":
-                    _check_usable(load_grant(conn, grant_id), now)
+                    check_usable(load_grant(conn, grant_id), now)
                 return existing
             grant = load_grant(conn, grant_id)
-            _check_usable(grant, now)
+            check_usable(grant, now)
             allowances = allowances_for(grant.document, token)
             if not allowances:
                 raise BudgetExceeded(
@@ -271,7 +271,7 @@ def _address(field: str, value: str) -> str:
     return str(to_checksum_address(hex_bytes(field, value, 20)))
 
 
-def _check_usable(grant: StoredGrant, now: int) -> None:
+def check_usable(grant: StoredGrant, now: int) -> None:
     """GrantRevoked / GrantExpired unless the grant can be spent from at ``now``."""
     status = grant.status(now)
     if status == "revoked":

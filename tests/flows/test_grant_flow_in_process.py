@@ -28,6 +28,7 @@ from signerd.errors import (
 )
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
+from signerd.flows.payment import PaymentFlow
 from signerd.grants import verify_grant
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -64,7 +65,8 @@ def make_harness(tmp_path: Path, fake: FakeSigner, **config: Any) -> Harness:
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
     keys = HeldKeys(settings, worker, store)
     flow = GrantFlow(settings, worker, store, keys)
-    return Harness(Daemon(settings, worker, store, flow, time.time(), keys), fake)
+    payments = PaymentFlow(store, keys)
+    return Harness(Daemon(settings, worker, store, flow, time.time(), keys, payments), fake)
 
 
 def fixed_request() -> dict[str, Any]:

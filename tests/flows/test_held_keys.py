@@ -27,6 +27,7 @@ from signerd.config import Config
 from signerd.errors import KeysLocked, KeysWrongDevice
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
+from signerd.flows.payment import PaymentFlow
 from signerd.payments import keystore
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -47,7 +48,13 @@ class Parts:
         worker = DeviceWorker(path)
         keys = HeldKeys(config, worker, store)
         self.daemon = Daemon(
-            config, worker, store, GrantFlow(config, worker, store, keys), time.time(), keys
+            config,
+            worker,
+            store,
+            GrantFlow(config, worker, store, keys),
+            time.time(),
+            keys,
+            PaymentFlow(store, keys),
         )
         self.progress: list[str] = []
 

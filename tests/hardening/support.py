@@ -46,6 +46,11 @@ METHOD_OUTCOMES: dict[str, frozenset[int]] = {
     "signerd_getGrant": frozenset({ErrorCode.INVALID_PARAMS, ErrorCode.GRANT_NOT_FOUND}),
     "signerd_revokeGrant": frozenset({ErrorCode.INVALID_PARAMS, ErrorCode.GRANT_NOT_FOUND}),
     "signerd_verifyGrant": frozenset({RESULT, ErrorCode.INVALID_PARAMS}),
+    "signerd_signPayment": frozenset(
+        {ErrorCode.INVALID_PARAMS, ErrorCode.PAYMENT_REFUSED, ErrorCode.GRANT_NOT_FOUND}
+    ),
+    "signerd_getBudget": frozenset({ErrorCode.INVALID_PARAMS, ErrorCode.GRANT_NOT_FOUND}),
+    "signerd_listSpends": frozenset({RESULT, ErrorCode.INVALID_PARAMS}),
     "signerd_requestGrant": frozenset(
         {
             ErrorCode.INVALID_PARAMS,

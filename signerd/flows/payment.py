@@ -1,0 +1,129 @@
+"""The payment flow: an EIP-3009 authorization signed with a grant's session key, within it.
+
+Order, so that nothing is ever signed beyond the grant: find the grant -> its status (revoked
+or expired grants stop spending at once) -> the authorization's checks (payer, chain, token,
+payee, per-payment maximum, validity) -> the session key -> ``reserve_spend`` (durable, and the
+window budget's check in the same transaction) -> sign -> ``commit_spend`` with the signature.
+Every refusal comes before the reservation, so before any signature exists.
+
+Idempotent by the EIP-3009 nonce, the ledger's key: the same nonce with the same content
+returns the same signature (the stored one once committed; a reservation left by a crash is
+signed again, and RFC 6979 makes that the same signature); the same nonce with other content
+is a SpendConflict.
+
+Audit: a payment's entries are the ledger's own (``spend_reserved``, ``spend_committed``,
+written with the spend); a refused one ends in one ``spend_refused`` outcome naming the grant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_keys.datatypes import PrivateKey
+
+from signerd.errors import GrantNotFound, PaymentRefused, SpendConflict
+from signerd.flows.audit import AuditTrail
+from signerd.payments.eip3009 import Authorization, check_against_grant, parse_authorization
+from signerd.payments.session_keys import SessionKeys
+from signerd.store import SpendRecord, Store, StoredGrant
+from signerd.store.spends import check_usable
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A signed payment: the 65-byte signature (r, s, v with v 27/28) and its ledger record."""
+
+    signature: bytes
+    spend: SpendRecord
+
+
+def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
+    """An Ethereum signature of ``digest``: r || s || v, v being 27 or 28 (what EIP-3009
+    tokens and x402 expect). Deterministic (RFC 6979)."""
+    signature = key.sign_msg_hash(digest)
+    r, s, v = int(signature.r), int(signature.s), int(signature.v)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])
+
+
+class PaymentFlow:
+    """Payments from the daemon's grants, on one store and the daemon's held keys."""
+
+    def __init__(
+        self, store: Store, keys: SessionKeys, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+
+    async def sign(
+        self, grant_id: str, typed_data: Mapping[str, Any], trail: AuditTrail
+    ) -> Payment:
+        """Sign ``typed_data`` with the session key of grant ``grant_id`` if it is a payment
+        the grant allows. Raises GrantNotFound, GrantRevoked, GrantExpired, PaymentRefused,
+        BudgetExceeded or SpendConflict, each before anything is signed.
+        """
+        trail.step("request_received", {"grantId": grant_id, "method": "signerd_signPayment"})
+        auth = parse_authorization(typed_data)
+        now = int(self.clock())
+        grant = self.store.get_grant(grant_id)
+        if grant is None:
+            raise GrantNotFound(f"no grant {grant_id}")
+        check_usable(grant, now)  # again in reserve_spend's transaction, past any race
+        check_against_grant(auth, grant, now)
+        key = await self.keys.signing_key(grant.session_key)
+        if key.public_key.to_checksum_address() != auth.sender:
+            raise PaymentRefused(
+                f"the key held for {auth.sender} is another one", {"reason": "key_not_held"}
+            )
+        # Shielded: once reserved, a client that goes away must not leave the spend between
+        # reservation and commit (it would count against the cap until released by hand).
+        payment = await asyncio.shield(self._reserve_sign_commit(grant, auth, key, now, trail))
+        # Paid: the ledger's spend_reserved and spend_committed entries are this request's
+        # audit (they name the grant and the spend), so the trail ends without an entry.
+        trail.take_steps()
+        return payment
+
+    async def _reserve_sign_commit(
+        self,
+        grant: StoredGrant,
+        auth: Authorization,
+        key: PrivateKey,
+        now: int,
+        trail: AuditTrail,
+    ) -> Payment:
+        spend = await asyncio.to_thread(
+            self.store.reserve_spend,
+            grant.id,
+            token=auth.token,
+            amount=auth.value,
+            payee=auth.payee,
+            key=auth.nonce,
+            content_hash=auth.content_hash,
+            now=now,
+            peer=trail.peer,
+        )
+        if spend.status == "committed" and spend.signature_ref is not None:
+            return Payment(bytes.fromhex(spend.signature_ref[2:]), spend)
+        if spend.status == "released":
+            raise SpendConflict(
+                f"the payment with nonce {auth.nonce} was released unsigned: use a new nonce",
+                {"key": auth.nonce, "status": spend.status},
+            )
+        try:
+            # On the loop: secp256k1 signing (coincurve, eth-keys' backend) takes tens of
+            # microseconds, less than a hop to a thread.
+            signature = sign_digest(key, auth.digest)
+        except BaseException:
+            await asyncio.to_thread(self.store.release_spend, auth.nonce, peer=trail.peer)
+            raise
+        committed = await asyncio.to_thread(
+            self.store.commit_spend,
+            auth.nonce,
+            signature_ref="0x" + signature.hex(),
+            peer=trail.peer,
+        )
+        return Payment(signature, committed)

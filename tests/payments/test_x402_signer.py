@@ -1,0 +1,120 @@
+"""x402's own client signs through SignerdEvmSigner: the payload it builds carries the
+daemon's signature, recovering to the grant's session key; refusals come out of x402's
+client as signerd's errors. The daemon runs in process (its loop in this thread, x402 in a
+worker thread), reached through a stand-in for the socket client."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from x402.mechanisms.evm.exact import ExactEvmClientScheme
+from x402.schemas import PaymentRequirements
+
+from signerd.client import Client
+from signerd.errors import BudgetExceeded, PaymentRefused
+from signerd.payments.x402_signer import SignerdEvmSigner
+from tests.payments.factories import BUDGET, MAX_PER_PAYMENT, OTHER_PAYEE, PAYEE
+from tests.payments.harness import Shop, shop
+from tests.support import USDC_BASE
+
+
+class InProcessClient:
+    """The two Client methods the signer uses, answered by the in-process daemon's loop."""
+
+    def __init__(self, shop: Shop, loop: asyncio.AbstractEventLoop) -> None:
+        self._shop = shop
+        self._loop = loop
+
+    def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        future = asyncio.run_coroutine_threadsafe(self._shop.call(method, params), self._loop)
+        return cast("dict[str, Any]", future.result(timeout=30))
+
+    def get_grant(self, grant_id: str) -> dict[str, Any]:
+        return self._call("signerd_getGrant", {"id": grant_id})
+
+    def sign_payment(self, grant_id: str, typed_data: dict[str, Any]) -> dict[str, Any]:
+        return self._call("signerd_signPayment", {"grantId": grant_id, "typedData": typed_data})
+
+
+def requirements(amount: int, pay_to: str = PAYEE) -> PaymentRequirements:
+    return PaymentRequirements(
+        scheme="exact",
+        network="eip155:8453",
+        asset=USDC_BASE,
+        amount=str(amount),
+        pay_to=pay_to,
+        max_timeout_seconds=300,
+        extra={"name": "USD Coin", "version": "2"},
+    )
+
+
+def test_x402_client_pays_through_signerd_within_the_grant(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with shop(tmp_path) as s:
+            client = InProcessClient(s, asyncio.get_running_loop())
+            signer = await asyncio.to_thread(SignerdEvmSigner, cast(Client, client), s.grant_id)
+            assert signer.address == s.address
+            scheme = ExactEvmClientScheme(signer)
+
+            payload = await asyncio.to_thread(
+                scheme.create_payment_payload, requirements(MAX_PER_PAYMENT)
+            )
+            auth = payload["authorization"]
+            typed_data = {
+                "domain": {
+                    "name": "USD Coin",
+                    "version": "2",
+                    "chainId": 8453,
+                    "verifyingContract": USDC_BASE,
+                },
+                "types": {
+                    "TransferWithAuthorization": [
+                        {"name": "from", "type": "address"},
+                        {"name": "to", "type": "address"},
+                        {"name": "value", "type": "uint256"},
+                        {"name": "validAfter", "type": "uint256"},
+                        {"name": "validBefore", "type": "uint256"},
+                        {"name": "nonce", "type": "bytes32"},
+                    ]
+                },
+                "primaryType": "TransferWithAuthorization",
+                "message": {
+                    "from": auth["from"],
+                    "to": auth["to"],
+                    "value": int(auth["value"]),
+                    "validAfter": int(auth["validAfter"]),
+                    "validBefore": int(auth["validBefore"]),
+                    "nonce": auth["nonce"],
+                },
+            }
+            signable = encode_typed_data(full_message=typed_data)
+            assert Account.recover_message(signable, signature=payload["signature"]) == s.address
+            assert signer.spends[-1]["key"] == auth["nonce"]
+
+            with pytest.raises(PaymentRefused):
+                await asyncio.to_thread(
+                    scheme.create_payment_payload, requirements(1, pay_to=OTHER_PAYEE)
+                )
+            await asyncio.to_thread(scheme.create_payment_payload, requirements(MAX_PER_PAYMENT))
+            with pytest.raises(BudgetExceeded):
+                await asyncio.to_thread(
+                    scheme.create_payment_payload,
+                    requirements(BUDGET - 2 * MAX_PER_PAYMENT + 1),
+                )
+
+    asyncio.run(scenario())
+
+
+def test_the_daemon_does_not_import_x402() -> None:
+    code = (
+        "import sys, signerd.daemon, signerd.api, signerd.cli; "
+        "assert 'x402' not in sys.modules, 'x402 imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
