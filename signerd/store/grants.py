@@ -156,6 +156,7 @@ class GrantsMixin:
     def list_grants(
         self,
         *,
+        peer_uid: int | None = None,
         session_key: str | None = None,
         status: GrantStatus | None = None,
         now: float | None = None,
@@ -168,12 +169,16 @@ class GrantsMixin:
         Keyset pagination: pass the last grant's ``created_at`` as ``before_created`` (and its
         ``id`` as ``before_id``, so grants created in the same instant are neither skipped nor
         repeated) to get the next page. ``status`` is judged at ``now`` (default: the clock).
+        ``peer_uid``: only the grants that uid requested (None: every uid's).
         """
         check_page(limit)
         if before_id is not None and before_created is None:
             raise ValidationError("before_id", "needs before_created")
         clauses: list[str] = []
         params: list[Any] = []
+        if peer_uid is not None:
+            clauses.append("peer_uid = ?")
+            params.append(peer_uid)
         if session_key is not None:
             clauses.append("session_key = ?")
             params.append(session_key)
