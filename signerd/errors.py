@@ -46,6 +46,7 @@ class ErrorCode(IntEnum):
     SOCKET_IN_USE = -32041
     BUDGET_EXCEEDED = -32050
     SPEND_CONFLICT = -32051
+    STORE_TAMPERED = -32045
 
 
 class SignerdError(Exception):
@@ -270,6 +271,14 @@ class StoreError(SignerdError):
     """The store cannot be used: corrupt, written by a newer signerd, or refused a write."""
 
     code = ErrorCode.STORE_ERROR
+
+
+class StoreTampered(SignerdError):
+    """A grant or spend row does not match the audit entry that last changed it: the database
+    was edited outside signerd. The daemon refuses to act on the row; ``signerd audit
+    --verify`` lists every such row."""
+
+    code = ErrorCode.STORE_TAMPERED
 
 
 def error_classes() -> list[type[SignerdError]]:
