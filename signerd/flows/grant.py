@@ -112,7 +112,7 @@ class GrantFlow:
         self.config = config
         self.worker = worker
         self.store = store
-        self._pending_by_uid: Counter[int] = Counter()
+        self._pending_by_peer: Counter[tuple[int, int]] = Counter()
         self._in_flight: set[str] = set()  # ids of grants waiting for the device
 
     async def request(
@@ -134,17 +134,19 @@ class GrantFlow:
         trail.step("request_received", _request_detail(request))
         request = request.named_by(self.config.tokens)
         check_policy(request, self.config.policy)
-        if self._pending_by_uid[peer.uid] >= self.config.max_pending_per_peer:
+        # Per peer (uid and pid): one agent's full quota leaves another agent of its uid room.
+        owner = (peer.uid, peer.pid)
+        if self._pending_by_peer[owner] >= self.config.max_pending_per_peer:
             raise TooManyPending(
-                f"uid {peer.uid} already has {self.config.max_pending_per_peer} "
+                f"uid {peer.uid} pid {peer.pid} already has {self.config.max_pending_per_peer} "
                 "requests waiting for the device"
             )
         # Counted before the first await, so that concurrent requests cannot all pass the check.
-        self._pending_by_uid[peer.uid] += 1
+        self._pending_by_peer[owner] += 1
         try:
             document = await self._approve(request, peer, trail, progress)
         finally:
-            self._pending_by_uid[peer.uid] -= 1
+            self._pending_by_peer[owner] -= 1
         info = self.worker.info
         stored = StoredGrant.from_document(
             document,
@@ -187,6 +189,7 @@ class GrantFlow:
                 lambda signer: sign_prepared(signer, typed_data, path, progress),
                 timeout=self.config.approval_timeout,
                 queue_timeout=self.config.queue_timeout,
+                owner=(peer.uid, peer.pid),
                 on_start=lambda: trail.step(
                     "shown_on_device", {"summary": summary, "device": self.worker.path}
                 ),
