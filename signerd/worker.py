@@ -3,8 +3,9 @@
 Requests wait for their turn in one queue per owner (the requesting peer: uid and pid), and
 turns go round the owners in order: an agent with several requests waiting does not hold
 up another agent's first one. Everything else in the daemon stays on the event loop, so other
-clients keep being served while the person looks at the device. A job that waits too long for the person is cancelled
-on the device; a job whose client went away is withdrawn from the queue or cancelled.
+clients keep being served while the person looks at the device. A job that waits too long
+for the person is cancelled on the device; a job whose client went away is withdrawn from the
+queue or cancelled.
 The signer is opened lazily and dropped when its link breaks, so an unplugged device or a
 restarted emulator is picked up again by the next job without restarting the daemon.
 """
