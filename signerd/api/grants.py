@@ -29,7 +29,7 @@ async def request_grant(
     def progress(message: str) -> None:  # called from the device thread
         loop.call_soon_threadsafe(ctx.progress, message)
 
-    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+    async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals) as trail:
         issued = await daemon.grants.request(
             params.request, generate=params.generate, peer=ctx.peer, trail=trail, progress=progress
         )

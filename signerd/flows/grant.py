@@ -24,7 +24,7 @@ from signerd.config import Config, Policy
 from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
 from signerd.devices.discovery import resolve_device
 from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
-from signerd.flows.audit import AuditTrail
+from signerd.flows.audit import AuditTrail, RefusalLog
 from signerd.grants import (
     GrantRequest,
     agent_description,
@@ -113,6 +113,7 @@ class GrantFlow:
         self.worker = worker
         self.store = store
         self._pending_by_peer: Counter[tuple[int, int]] = Counter()
+        self.refusals = RefusalLog(store)  # the audit of refused requests, coalesced
         self._in_flight: set[str] = set()  # ids of grants waiting for the device
 
     async def request(
