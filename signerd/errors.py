@@ -47,6 +47,7 @@ class ErrorCode(IntEnum):
     BUDGET_EXCEEDED = -32050
     SPEND_CONFLICT = -32051
     STORE_TAMPERED = -32045
+    STALE_REVIEW = -32009
 
 
 class SignerdError(Exception):
@@ -157,6 +158,13 @@ class DeviceMismatch(DeviceError):
     """The device answered with another key than the account it signs for: another device."""
 
     code = ErrorCode.DEVICE_MISMATCH
+
+
+class StaleReview(DeviceError):
+    """A Ledger still shows the review of an earlier, abandoned request (the app cannot be
+    told to drop it): nothing is sent until the person rejects it there or restarts the app."""
+
+    code = ErrorCode.STALE_REVIEW
 
 
 class DeviceBusy(DeviceError):
