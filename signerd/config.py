@@ -8,7 +8,9 @@ Example ``signerd.toml``::
     admin_uids = [1000]              # see every uid's grants (default: the daemon's own uid)
     socket_group = "agents"          # socket becomes 0660 for this group
     approval_timeout = 120           # seconds the person has to answer on the device
-    max_pending_per_peer = 4
+    max_pending_per_peer = 4         # requests waiting for the device, per agent (uid, pid)
+    max_connections = 512
+    max_connections_per_uid = 384    # one uid's share of max_connections
     allow_blind_signing = false      # hash-only signing needs this explicit switch
 
     [policy]
@@ -80,7 +82,8 @@ class Config:
     queue_timeout: float = 600.0
     max_pending_per_peer: int = 4
     max_connections: int = 512
-    max_connections_per_uid: int = 64
+    # Below max_connections, so that one uid's connections always leave room for the others.
+    max_connections_per_uid: int = 384
     allow_blind_signing: bool = False
     derivation_path: str = DEFAULT_DERIVATION_PATH
     policy: Policy = field(default_factory=Policy)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -19,11 +20,12 @@ from signerd.api import API, CallContext, Daemon
 from signerd.config import Config
 from signerd.errors import GrantNotFound
 from signerd.flows.grant import GrantFlow
+from signerd.launch import DaemonProcess
 from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
 from tests.fakes import FakeSigner
-from tests.support import make_grant
+from tests.support import make_grant, signerd_cli, start_simulator
 
 ALICE = Peer(pid=101, uid=1000, gid=1000, exe="/usr/bin/agent")
 BOB = Peer(pid=202, uid=1001, gid=1001, exe="/usr/bin/agent")
@@ -103,3 +105,24 @@ def test_a_configured_admin_uid_sees_every_grant(daemon: Daemon) -> None:
     assert len(ids(run(call(daemon, ALICE, "signerd_listGrants", {})))) == 2
     assert run(call(daemon, ALICE, "signerd_getGrant", {"id": make_grant(2).id}))
     assert len(ids(run(call(daemon, BOB, "signerd_listGrants", {})))) == 1
+
+
+def test_the_cli_as_the_daemons_uid_lists_every_uids_grants(tmp_path: Path) -> None:
+    """`signerd grants` runs as the daemon's own uid, the default admin: it sees the grants
+    every uid requested (here one of uid 1000 and one of uid 1001, stored beforehand)."""
+    device = start_simulator("trezor", tmp_path)
+    try:
+        daemon_data = tmp_path / "daemon" / "data"
+        with Store.open(daemon_data) as store:
+            store.add_grant(make_grant(1, created_at=time.time() - 2, summary="one"))
+            other = make_grant(2, created_at=time.time() - 1, summary="two")
+            store.add_grant(dataclasses.replace(other, peer_uid=1001))
+        with DaemonProcess(device.path, tmp_path / "daemon") as daemon:
+            listed = signerd_cli("grants", "--json", "--socket", str(daemon.socket_path))
+        assert listed.returncode == 0, listed.stderr
+        assert [g["id"] for g in json.loads(listed.stdout)["grants"]] == [
+            make_grant(2).id,
+            make_grant(1).id,
+        ]
+    finally:
+        device.stop()
