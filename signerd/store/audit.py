@@ -153,12 +153,19 @@ class AuditMixin:
             report = _walk_chain(conn)
             if not report.ok:
                 return report
-            problems = reconcile(conn.execute("SELECT event, grant_id, detail FROM audit"), conn)
+            problems = reconcile(
+                conn.execute("SELECT seq, event, grant_id, detail FROM audit ORDER BY seq"), conn
+            )
         if not problems:
             return report
+        bad_seq, first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return dataclasses.replace(
-            report, ok=False, reason=problems[0] + more, problems=tuple(problems)
+            report,
+            ok=False,
+            bad_seq=bad_seq,
+            reason=first + more,
+            problems=tuple(problem for _, problem in problems),
         )
 
 

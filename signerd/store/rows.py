@@ -108,26 +108,32 @@ def check_sealed(table: str, row: sqlite3.Row) -> None:
     )
 
 
-def reconcile(entries: Iterable[sqlite3.Row], conn: sqlite3.Connection) -> list[str]:
-    """Every disagreement between the rows and the last hash the chain recorded for each."""
-    recorded: dict[tuple[str, Any], str] = {}
+def reconcile(
+    entries: Iterable[sqlite3.Row], conn: sqlite3.Connection
+) -> list[tuple[int | None, str]]:
+    """Every disagreement between the rows and the last hash the chain recorded for each:
+    (the seq of that entry, or None for a row no entry names; what is wrong)."""
+    recorded: dict[tuple[str, Any], tuple[int, str]] = {}
     for entry in entries:
         detail = json.loads(entry["detail"]) or {}
         if not isinstance(detail, dict) or "row_hash" not in detail:
             continue  # written before rows were sealed
         if entry["event"] in GRANT_EVENTS or detail.get("table") == "grants":
-            recorded["grants", entry["grant_id"]] = detail["row_hash"]
+            recorded["grants", entry["grant_id"]] = (entry["seq"], detail["row_hash"])
         elif entry["event"] in SPEND_EVENTS or detail.get("table") == "spends":
-            recorded["spends", detail.get("key")] = detail["row_hash"]
-    problems: list[str] = []
+            recorded["spends", detail.get("key")] = (entry["seq"], detail["row_hash"])
+    problems: list[tuple[int | None, str]] = []
     for table, identity_column in (("grants", "id"), ("spends", "key")):
         kind = table[:-1]
         for row in conn.execute(f"SELECT * FROM {table}"):
             identity = row[identity_column]
             expected = recorded.pop((table, identity), None)
             if expected is None:
-                problems.append(f"{kind} {identity} has no audit entry")
-            elif expected != row_hash(table, row):
-                problems.append(f"{kind} {identity} was changed outside signerd")
-    problems.extend(f"{table[:-1]} {identity} is gone" for table, identity in recorded)
+                problems.append((None, f"{kind} {identity} has no audit entry"))
+            elif expected[1] != row_hash(table, row):
+                problems.append((expected[0], f"{kind} {identity} was changed outside signerd"))
+    problems.extend(
+        (seq, f"{table[:-1]} {identity} is gone")
+        for (table, identity), (seq, _) in recorded.items()
+    )
     return problems
