@@ -40,7 +40,7 @@ from signerd.grants.request import AllowanceSpec
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import StoredGrant, load_grant
-from signerd.store.rows import SPEND_SEAL_COLUMNS, check_sealed, row_hash
+from signerd.store.rows import SPEND_COLUMNS, SPEND_SEAL_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
     UINT256_LIMIT,
@@ -53,6 +53,7 @@ from signerd.store.values import (
 
 SpendStatus = Literal["reserved", "committed", "released"]
 _SELECT: Final = f"SELECT spends.*, {SPEND_SEAL_COLUMNS} FROM spends"
+_RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
 
 
@@ -155,28 +156,11 @@ class SpendsMixin:
                 )
             for allowance in allowances:
                 _check_fits(_budget_of(conn, grant, allowance, now), amount)
-            values: dict[str, Any] = {
-                "key": key,
-                "grant_id": grant_id,
-                "token": token,
-                "amount": str(amount),
-                "payee": payee,
-                "content_hash": content_hash,
-                "at": now,
-                "status": "reserved",
-                "signature_ref": None,
-                "settled_at": None,
-            }
-            detail = {
-                "key": key,
-                "token": token,
-                # uint256 as a decimal string: JSON readers outside Python lose precision.
-                "amount": str(amount),
-                "payee": payee,
-                "content_hash": content_hash,
-                "at": now,
-                "row_hash": row_hash("spends", values),
-            }
+            row = (key, grant_id, token, str(amount), payee, content_hash, now, "reserved")
+            values = dict(zip(SPEND_COLUMNS, (*row, None, None), strict=True))
+            # The amount as a decimal string: JSON readers outside Python lose precision.
+            detail = {name: values[name] for name in _RESERVED_DETAIL}
+            detail["row_hash"] = row_hash("spends", values)
             entry = append_entry(conn, "spend_reserved", grant_id, peer, detail)
             # fetchall: the statement runs to its end, so nothing is left pending at COMMIT.
             [(seq,)] = conn.execute(
