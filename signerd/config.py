@@ -5,9 +5,12 @@ Example ``signerd.toml``::
     [daemon]
     device = "udp:127.0.0.1:21324"
     allowed_uids = [1000, 1001]      # default: only the daemon's own uid
+    admin_uids = [1000]              # see every uid's grants (default: the daemon's own uid)
     socket_group = "agents"          # socket becomes 0660 for this group
     approval_timeout = 120           # seconds the person has to answer on the device
-    max_pending_per_peer = 4
+    max_pending_per_peer = 4         # requests waiting for the device, per agent (uid, pid)
+    max_connections = 512
+    max_connections_per_uid = 384    # one uid's share of max_connections
     allow_blind_signing = false      # hash-only signing needs this explicit switch
 
     [policy]
@@ -72,11 +75,15 @@ class Config:
     socket_path: Path = field(default_factory=lambda: default_socket_path())
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     allowed_uids: frozenset[int] = field(default_factory=lambda: frozenset({os.getuid()}))
+    # Uids that list, read and revoke every uid's grants; any other uid sees only its own.
+    admin_uids: frozenset[int] = field(default_factory=lambda: frozenset({os.getuid()}))
     socket_gid: int | None = None
     approval_timeout: float = 120.0
     queue_timeout: float = 600.0
     max_pending_per_peer: int = 4
     max_connections: int = 512
+    # Below max_connections, so that one uid's connections always leave room for the others.
+    max_connections_per_uid: int = 384
     allow_blind_signing: bool = False
     derivation_path: str = DEFAULT_DERIVATION_PATH
     policy: Policy = field(default_factory=Policy)
@@ -102,11 +109,13 @@ _DAEMON_KEYS = {
     "socket",
     "data_dir",
     "allowed_uids",
+    "admin_uids",
     "socket_group",
     "approval_timeout",
     "queue_timeout",
     "max_pending_per_peer",
     "max_connections",
+    "max_connections_per_uid",
     "allow_blind_signing",
     "derivation_path",
 }
@@ -142,11 +151,12 @@ def load_config(path: Path | None) -> Config:
         values["socket_path"] = Path(_str(daemon, "socket"))
     if "data_dir" in daemon:
         values["data_dir"] = Path(_str(daemon, "data_dir"))
-    if "allowed_uids" in daemon:
-        uids = daemon["allowed_uids"]
-        if not isinstance(uids, list) or not all(_is_int(u) and u >= 0 for u in uids):
-            raise ValidationError("daemon.allowed_uids", "must be a list of uids")
-        values["allowed_uids"] = frozenset(uids)
+    for key in ("allowed_uids", "admin_uids"):
+        if key in daemon:
+            uids = daemon[key]
+            if not isinstance(uids, list) or not all(_is_int(u) and u >= 0 for u in uids):
+                raise ValidationError(f"daemon.{key}", "must be a list of uids")
+            values[key] = frozenset(uids)
     if "socket_group" in daemon:
         name = _str(daemon, "socket_group")
         try:
@@ -159,7 +169,7 @@ def load_config(path: Path | None) -> Config:
             if not (_is_int(value) or isinstance(value, float)) or value <= 0:
                 raise ValidationError(f"daemon.{key}", "must be a positive number of seconds")
             values[key] = float(value)
-    for key in ("max_pending_per_peer", "max_connections"):
+    for key in ("max_pending_per_peer", "max_connections", "max_connections_per_uid"):
         if key in daemon:
             if not _is_int(daemon[key]) or daemon[key] < 1:
                 raise ValidationError(f"daemon.{key}", "must be a positive integer")

@@ -56,6 +56,7 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
         LOG.info("shutting down")
         connecting.cancel()
         await server.stop()
+        await daemon.grants.refusals.flush()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -52,6 +52,8 @@ class ErrorCode(IntEnum):
     KEYS_LOCKED = -32060
     KEYS_WRONG_DEVICE = -32061
     HELD_KEY_NOT_FOUND = -32062
+    STORE_TAMPERED = -32045
+    STALE_REVIEW = -32009
 
 
 class SignerdError(Exception):
@@ -176,6 +178,13 @@ class DeviceMismatch(DeviceError):
     """The device answered with another key than the account it signs for: another device."""
 
     code = ErrorCode.DEVICE_MISMATCH
+
+
+class StaleReview(DeviceError):
+    """A Ledger still shows the review of an earlier, abandoned request (the app cannot be
+    told to drop it): nothing is sent until the person rejects it there or restarts the app."""
+
+    code = ErrorCode.STALE_REVIEW
 
 
 class DeviceBusy(DeviceError):
@@ -327,6 +336,14 @@ class StoreError(SignerdError):
     """The store cannot be used: corrupt, written by a newer signerd, or refused a write."""
 
     code = ErrorCode.STORE_ERROR
+
+
+class StoreTampered(SignerdError):
+    """A grant or spend row does not match the audit entry that last changed it: the database
+    was edited outside signerd. The daemon refuses to act on the row; ``signerd audit
+    --verify`` lists every such row."""
+
+    code = ErrorCode.STORE_TAMPERED
 
 
 def error_classes() -> list[type[SignerdError]]:

@@ -1,8 +1,11 @@
-"""The device worker: one device operation at a time, in its own thread, first come first served.
+"""The device worker: one device operation at a time, in its own thread, fairly shared.
 
-Everything else in the daemon stays on the event loop, so other clients keep being served
-while the person looks at the device. A job that waits too long for the person is cancelled
-on the device; a job whose client went away is withdrawn from the queue or cancelled.
+Requests wait for their turn in one queue per owner (the requesting peer: uid and pid), and
+turns go round the owners in order: an agent with several requests waiting does not hold
+up another agent's first one. Everything else in the daemon stays on the event loop, so other
+clients keep being served while the person looks at the device. A job that waits too long
+for the person is cancelled on the device; a job whose client went away is withdrawn from the
+queue or cancelled.
 The signer is opened lazily and dropped when its link breaks, so an unplugged device or a
 restarted emulator is picked up again by the next job without restarting the daemon.
 """
@@ -13,7 +16,8 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from signerd.devices import DeviceInfo, Signer, open_signer
@@ -43,6 +47,54 @@ class _Vanished(Exception):
     """The device stopped answering liveness checks during an operation."""
 
 
+class _Turns:
+    """Whose job goes to the device next: round robin over owners, first come first served
+    within one owner. Used on the event loop only."""
+
+    def __init__(self) -> None:
+        # Owners in turn order (a dict keeps insertion order); each with its waiting jobs.
+        self._waiting: dict[Hashable, deque[asyncio.Future[None]]] = {}
+        self._busy = False
+        self._current: Hashable = None  # whose job has the device
+
+    async def acquire(self, owner: Hashable, timeout: float | None) -> None:
+        """Wait for this owner's turn; TimeoutError after ``timeout`` seconds."""
+        if not self._busy and not self._waiting:
+            self._busy, self._current = True, owner
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(owner, deque()).append(turn)
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), timeout)
+        except BaseException:
+            if turn.done():
+                self.release()  # handed the turn just as it gave up: pass it on
+            else:
+                turn.cancel()
+                queue = self._waiting.get(owner)
+                if queue is not None and turn in queue:
+                    queue.remove(turn)
+                    if not queue:
+                        del self._waiting[owner]
+            raise
+
+    def release(self) -> None:
+        """End the current turn and hand the next one to the owner whose turn it is."""
+        if self._current in self._waiting:  # the owner just served goes to the back
+            self._waiting[self._current] = self._waiting.pop(self._current)
+        while self._waiting:
+            owner = next(iter(self._waiting))
+            queue = self._waiting.pop(owner)
+            turn = queue.popleft()
+            if queue:
+                self._waiting[owner] = queue
+            if not turn.done():
+                turn.set_result(None)
+                self._current = owner
+                return
+        self._busy = False
+
+
 class DeviceWorker:
     """Serialises operations on one device path; safe to use from one event loop."""
 
@@ -57,6 +109,7 @@ class DeviceWorker:
         self._allow_blind = allow_blind_signing
         self._open = opener  # open_signer; tests hand in a FakeSigner's
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
+        self._turns = _Turns()
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
         self._pending = 0
@@ -171,8 +224,10 @@ class DeviceWorker:
         queue_timeout: float | None = None,
         on_start: Callable[[], object] | None = None,
         counted: bool = True,
+        owner: Hashable = None,
     ) -> T:
-        """Run ``op(signer)`` in the worker thread once every earlier job is done.
+        """Run ``op(signer)`` in the worker thread when it is ``owner``'s turn (round robin
+        over the owners with jobs waiting; None is the daemon's own questions).
 
         ``on_start`` is called on the event loop when the device starts the job. ``timeout``
         counts from then; when it runs out the operation is cancelled on the device and
@@ -182,43 +237,64 @@ class DeviceWorker:
         (requests for the person do; quick questions to the device do not).
         """
         loop = asyncio.get_running_loop()
-        started = asyncio.Event()
+        queue_deadline = None if queue_timeout is None else loop.time() + queue_timeout
         self._pending += counted
         try:
-            job = self._executor.submit(
-                self._call, op, lambda: loop.call_soon_threadsafe(started.set)
-            )
             try:
-                await asyncio.wait_for(started.wait(), queue_timeout)
+                await self._turns.acquire(owner, queue_timeout)
             except TimeoutError:
-                if job.cancel():
-                    raise QueueTimeout(
-                        f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
-                    ) from None
-            except asyncio.CancelledError:
-                if job.cancel():
-                    raise
-                await self._abort(job)
-                raise
-            if on_start is not None:
-                on_start()
+                raise QueueTimeout(
+                    f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
+                ) from None
             try:
-                return await self._watch(job, timeout)
-            except TimeoutError:
-                await self._abort(job)
-                raise ApprovalTimeout(
-                    f"no answer on the device within {timeout:.0f} s; the request was cancelled"
-                ) from None
-            except _Vanished:
-                await self._abort(job)
-                raise DeviceUnavailable(
-                    f"the device at {self.path} stopped answering (unplugged or emulator stopped)"
-                ) from None
-            except asyncio.CancelledError:
-                await self._abort(job)
-                raise
+                return await self._run_turn(op, timeout, queue_timeout, queue_deadline, on_start)
+            finally:
+                self._turns.release()
         finally:
             self._pending -= counted
+
+    async def _run_turn(
+        self,
+        op: Callable[[Signer], T],
+        timeout: float | None,
+        queue_timeout: float | None,
+        queue_deadline: float | None,
+        on_start: Callable[[], object] | None,
+    ) -> T:
+        """The job, on its turn: the device is free, unless an aborted job is still stuck on
+        it (the queue deadline still applies)."""
+        loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+        job = self._executor.submit(self._call, op, lambda: loop.call_soon_threadsafe(started.set))
+        try:
+            await asyncio.wait_for(started.wait(), _remaining(queue_deadline, loop))
+        except TimeoutError:
+            if job.cancel():
+                raise QueueTimeout(
+                    f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
+                ) from None
+        except asyncio.CancelledError:
+            if job.cancel():
+                raise
+            await self._abort(job)
+            raise
+        if on_start is not None:
+            on_start()
+        try:
+            return await self._watch(job, timeout)
+        except TimeoutError:
+            await self._abort(job)
+            raise ApprovalTimeout(
+                f"no answer on the device within {timeout:.0f} s; the request was cancelled"
+            ) from None
+        except _Vanished:
+            await self._abort(job)
+            raise DeviceUnavailable(
+                f"the device at {self.path} stopped answering (unplugged or emulator stopped)"
+            ) from None
+        except asyncio.CancelledError:
+            await self._abort(job)
+            raise
 
     async def _watch(self, job: concurrent.futures.Future[T], timeout: float | None) -> T:
         """The job's result; TimeoutError after ``timeout``; _Vanished if the device went away.
@@ -277,3 +353,7 @@ def _swap_unnoticed(path: str) -> bool:
         return not find_by_path(path).usb
     except SignerdError:
         return True  # not a path the registry knows (an injected test signer): check it
+
+
+def _remaining(deadline: float | None, loop: asyncio.AbstractEventLoop) -> float | None:
+    return None if deadline is None else max(deadline - loop.time(), 0.0)

@@ -29,7 +29,7 @@ async def request_grant(
     def progress(message: str) -> None:  # called from the device thread
         loop.call_soon_threadsafe(ctx.progress, message)
 
-    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+    async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals) as trail:
         issued = await daemon.grants.request(
             params.request,
             generate=params.generate,
@@ -49,9 +49,10 @@ async def request_grant(
 
 @API.method("signerd_listGrants", ListGrantsParams)
 async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams) -> dict[str, Any]:
-    before = _stored(daemon, params.before) if params.before is not None else None
+    before = _stored(daemon, ctx, params.before) if params.before is not None else None
     now = time.time()
     grants = daemon.store.list_grants(
+        peer_uid=_owner_filter(daemon, ctx),
         session_key=params.session_key,
         status=params.status,
         now=now,
@@ -67,7 +68,7 @@ async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams
 
 @API.method("signerd_getGrant", GrantIdParams)
 async def get_grant(daemon: Daemon, ctx: CallContext, params: GrantIdParams) -> dict[str, Any]:
-    grant = _stored(daemon, params.id)
+    grant = _stored(daemon, ctx, params.id)
     return {**grant_overview(grant, time.time()), "grant": grant.document}
 
 
@@ -75,7 +76,7 @@ async def get_grant(daemon: Daemon, ctx: CallContext, params: GrantIdParams) -> 
 async def revoke_grant(
     daemon: Daemon, ctx: CallContext, params: RevokeGrantParams
 ) -> dict[str, Any]:
-    grant = _stored(daemon, params.id)
+    grant = _stored(daemon, ctx, params.id)
     if grant.revoked_at is None and grant.status(time.time()) == "expired":
         raise GrantExpired(f"grant {grant.id} has already expired")
     revoked = await asyncio.to_thread(
@@ -86,8 +87,13 @@ async def revoke_grant(
 
 @API.method("signerd_verifyGrant", VerifyGrantParams)
 async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) -> dict[str, Any]:
-    check = verify_grant(
-        params.grant, expected_signer=params.signer, expected_chain_id=params.chain_id
+    # Recovering a signature over typed data costs milliseconds of CPU: in a worker thread, so
+    # a flood of verifications never holds up the event loop (status, cancels, other peers).
+    check = await asyncio.to_thread(
+        verify_grant,
+        params.grant,
+        expected_signer=params.signer,
+        expected_chain_id=params.chain_id,
     )
     result: dict[str, Any] = {
         "valid": check.valid,
@@ -104,9 +110,17 @@ async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) ->
     return result
 
 
-def _stored(daemon: Daemon, grant_id: str) -> StoredGrant:
+def _owner_filter(daemon: Daemon, ctx: CallContext) -> int | None:
+    """The uid whose grants the caller may see; None (every uid's) for an admin uid."""
+    return None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
+
+
+def _stored(daemon: Daemon, ctx: CallContext, grant_id: str) -> StoredGrant:
+    """The grant, if the caller may see it. Another uid's grant is answered as unknown, so a
+    caller cannot even learn that it exists."""
     grant = daemon.store.get_grant(grant_id)
-    if grant is None:
+    owner = _owner_filter(daemon, ctx)
+    if grant is None or (owner is not None and grant.peer_uid != owner):
         raise GrantNotFound(f"no grant {grant_id}")
     return grant
 

@@ -86,7 +86,8 @@ def audit_report(report: AuditReport) -> str:
     """The verdict on the audit chain: its length and head, or the first broken row."""
     if report.ok:
         return f"audit chain OK: {report.count} entries, head {report.head}"
-    return f"audit chain BROKEN at seq {report.bad_seq}: {report.reason}"
+    where = "" if report.bad_seq is None else f" at seq {report.bad_seq}"
+    return f"audit chain BROKEN{where}: {report.reason}"
 
 
 def device_line(found: FoundDevice) -> str:

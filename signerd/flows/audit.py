@@ -8,6 +8,14 @@ successful flow hands its steps to the store write that records its result (a gr
 
 Steps were never synced on their own (a crash lost them just the same), so keeping them in
 memory until the outcome changes no guarantee and saves a write and a thread hop per request.
+
+Refusals (requests refused before the device: policy, invalid, duplicate) are coalesced, so a
+peer flooding refused requests cannot make the daemon write and sync one row each: the first
+refusal of a kind from a peer is written as usual and opens a COALESCE_WINDOW; the same
+refusals from the same peer inside it are counted and written as one entry whose detail
+carries ``count`` (the number of requests it accounts for) when the window closes. Every
+request still has exactly one outcome accounted for; a crash can lose at most one window's
+count.
 """
 
 from __future__ import annotations
@@ -17,10 +25,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from signerd import errors
 from signerd.store import Store
+from signerd.store.values import canonical_json
 
 LOG = logging.getLogger(__name__)
 
@@ -45,6 +55,11 @@ _OUTCOMES: tuple[tuple[type[errors.SignerdError], str], ...] = (
     (errors.GrantExpired, "spend_refused"),
     (errors.DeviceError, "device_error"),
 )
+
+
+# Outcomes of requests that never reached the device: coalesced per peer and kind.
+COALESCED: Final = frozenset({"policy_refused", "invalid", "duplicate"})
+COALESCE_WINDOW: Final = 1.0  # seconds
 
 
 def outcome_of(exc: BaseException) -> str:
@@ -76,12 +91,71 @@ class AuditTrail:
         return steps
 
 
+@dataclass
+class _Window:
+    """Refusals of one kind from one peer counted since the window opened."""
+
+    peer: JSONDict
+    outcome: str
+    count: int = 0
+    reason: JSONDict | None = None
+
+
+class RefusalLog:
+    """Coalesces refusals per (peer, kind) over COALESCE_WINDOW (see the module docstring).
+
+    Used on the event loop; ``flush`` writes what is still counted (at shutdown).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._open: dict[tuple[str, str], tuple[_Window, asyncio.TimerHandle]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def record(self, trail: AuditTrail, outcome: str, detail: JSONDict | None) -> None:
+        """Account for one refused request: written now, or counted in the open window."""
+        key = (canonical_json(trail.peer), outcome)
+        opened = self._open.get(key)
+        if opened is not None:
+            window = opened[0]
+            window.count += 1
+            window.reason = detail
+            trail.take_steps()  # accounted for by the window's count
+            return
+        timer = asyncio.get_running_loop().call_later(COALESCE_WINDOW, self._close, key)
+        self._open[key] = (_Window(trail.peer, outcome), timer)
+        await _write(self._store, trail, outcome, detail)
+
+    def _close(self, key: tuple[str, str]) -> None:
+        window, timer = self._open.pop(key)
+        timer.cancel()
+        if window.count:
+            task = asyncio.create_task(self._write_count(window))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _write_count(self, window: _Window) -> None:
+        detail = {**(window.reason or {}), "count": window.count}
+        entries = [(window.outcome, detail)]
+        await asyncio.to_thread(self._store.append_audit_entries, entries, peer=window.peer)
+
+    async def flush(self) -> None:
+        """Close every window now and wait until their counts are written."""
+        for key in list(self._open):
+            self._close(key)
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+
 @asynccontextmanager
-async def audited(store: Store, peer: JSONDict) -> AsyncIterator[AuditTrail]:
+async def audited(
+    store: Store, peer: JSONDict, refusals: RefusalLog | None = None
+) -> AsyncIterator[AuditTrail]:
     """Run a request inside a trail; on the way out its one outcome is written durably.
 
     A flow that succeeds must end the trail itself (``take_steps`` into its result's write);
-    one that fails gets the outcome its error class names (``outcome_of``).
+    one that fails gets the outcome its error class names (``outcome_of``). With
+    ``refusals``, a refusal's outcome goes through it (coalesced per peer and kind).
     """
     trail = AuditTrail(peer)
     try:
@@ -89,7 +163,11 @@ async def audited(store: Store, peer: JSONDict) -> AsyncIterator[AuditTrail]:
     except BaseException as exc:
         if not trail.finished:
             detail = {"reason": str(exc)[:300]} if str(exc) else None
-            await _write(store, trail, outcome_of(exc), detail)
+            outcome = outcome_of(exc)
+            if refusals is not None and outcome in COALESCED:
+                await refusals.record(trail, outcome, detail)
+            else:
+                await _write(store, trail, outcome, detail)
         raise
     if not trail.finished:
         await _write(store, trail, "completed", None)

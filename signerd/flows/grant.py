@@ -24,7 +24,7 @@ from signerd.config import Config, Policy
 from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
 from signerd.devices.discovery import resolve_device
 from signerd.errors import DeviceMismatch, GrantExists, TooManyPending, ValidationError
-from signerd.flows.audit import AuditTrail
+from signerd.flows.audit import AuditTrail, RefusalLog
 from signerd.flows.held_keys import HeldKeys
 from signerd.grants import (
     GrantRequest,
@@ -121,7 +121,8 @@ class GrantFlow:
         self.worker = worker
         self.store = store
         self.keys = keys if keys is not None else HeldKeys(config, worker, store)
-        self._pending_by_uid: Counter[int] = Counter()
+        self._pending_by_peer: Counter[tuple[int, int]] = Counter()
+        self.refusals = RefusalLog(store)  # the audit of refused requests, coalesced
         self._in_flight: set[str] = set()  # ids of grants waiting for the device
 
     async def request(
@@ -145,13 +146,15 @@ class GrantFlow:
         trail.step("request_received", _request_detail(request))
         request = request.named_by(self.config.tokens)
         check_policy(request, self.config.policy)
-        if self._pending_by_uid[peer.uid] >= self.config.max_pending_per_peer:
+        # Per peer (uid and pid): one agent's full quota leaves another agent of its uid room.
+        owner = (peer.uid, peer.pid)
+        if self._pending_by_peer[owner] >= self.config.max_pending_per_peer:
             raise TooManyPending(
-                f"uid {peer.uid} already has {self.config.max_pending_per_peer} "
+                f"uid {peer.uid} pid {peer.pid} already has {self.config.max_pending_per_peer} "
                 "requests waiting for the device"
             )
         # Counted before the first await, so that concurrent requests cannot all pass the check.
-        self._pending_by_uid[peer.uid] += 1
+        self._pending_by_peer[owner] += 1
         try:
             if held_key is not None:
                 # The key can be sealed only with the device's secret: the person unlocks
@@ -162,7 +165,7 @@ class GrantFlow:
                 # Stored before the grant: a key without a grant is inert, never the reverse.
                 await self.keys.hold(held_key)
         finally:
-            self._pending_by_uid[peer.uid] -= 1
+            self._pending_by_peer[owner] -= 1
         info = self.worker.info
         stored = StoredGrant.from_document(
             document,
@@ -211,6 +214,7 @@ class GrantFlow:
                 sign,
                 timeout=self.config.approval_timeout,
                 queue_timeout=self.config.queue_timeout,
+                owner=(peer.uid, peer.pid),
                 on_start=lambda: trail.step(
                     "shown_on_device", {"summary": summary, "device": self.worker.path}
                 ),

@@ -11,6 +11,7 @@ in-flight requests cancelled (on the device too, through the worker).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
@@ -107,6 +108,7 @@ class RpcServer:
         self.socket_path = config.socket_path
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
+        self._per_uid: collections.Counter[int] = collections.Counter()
         self.large_messages = 0  # messages over LARGE_MESSAGE_BYTES being received or answered
 
     async def start(self) -> None:
@@ -170,12 +172,13 @@ class RpcServer:
             error: SignerdError = UnauthorizedPeer(f"uid {peer.uid} is not served here")
             await _send_and_close(writer, protocol.error_message(None, error))
             return
-        if len(self._connections) >= self.config.max_connections:
-            error = TooManyConnections("too many connections; try again later")
-            await _send_and_close(writer, protocol.error_message(None, error))
+        refusal = self._connection_refusal(peer.uid)
+        if refusal is not None:
+            await _send_and_close(writer, protocol.error_message(None, refusal))
             return
         conn = Connection(peer, writer)
         self._connections.add(conn)
+        self._per_uid[peer.uid] += 1
         LOG.debug("connection from uid %d pid %d", peer.uid, peer.pid)
         try:
             await self._read_loop(conn, reader)
@@ -187,9 +190,25 @@ class RpcServer:
                 await asyncio.gather(*conn.tasks, return_exceptions=True)
             conn.closed = True
             self._connections.discard(conn)
+            self._per_uid[peer.uid] -= 1
+            if not self._per_uid[peer.uid]:
+                del self._per_uid[peer.uid]
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _connection_refusal(self, uid: int) -> SignerdError | None:
+        """TooManyConnections when the daemon, or this uid, is at its cap: the per-uid cap
+        keeps one agent's idle connections from locking every other uid out."""
+        if len(self._connections) >= self.config.max_connections:
+            return TooManyConnections("too many connections; try again later")
+        if self._per_uid[uid] >= self.config.max_connections_per_uid:
+            return TooManyConnections(
+                f"uid {uid} already has {self._per_uid[uid]} connections open"
+                " (max_connections_per_uid); close some and try again",
+                {"uid": uid, "limit": self.config.max_connections_per_uid},
+            )
+        return None
 
     async def _read_loop(self, conn: Connection, reader: asyncio.StreamReader) -> None:
         buffer = bytearray()

@@ -23,12 +23,11 @@ from types import TracebackType
 from signerd.errors import GrantExists, StoreError
 from signerd.store.audit import (
     AUDIT_EVENTS,
-    AuditEntry,
     AuditEvent,
     AuditMixin,
     AuditReport,
-    audit_hash,
 )
+from signerd.store.chain import AuditEntry, audit_hash
 from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_data_dir
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
 from signerd.store.keys import KeysMixin, KeystoreRecord

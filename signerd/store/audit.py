@@ -12,7 +12,9 @@ only moves forward by one entry). ``verify_audit`` walks the chain and detects:
 - a deleted row (a gap in seq) and an inserted or re-numbered row (a broken ``prev_hash`` link
   or a seq out of order);
 - a truncated tail or rows appended behind the head's back (the chain and ``audit_head``
-  disagree).
+  disagree);
+- a grant or spend row that is not as the chain last recorded it (edited, deleted, or added
+  without an entry): see signerd/store/rows.py.
 
 What it cannot detect: someone with write access to the file who rewrites the whole chain
 from the first changed row onwards and updates ``audit_head`` to match (or deletes the tail
@@ -24,18 +26,19 @@ earlier entry changes every later hash.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from signerd.errors import ValidationError
+from signerd.store.chain import AuditEntry, append_entry, audit_hash
 from signerd.store.db import Database
+from signerd.store.rows import reconcile
 from signerd.store.schema import GENESIS_HASH
-from signerd.store.values import JSONDict, canonical_json, check_page, json_object
+from signerd.store.values import JSONDict, check_page, json_object
 
 AuditEvent = Literal[
     "request_received",
@@ -56,35 +59,9 @@ AuditEvent = Literal[
     "spend_committed",
     "spend_released",
     "spend_refused",
+    "sealed",
 ]
 AUDIT_EVENTS: Final[frozenset[str]] = frozenset(get_args(AuditEvent))
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One row of the audit chain."""
-
-    seq: int
-    ts: float
-    event: str
-    grant_id: str | None
-    peer: JSONDict | None
-    detail: JSONDict | None
-    prev_hash: str
-    hash: str
-
-    def to_json(self) -> JSONDict:
-        """The entry as a JSON object, with everything needed to recompute its hash."""
-        return {
-            "seq": self.seq,
-            "ts": self.ts,
-            "event": self.event,
-            "grant_id": self.grant_id,
-            "peer": self.peer,
-            "detail": self.detail,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
 
 
 @dataclass(frozen=True)
@@ -96,60 +73,8 @@ class AuditReport:
     head: str
     bad_seq: int | None = None
     reason: str | None = None
-
-
-def audit_hash(
-    prev_hash: str,
-    *,
-    seq: int,
-    ts: float,
-    event: str,
-    grant_id: str | None,
-    peer: JSONDict | None,
-    detail: JSONDict | None,
-) -> str:
-    """The chain hash of one entry (hex), so that an exported log can be checked without signerd."""
-    body = {
-        "seq": seq,
-        "ts": ts,
-        "event": event,
-        "grant_id": grant_id,
-        "peer": peer,
-        "detail": detail,
-    }
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(body).encode()).hexdigest()
-
-
-def append_entry(
-    conn: sqlite3.Connection,
-    event: str,
-    grant_id: str | None,
-    peer: JSONDict | None,
-    detail: JSONDict | None,
-) -> AuditEntry:
-    """Append inside the caller's write transaction; peer/detail already normalised."""
-    head_seq, head_hash = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
-    seq = head_seq + 1
-    ts = time.time()
-    digest = audit_hash(
-        head_hash, seq=seq, ts=ts, event=event, grant_id=grant_id, peer=peer, detail=detail
-    )
-    conn.execute(
-        "INSERT INTO audit (seq, ts, event, grant_id, peer, detail, prev_hash, hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            ts,
-            event,
-            grant_id,
-            canonical_json(peer),
-            canonical_json(detail),
-            head_hash,
-            digest,
-        ),
-    )
-    conn.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
-    return AuditEntry(seq, ts, event, grant_id, peer, detail, head_hash, digest)
+    # Every grant or spend row that disagrees with the chain (signerd/store/rows.py).
+    problems: tuple[str, ...] = ()
 
 
 AuditStep = tuple[str, JSONDict | None]
@@ -222,36 +147,57 @@ class AuditMixin:
         return [_entry_from_row(row) for row in rows]
 
     def verify_audit(self) -> AuditReport:
-        """Walk the whole chain and compare its end with ``audit_head``; the first problem wins."""
+        """Walk the whole chain and compare its end with ``audit_head``, then reconcile the
+        grants and spends with the row hashes the chain recorded; the first problem wins."""
         with self._db.read() as conn:
-            head = conn.execute("SELECT seq, hash FROM audit_head").fetchall()
-            count = 0
-            expected_seq, prev = 1, GENESIS_HASH
-            for row in conn.execute("SELECT * FROM audit ORDER BY seq"):
-                bad = _check_entry(row, expected_seq, prev)
-                if bad is not None:
-                    return AuditReport(False, count, prev, bad[0], bad[1])
-                count += 1
-                expected_seq, prev = row["seq"] + 1, row["hash"]
-        last_seq = expected_seq - 1
-        if len(head) != 1:
-            return AuditReport(False, count, prev, None, "the audit head record is missing")
-        head_seq, head_hash = head[0]
-        if last_seq < head_seq:
-            return AuditReport(
-                False,
-                count,
-                prev,
-                last_seq + 1,
-                f"entries {last_seq + 1}..{head_seq} are missing: the log was truncated",
+            report = _walk_chain(conn)
+            if not report.ok:
+                return report
+            problems = reconcile(
+                conn.execute("SELECT seq, event, grant_id, detail FROM audit ORDER BY seq"), conn
             )
-        if last_seq > head_seq:
-            return AuditReport(
-                False, count, prev, head_seq + 1, f"entries after seq {head_seq} bypassed the head"
-            )
-        if head_hash != prev:
-            return AuditReport(False, count, prev, head_seq, "the head hash does not match the log")
-        return AuditReport(True, count, prev)
+        if not problems:
+            return report
+        bad_seq, first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return dataclasses.replace(
+            report,
+            ok=False,
+            bad_seq=bad_seq,
+            reason=first + more,
+            problems=tuple(problem for _, problem in problems),
+        )
+
+
+def _walk_chain(conn: sqlite3.Connection) -> AuditReport:
+    head = conn.execute("SELECT seq, hash FROM audit_head").fetchall()
+    count = 0
+    expected_seq, prev = 1, GENESIS_HASH
+    for row in conn.execute("SELECT * FROM audit ORDER BY seq"):
+        bad = _check_entry(row, expected_seq, prev)
+        if bad is not None:
+            return AuditReport(False, count, prev, bad[0], bad[1])
+        count += 1
+        expected_seq, prev = row["seq"] + 1, row["hash"]
+    last_seq = expected_seq - 1
+    if len(head) != 1:
+        return AuditReport(False, count, prev, None, "the audit head record is missing")
+    head_seq, head_hash = head[0]
+    if last_seq < head_seq:
+        return AuditReport(
+            False,
+            count,
+            prev,
+            last_seq + 1,
+            f"entries {last_seq + 1}..{head_seq} are missing: the log was truncated",
+        )
+    if last_seq > head_seq:
+        return AuditReport(
+            False, count, prev, head_seq + 1, f"entries after seq {head_seq} bypassed the head"
+        )
+    if head_hash != prev:
+        return AuditReport(False, count, prev, head_seq, "the head hash does not match the log")
+    return AuditReport(True, count, prev)
 
 
 def _check_entry(row: sqlite3.Row, expected_seq: int, prev: str) -> tuple[int, str] | None:

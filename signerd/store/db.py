@@ -100,8 +100,11 @@ class Database:
                     f"{len(MIGRATIONS)}: upgrade signerd or use another data directory"
                 )
             for number, steps in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in steps:
-                    conn.execute(statement)
+                for step in steps:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 conn.execute(f"PRAGMA user_version={number}")
                 log.info("%s: migrated schema to version %d", self.path, number)
 

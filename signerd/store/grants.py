@@ -7,6 +7,7 @@ signature, and one carrying a key-like field is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from signerd.errors import GrantExists, GrantNotFound, GrantRevoked, ValidationError
-from signerd.store.audit import AuditStep, append_entry, check_steps
+from signerd.store.audit import AuditStep, check_steps
+from signerd.store.chain import append_entry
 from signerd.store.db import Database
+from signerd.store.rows import GRANT_COLUMNS, GRANT_SEAL_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
     UINT64_LIMIT,
@@ -34,6 +37,11 @@ from signerd.store.values import (
 GrantStatus = Literal["active", "revoked", "expired", "pending"]
 GRANT_STATUSES: Final[frozenset[str]] = frozenset(get_args(GrantStatus))
 _GRANT_ID_RE: Final = re.compile(r"0x[0-9a-f]{64}")
+_SELECT: Final = f"SELECT grants.*, {GRANT_SEAL_COLUMNS} FROM grants"
+_INSERT: Final = (
+    f"INSERT INTO grants ({', '.join(GRANT_COLUMNS)}, audit_seq)"
+    f" VALUES ({', '.join('?' * (len(GRANT_COLUMNS) + 1))})"
+)
 
 
 @dataclass(frozen=True)
@@ -133,29 +141,26 @@ class GrantsMixin:
             for event, detail in checked_steps:
                 append_entry(conn, event, None, json_object("peer", peer), detail)
             for grant, values, row_peer, detail in rows:
+                # The entry records the row's hash, and the row the entry's seq (rows.py).
+                sealed = {**(detail or {}), "row_hash": row_hash("grants", values)}
+                entry = append_entry(conn, "approved", grant.id, row_peer, sealed)
                 try:
-                    conn.execute(
-                        "INSERT INTO grants (id, account, session_key, chain_id, agent,"
-                        " valid_after, valid_until, nonce, document, device, peer_uid,"
-                        " created_at, revoked_at, revoke_reason)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        values,
-                    )
+                    conn.execute(_INSERT, [*values.values(), entry.seq])
                 except sqlite3.IntegrityError as exc:
                     if conn.execute("SELECT 1 FROM grants WHERE id = ?", (grant.id,)).fetchone():
                         raise GrantExists(f"grant {grant.id} is already stored") from exc
                     raise
-                append_entry(conn, "approved", grant.id, row_peer, detail)
 
     def get_grant(self, grant_id: str) -> StoredGrant | None:
         """The grant with that id, or None."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+            row = conn.execute(f"{_SELECT} WHERE id = ?", (grant_id,)).fetchone()
         return None if row is None else _grant_from_row(row)
 
     def list_grants(
         self,
         *,
+        peer_uid: int | None = None,
         session_key: str | None = None,
         status: GrantStatus | None = None,
         now: float | None = None,
@@ -168,12 +173,16 @@ class GrantsMixin:
         Keyset pagination: pass the last grant's ``created_at`` as ``before_created`` (and its
         ``id`` as ``before_id``, so grants created in the same instant are neither skipped nor
         repeated) to get the next page. ``status`` is judged at ``now`` (default: the clock).
+        ``peer_uid``: only the grants that uid requested (None: every uid's).
         """
         check_page(limit)
         if before_id is not None and before_created is None:
             raise ValidationError("before_id", "needs before_created")
         clauses: list[str] = []
         params: list[Any] = []
+        if peer_uid is not None:
+            clauses.append("peer_uid = ?")
+            params.append(peer_uid)
         if session_key is not None:
             clauses.append("session_key = ?")
             params.append(session_key)
@@ -190,7 +199,7 @@ class GrantsMixin:
             clauses.append("created_at < ?")
             params.append(before_created)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = f"SELECT * FROM grants {where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        query = f"{_SELECT} {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._db.read() as conn:
             rows = conn.execute(query, [*params, limit]).fetchall()
         return [_grant_from_row(row) for row in rows]
@@ -204,19 +213,21 @@ class GrantsMixin:
             grant = load_grant(conn, grant_id)
             if grant.revoked_at is not None:
                 raise GrantRevoked(f"grant {grant_id} was already revoked")
-            revoked_at = time.time()
-            conn.execute(
-                "UPDATE grants SET revoked_at = ?, revoke_reason = ? WHERE id = ?",
-                (revoked_at, reason, grant_id),
-            )
+            revoked = dataclasses.replace(grant, revoked_at=time.time(), revoke_reason=reason)
+            values = _grant_values(revoked)
             peer = None if peer_uid is None else {"uid": peer_uid}
-            append_entry(conn, "revoked", grant_id, peer, {"reason": reason})
+            detail = {"reason": reason, "row_hash": row_hash("grants", values)}
+            entry = append_entry(conn, "revoked", grant_id, peer, detail)
+            conn.execute(
+                "UPDATE grants SET revoked_at = ?, revoke_reason = ?, audit_seq = ? WHERE id = ?",
+                (revoked.revoked_at, reason, entry.seq, grant_id),
+            )
             return load_grant(conn, grant_id)
 
 
 def load_grant(conn: sqlite3.Connection, grant_id: str) -> StoredGrant:
     """The grant inside the caller's transaction; GrantNotFound for an unknown id."""
-    row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE id = ?", (grant_id,)).fetchone()
     if row is None:
         raise GrantNotFound(f"no grant {grant_id}")
     return _grant_from_row(row)
@@ -224,7 +235,7 @@ def load_grant(conn: sqlite3.Connection, grant_id: str) -> StoredGrant:
 
 def _grant_row(
     grant: StoredGrant, audit_detail: JSONDict | None, peer: JSONDict | None
-) -> tuple[StoredGrant, tuple[Any, ...], JSONDict | None, JSONDict | None]:
+) -> tuple[StoredGrant, dict[str, Any], JSONDict | None, JSONDict | None]:
     """The checked grants-table values of a grant, and its audit entry's peer and detail."""
     _validate_grant(grant)
     document = json_object("document", grant.document)
@@ -242,23 +253,28 @@ def _grant_row(
     )
     if peer is None and grant.peer_uid is not None:
         peer = {"uid": grant.peer_uid}
-    values = (
-        grant.id,
-        grant.account,
-        grant.session_key,
-        grant.chain_id,
-        grant.agent,
-        u64_text(grant.valid_after),
-        u64_text(grant.valid_until),
-        str(grant.nonce),
-        canonical_json(document),
-        grant.device,
-        grant.peer_uid,
-        grant.created_at,
-        grant.revoked_at,
-        grant.revoke_reason,
-    )
+    values = _grant_values(dataclasses.replace(grant, document=document or {}))
     return grant, values, json_object("peer", peer), detail
+
+
+def _grant_values(grant: StoredGrant) -> dict[str, Any]:
+    """The grants-table columns of a grant (GRANT_COLUMNS, in order), as stored."""
+    return {
+        "id": grant.id,
+        "account": grant.account,
+        "session_key": grant.session_key,
+        "chain_id": grant.chain_id,
+        "agent": grant.agent,
+        "valid_after": u64_text(grant.valid_after),
+        "valid_until": u64_text(grant.valid_until),
+        "nonce": str(grant.nonce),
+        "document": canonical_json(grant.document),
+        "device": grant.device,
+        "peer_uid": grant.peer_uid,
+        "created_at": grant.created_at,
+        "revoked_at": grant.revoked_at,
+        "revoke_reason": grant.revoke_reason,
+    }
 
 
 def _validate_grant(grant: StoredGrant) -> None:
@@ -273,6 +289,8 @@ def _validate_grant(grant: StoredGrant) -> None:
 
 
 def _grant_from_row(row: sqlite3.Row) -> StoredGrant:
+    """The grant of a row read with its seal columns; StoreTampered if it was edited."""
+    check_sealed("grants", row)
     return StoredGrant(
         id=row["id"],
         account=row["account"],

@@ -1,12 +1,20 @@
 """The schema as migration steps: entry i moves a database from version i to i + 1.
 
-Statements, not scripts: sqlite3's executescript() commits first, which would break the
-one-transaction guarantee of a migration. Never edit a released step; append a new one.
+Statements (or functions), not scripts: sqlite3's executescript() commits first, which would
+break the one-transaction guarantee of a migration. Never edit a released step; append a new one.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from typing import Final
+
+from signerd.store.chain import append_entry
+from signerd.store.rows import row_hash
+
+Step = str | Callable[[sqlite3.Connection], None]
+"""A statement, or a function for what SQL alone cannot do (hashing rows)."""
 
 GENESIS_HASH: Final = "00" * 32
 """The ``prev_hash`` of the first audit entry: the head of an empty chain."""
@@ -82,6 +90,15 @@ _V1_GRANTS_AND_AUDIT: Final = (
        BEGIN SELECT RAISE(ABORT, 'audit head cannot be deleted'); END""",
 )
 
+_SETTLE_ONCE: Final = """CREATE TRIGGER spends_settle_once BEFORE UPDATE ON spends
+       WHEN OLD.status IS NOT 'reserved'
+         OR NEW.status NOT IN ('committed', 'released')
+         OR NEW.seq IS NOT OLD.seq OR NEW.key IS NOT OLD.key
+         OR NEW.grant_id IS NOT OLD.grant_id OR NEW.token IS NOT OLD.token
+         OR NEW.amount IS NOT OLD.amount OR NEW.payee IS NOT OLD.payee
+         OR NEW.content_hash IS NOT OLD.content_hash OR NEW.at IS NOT OLD.at
+       BEGIN SELECT RAISE(ABORT, 'a spend is settled once, from reserved'); END"""
+
 _V2_SPEND_LEDGER: Final = (
     "ALTER TABLE spends RENAME TO spends_v1",
     # One row per payment, keyed by its EIP-3009 nonce (0x + 64 lowercase hex). ``at`` is the
@@ -114,14 +131,7 @@ _V2_SPEND_LEDGER: Final = (
     # stays, released) and only a reservation is settled, once, without changing what it was.
     """CREATE TRIGGER spends_no_delete BEFORE DELETE ON spends
        BEGIN SELECT RAISE(ABORT, 'spends are never deleted'); END""",
-    """CREATE TRIGGER spends_settle_once BEFORE UPDATE ON spends
-       WHEN OLD.status IS NOT 'reserved'
-         OR NEW.status NOT IN ('committed', 'released')
-         OR NEW.seq IS NOT OLD.seq OR NEW.key IS NOT OLD.key
-         OR NEW.grant_id IS NOT OLD.grant_id OR NEW.token IS NOT OLD.token
-         OR NEW.amount IS NOT OLD.amount OR NEW.payee IS NOT OLD.payee
-         OR NEW.content_hash IS NOT OLD.content_hash OR NEW.at IS NOT OLD.at
-       BEGIN SELECT RAISE(ABORT, 'a spend is settled once, from reserved'); END""",
+    _SETTLE_ONCE,
 )
 
 _V3_HELD_KEYS: Final = (
@@ -149,9 +159,40 @@ _V3_HELD_KEYS: Final = (
        BEGIN SELECT RAISE(ABORT, 'a held key is never rewritten'); END""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+
+def seal_existing_rows(conn: sqlite3.Connection) -> None:
+    """Migration step: give every row a "sealed" audit entry with its hash as it stands.
+
+    What was edited before the migration is sealed as it is; from here on, nothing is.
+    """
+    for row in conn.execute("SELECT * FROM grants ORDER BY created_at, id").fetchall():
+        detail = {"table": "grants", "row_hash": row_hash("grants", row)}
+        entry = append_entry(conn, "sealed", row["id"], None, detail)
+        conn.execute("UPDATE grants SET audit_seq = ? WHERE id = ?", (entry.seq, row["id"]))
+    # The ledger's trigger allows only settling a reservation; sealing sets audit_seq alone.
+    conn.execute("DROP TRIGGER spends_settle_once")
+    for row in conn.execute("SELECT * FROM spends ORDER BY seq").fetchall():
+        detail = {"table": "spends", "key": row["key"], "row_hash": row_hash("spends", row)}
+        entry = append_entry(conn, "sealed", row["grant_id"], None, detail)
+        conn.execute("UPDATE spends SET audit_seq = ? WHERE seq = ?", (entry.seq, row["seq"]))
+    conn.execute(_SETTLE_ONCE)
+
+
+_V4_SEALED_ROWS: Final[tuple[Step, ...]] = (
+    # The seq of the audit entry that last changed the row (signerd/store/rows.py).
+    "ALTER TABLE grants ADD COLUMN audit_seq INTEGER",
+    "ALTER TABLE spends ADD COLUMN audit_seq INTEGER",
+    # A read checks that no revocation was recorded after the entry its grant row names.
+    "CREATE INDEX audit_revocations ON audit (grant_id, seq) WHERE event = 'revoked'",
+    # A uid that is not an admin lists only its own grants.
+    "CREATE INDEX grants_peer ON grants (peer_uid, created_at, id)",
+    seal_existing_rows,
+)
+
+MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     _V1_GRANTS_AND_AUDIT,
     _V2_SPEND_LEDGER,
     _V3_HELD_KEYS,
+    _V4_SEALED_ROWS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

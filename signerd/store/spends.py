@@ -37,9 +37,10 @@ from signerd.errors import (
 )
 from signerd.grants.caps import Window, allowances_for, grant_allowances, window_at
 from signerd.grants.request import AllowanceSpec
-from signerd.store.audit import append_entry
+from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import StoredGrant, load_grant
+from signerd.store.rows import SPEND_COLUMNS, SPEND_SEAL_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
     UINT256_LIMIT,
@@ -51,6 +52,8 @@ from signerd.store.values import (
 )
 
 SpendStatus = Literal["reserved", "committed", "released"]
+_SELECT: Final = f"SELECT spends.*, {SPEND_SEAL_COLUMNS} FROM spends"
+_RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
 
 
@@ -153,22 +156,18 @@ class SpendsMixin:
                 )
             for allowance in allowances:
                 _check_fits(_budget_of(conn, grant, allowance, now), amount)
+            row = (key, grant_id, token, str(amount), payee, content_hash, now, "reserved")
+            values = dict(zip(SPEND_COLUMNS, (*row, None, None), strict=True))
+            # The amount as a decimal string: JSON readers outside Python lose precision.
+            detail = {name: values[name] for name in _RESERVED_DETAIL}
+            detail["row_hash"] = row_hash("spends", values)
+            entry = append_entry(conn, "spend_reserved", grant_id, peer, detail)
             # fetchall: the statement runs to its end, so nothing is left pending at COMMIT.
             [(seq,)] = conn.execute(
                 "INSERT INTO spends (key, grant_id, token, amount, payee, content_hash, at,"
-                " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved') RETURNING seq",
-                (key, grant_id, token, str(amount), payee, content_hash, now),
+                " status, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING seq",
+                (key, grant_id, token, str(amount), payee, content_hash, now, entry.seq),
             ).fetchall()
-            detail = {
-                "key": key,
-                "token": token,
-                # uint256 as a decimal string: JSON readers outside Python lose precision.
-                "amount": str(amount),
-                "payee": payee,
-                "content_hash": content_hash,
-                "at": now,
-            }
-            append_entry(conn, "spend_reserved", grant_id, peer, detail)
         return SpendRecord(
             seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
         )
@@ -201,10 +200,8 @@ class SpendsMixin:
                         {"key": key, "status": spend.status},
                     )
                 return spend
-            settled = _settle(conn, spend, "committed", signature_ref)
             detail = {"key": key, "signature_ref": signature_ref}
-            append_entry(conn, "spend_committed", spend.grant_id, peer, detail)
-            return settled
+            return _settle(conn, spend, "committed", signature_ref, peer, detail)
 
     def release_spend(self, key: str, *, peer: JSONDict | None = None) -> SpendRecord:
         """Release a reservation whose signature never left, with a "spend_released" audit
@@ -220,9 +217,7 @@ class SpendsMixin:
             spend = _settleable(conn, key, "released")
             if spend.status == "released":
                 return spend
-            settled = _settle(conn, spend, "released", None)
-            append_entry(conn, "spend_released", spend.grant_id, peer, {"key": key})
-            return settled
+            return _settle(conn, spend, "released", None, peer, {"key": key})
 
     def get_spend(self, key: str) -> SpendRecord | None:
         """The spend with that key (any hex case), or None."""
@@ -262,7 +257,7 @@ class SpendsMixin:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._db.read() as conn:
             rows = conn.execute(
-                f"SELECT * FROM spends {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
+                f"{_SELECT} {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
             ).fetchall()
         return [_spend_from_row(row) for row in rows]
 
@@ -294,13 +289,16 @@ def _budget_of(
     used = {"committed": 0, "reserved": 0}
     # Amounts are uint256 text, summed here: SQLite's SUM would overflow at 2**63. The end
     # is clipped to what SQLite's integers hold; every spend's ``at`` is below it.
+    # Every spend of the window, released ones too: each is checked against the chain, so
+    # a spend edited to "released" (or its amount lowered) is refused, never left uncounted.
     rows = conn.execute(
-        "SELECT status, amount FROM spends WHERE grant_id = ? AND token = ?"
-        " AND at >= ? AND at < ? AND status <> 'released'",
+        f"{_SELECT} WHERE grant_id = ? AND token = ? AND at >= ? AND at < ?",
         (grant.id, allowance.token, window.start, min(window.end, INT64_MAX)),
     )
-    for status, amount in rows:
-        used[status] += int(amount)
+    for row in rows:
+        spend = _spend_from_row(row)
+        if spend.status != "released":
+            used[spend.status] += spend.amount
     remaining = max(allowance.amount - used["committed"] - used["reserved"], 0)
     return AllowanceBudget(
         allowance.token,
@@ -338,7 +336,7 @@ def _content(spend: SpendRecord) -> tuple[str, str, int, str, str]:
 
 
 def _find_spend(conn: sqlite3.Connection, key: str) -> SpendRecord | None:
-    row = conn.execute("SELECT * FROM spends WHERE key = ?", (key,)).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
     return None if row is None else _spend_from_row(row)
 
 
@@ -356,19 +354,31 @@ def _settleable(conn: sqlite3.Connection, key: str, target: SpendStatus) -> Spen
 
 
 def _settle(
-    conn: sqlite3.Connection, spend: SpendRecord, status: SpendStatus, signature_ref: str | None
+    conn: sqlite3.Connection,
+    spend: SpendRecord,
+    status: SpendStatus,
+    signature_ref: str | None,
+    peer: JSONDict | None,
+    detail: JSONDict,
 ) -> SpendRecord:
-    settled_at = time.time()
+    """Settle the spend, with its "spend_<status>" entry recording the row's new hash."""
+    settled = dataclasses.replace(
+        spend, status=status, signature_ref=signature_ref, settled_at=time.time()
+    )
+    values = settled.to_json()
+    sealed = {**detail, "row_hash": row_hash("spends", values)}
+    entry = append_entry(conn, f"spend_{status}", spend.grant_id, peer, sealed)
     conn.execute(
-        "UPDATE spends SET status = ?, signature_ref = ?, settled_at = ? WHERE key = ?",
-        (status, signature_ref, settled_at, spend.key),
+        "UPDATE spends SET status = ?, signature_ref = ?, settled_at = ?, audit_seq = ?"
+        " WHERE key = ?",
+        (status, signature_ref, settled.settled_at, entry.seq, spend.key),
     )
-    return dataclasses.replace(
-        spend, status=status, signature_ref=signature_ref, settled_at=settled_at
-    )
+    return settled
 
 
 def _spend_from_row(row: sqlite3.Row) -> SpendRecord:
+    """The spend of a row read with its seal columns; StoreTampered if it was edited."""
+    check_sealed("spends", row)
     return SpendRecord(
         seq=row["seq"],
         key=row["key"],

@@ -234,7 +234,9 @@ def test_policy_ceiling_refuses_before_the_device(device: EmulatorProcess, tmp_p
                 assert caught.value.code == ErrorCode.POLICY_REFUSED
                 assert words in caught.value.message
         assert "signerd" not in device.screen_text()
-        assert audit_events(daemon.data_dir) == ["request_received", "policy_refused"] * 2
+    # The second refusal came within a second of the first from the same peer: counted, and
+    # written as one entry with its count when its window closed or the daemon stopped.
+    assert audit_events(daemon.data_dir) == ["request_received", "policy_refused", "policy_refused"]
 
 
 def test_device_absent_at_start_is_picked_up_later(family: str, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,6 +19,7 @@ from signerd import store as store_module
 from signerd.errors import StoreError
 from signerd.store import DB_FILENAME, SCHEMA_VERSION, Store, StoredGrant, default_data_dir
 from signerd.store import db as db_module
+from signerd.store.chain import append_entry
 from tests.store.support import DAY, START, raw, spend_grant
 from tests.support import USDC_BASE
 
@@ -77,16 +79,38 @@ def test_version_1_spends_stay_counted_after_the_upgrade(
     with monkeypatch.context() as version_1:
         version_1.setattr(db_module, "MIGRATIONS", db_module.MIGRATIONS[:1])
         with Store.open(data) as old:
-            old.add_grant(grant)
             assert old.schema_version == 1
     conn = raw(tmp_path)
+    # As version 1 stored a grant (its audit entry aside, which this test does not need).
+    conn.execute(
+        "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            grant.id,
+            grant.account,
+            grant.session_key,
+            grant.chain_id,
+            grant.agent,
+            f"{grant.valid_after:020d}",
+            f"{grant.valid_until:020d}",
+            str(grant.nonce),
+            json.dumps(grant.document),
+            grant.device,
+            grant.peer_uid,
+            grant.created_at,
+            None,
+            None,
+        ),
+    )
     conn.execute(
         "INSERT INTO spends (grant_id, token, amount, ts, reference) VALUES (?, ?, ?, ?, ?)",
         (grant.id, USDC_BASE.lower(), "60", START + 0.5, "tx-1"),
     )
     conn.close()
     with Store.open(data) as new:
-        assert new.schema_version == SCHEMA_VERSION
+        assert new.schema_version == SCHEMA_VERSION == 4
+        # Version 4 sealed every row it found: each has its entry, so reads and checks pass.
+        assert [e.event for e in new.audit_entries()] == ["sealed", "sealed"]
+        assert new.get_grant(grant.id) == grant
         [legacy] = new.list_spends()
         assert (legacy.key, legacy.status, legacy.amount, legacy.at, legacy.signature_ref) == (
             "v1:1",
@@ -190,7 +214,7 @@ def test_reads_do_not_wait_for_a_write_in_progress(store: Store) -> None:
 
     def slow_write() -> None:
         with store._db.write() as conn:
-            conn.execute("UPDATE grants SET revoke_reason = 'later' WHERE id = ?", (grant.id,))
+            append_entry(conn, "cancelled", None, None, None)
             inside.set()
             leave.wait(timeout=30)
 
@@ -228,9 +252,7 @@ def test_reads_do_not_wait_for_a_write_in_progress(store: Store) -> None:
     assert reads["verify"].ok and reads["budget"][0].remaining == 100
     assert reads["version"] == SCHEMA_VERSION
     # Both writes landed once the first let go.
-    stored = store.get_grant(grant.id)
-    assert stored is not None and stored.revoke_reason == "later"
-    assert [e.event for e in store.audit_entries()] == ["approved", "request_received"]
+    assert [e.event for e in store.audit_entries()] == ["approved", "cancelled", "request_received"]
 
 
 def test_a_closed_store_refuses_reads_and_writes(tmp_path: Path) -> None:

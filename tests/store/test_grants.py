@@ -149,7 +149,8 @@ def test_revoke(store: Store) -> None:
         ("approved", {"uid": 1000}),
         ("revoked", {"uid": 1000}),
     ]
-    assert entries[1].detail == {"reason": "agent compromised"}
+    assert entries[1].detail is not None
+    assert entries[1].detail["reason"] == "agent compromised"
 
 
 # Many grants in one transaction

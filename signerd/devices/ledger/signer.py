@@ -12,7 +12,9 @@ configuration is read afresh for every signature, so a cached ``info`` never dec
 
 cancel() closes the link so that a blocked exchange fails at once, and the operation raises
 Cancelled. Ledger has no cancel APDU: the device (or Speculos) keeps its review on screen
-until the person answers it; the next operation opens a new link.
+until the person answers it. The signer remembers the answer it is owed, and the next
+operation first consumes it (stale.py): it tells the person to reject the old review, never
+takes its answer for its own, and fails with StaleReview if the screen does not clear.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from signerd.devices.ledger.apdu import (
     status_error,
 )
 from signerd.devices.ledger.eip712 import typed_data_apdus
+from signerd.devices.ledger.stale import OwedReplies
 from signerd.devices.ledger.transport import HidTransport, LinkClosed, Transport, open_transport
 from signerd.devices.registry import find_by_path
 from signerd.errors import (
@@ -48,11 +51,16 @@ from signerd.errors import (
     Cancelled,
     DeviceError,
     DeviceUnavailable,
+    StaleReview,
     ValidationError,
 )
 
 DEFAULT_TIMEOUT = 300.0  # seconds the person has to answer a review
 IO_TIMEOUT = 10.0  # seconds for an APDU that needs no answer from the person
+# Seconds an operation waits for the person to dismiss an abandoned review: a signature
+# request, whose notify tells the person, waits STALE_WAIT; a quick question a moment.
+STALE_WAIT = 60.0
+STALE_WAIT_UNTOLD = 2.0
 
 TOUCH_MODELS = ("Stax", "Flex")
 
@@ -66,7 +74,12 @@ class LedgerSigner(Signer):
     """The Ethereum app on a Ledger, or on Speculos / the simulator."""
 
     def __init__(
-        self, path: str, *, allow_blind_signing: bool = False, timeout: float = DEFAULT_TIMEOUT
+        self,
+        path: str,
+        *,
+        allow_blind_signing: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        stale_wait: float = STALE_WAIT,
     ) -> None:
         where = find_by_path(path)
         if where.family != "ledger":
@@ -74,6 +87,8 @@ class LedgerSigner(Signer):
         self.path = path
         self.allow_blind_signing = allow_blind_signing
         self.timeout = timeout
+        self.stale_wait = stale_wait
+        self._owed = OwedReplies()
         self._where = where
         self._gate = OperationGate()
         self._lock = threading.Lock()  # guards _transport against cancel()/close()
@@ -105,6 +120,7 @@ class LedgerSigner(Signer):
         try:
             return transport.exchange(raw, timeout)
         except LinkClosed:
+            self._owed.owe()
             self._drop()
             if self._gate.cancelled:
                 raise Cancelled(
@@ -112,11 +128,30 @@ class LedgerSigner(Signer):
                 ) from None
             raise DeviceUnavailable(f"the link to {self.path} was closed") from None
         except TimeoutError:
-            # The late reply would answer the next APDU: start over on a new connection.
+            # The late reply would answer the next APDU: the next operation consumes it first.
+            self._owed.owe()
             self._drop()
             if interactive:
                 raise ApprovalTimeout(f"no answer on the Ledger within {timeout:.0f}s") from None
             raise DeviceUnavailable(f"the Ledger did not answer within {timeout:.0f}s") from None
+        except DeviceError:
+            self._drop()
+            raise
+
+    def _settle(self, notify: Notify | None = None) -> None:
+        """Consume the answer an abandoned review still owes, before anything is sent."""
+        wait = self.stale_wait if notify is not None else min(self.stale_wait, STALE_WAIT_UNTOLD)
+        try:
+            self._owed.settle(self._connect, notify, wait, self._gate.check)
+        except StaleReview:
+            raise  # the link stays: the review's answer, when it comes, arrives on it
+        except LinkClosed:
+            self._drop()
+            if self._gate.cancelled:
+                raise Cancelled(
+                    "cancelled by the host while the Ledger still showed an earlier review"
+                ) from None
+            raise DeviceUnavailable(f"the link to {self.path} was closed") from None
         except DeviceError:
             self._drop()
             raise
@@ -149,6 +184,7 @@ class LedgerSigner(Signer):
         if info is not None:
             return info
         with self._gate.operation():
+            self._settle()
             blind, version = self._app_config()
             model = self._model()
             info = DeviceInfo(
@@ -167,6 +203,7 @@ class LedgerSigner(Signer):
 
     def get_address(self, path: str = DEFAULT_DERIVATION_PATH) -> str:
         with self._gate.operation():
+            self._settle()
             return self._address(path)
 
     def sign_typed_data(
@@ -184,6 +221,7 @@ class LedgerSigner(Signer):
         digest = keccak(b"\x19\x01" + signable.header + signable.body)
         bip32 = pack_bip32(path)
         with self._gate.operation():
+            self._settle(notify)
             blind, _ = self._app_config()
             model = self._model()
             if model not in TOUCH_MODELS and blind:
@@ -232,6 +270,7 @@ class LedgerSigner(Signer):
     ) -> bytes:
         chunks = personal_message_apdus(message, path)
         with self._gate.operation():
+            self._settle(notify)
             _tell(notify, "Review the message on the Ledger, then choose 'Sign message'.")
             vrs = b""
             for raw in chunks:

@@ -37,6 +37,14 @@ class LinkClosed(Exception):
 class Transport(Protocol):
     def exchange(self, apdu: bytes, timeout: float) -> tuple[bytes, int]: ...
 
+    def send(self, apdu: bytes, timeout: float) -> None:
+        """Send an APDU without waiting for its reply (``receive`` reads it)."""
+        ...
+
+    def receive(self, timeout: float) -> tuple[bytes, int]:
+        """The next reply, without sending: the late answer to an earlier exchange."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -62,9 +70,21 @@ class TcpTransport:
         self._closed = threading.Event()
 
     def exchange(self, apdu: bytes, timeout: float) -> tuple[bytes, int]:
+        self.send(apdu, timeout)
+        return self.receive(timeout)
+
+    def send(self, apdu: bytes, timeout: float) -> None:
         self._sock.settimeout(timeout)
         try:
             self._sock.sendall(len(apdu).to_bytes(4, "big") + apdu)
+        except OSError as exc:
+            if self._closed.is_set():
+                raise LinkClosed from exc
+            raise DeviceUnavailable(f"connection to the emulator lost ({exc})") from exc
+
+    def receive(self, timeout: float) -> tuple[bytes, int]:
+        self._sock.settimeout(timeout)
+        try:
             size = int.from_bytes(self._recv(4), "big")
             if size > self.MAX_REPLY:
                 raise DeviceError(f"malformed reply from the emulator (length {size})")
@@ -123,10 +143,21 @@ class HidTransport:
         return HID_MODELS.get(self.product_id >> 8) or HID_LEGACY_MODELS.get(self.product_id)
 
     def exchange(self, apdu: bytes, timeout: float) -> tuple[bytes, int]:
+        self.send(apdu, timeout)
+        return self.receive(timeout)
+
+    def send(self, apdu: bytes, timeout: float) -> None:
         try:
             for report in frame_hid(apdu, self.CHANNEL, self.TAG, self.REPORT):
                 with self._lock:
                     self._dev.write(b"\x00" + report)  # leading 0x00: no report id
+        except (OSError, ValueError) as exc:
+            if self._closed.is_set():
+                raise LinkClosed from exc
+            raise DeviceUnavailable(f"Ledger unplugged or unreachable ({exc})") from exc
+
+    def receive(self, timeout: float) -> tuple[bytes, int]:
+        try:
             reply = self._read_reply(timeout)
         except (OSError, ValueError) as exc:
             if self._closed.is_set():
