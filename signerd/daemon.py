@@ -22,18 +22,10 @@ from signerd.worker import DeviceWorker
 LOG = logging.getLogger(__name__)
 
 
-async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; the socket is removed on the way out."""
-    if config.device is None:
-        raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
-    device = await asyncio.to_thread(resolve_device, config.device)
-    store = Store.open(config.data_dir)
-    worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
+def assemble(config: Config, worker: DeviceWorker, store: Store) -> Daemon:
+    """The daemon's parts on one device worker and one store (``serve`` and in-process tests)."""
     keys = HeldKeys(config, worker, store)
-    held = store.count_held_keys()
-    if held:
-        LOG.info("%d held session keys, locked until unlocked on the device (signerd_unlock)", held)
-    daemon = Daemon(
+    return Daemon(
         config=config,
         worker=worker,
         store=store,
@@ -42,6 +34,19 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
         keys=keys,
         payments=PaymentFlow(store, keys),
     )
+
+
+async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; the socket is removed on the way out."""
+    if config.device is None:
+        raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
+    device = await asyncio.to_thread(resolve_device, config.device)
+    store = Store.open(config.data_dir)
+    worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
+    held = store.count_held_keys()
+    if held:
+        LOG.info("%d held session keys, locked until unlocked on the device (signerd_unlock)", held)
+    daemon = assemble(config, worker, store)
     server = RpcServer(daemon, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -186,10 +186,10 @@ class DeviceWorker:
         """DeviceMismatch unless ``signer`` is the device the daemon started with.
 
         Runs in the worker thread right before a review, on links that never notice their
-        peer was replaced (an emulator's UDP or TCP port, which any local user could bind
-        after it exits): the grant would otherwise be sent to an impostor. A USB device that
-        is swapped is a new link, whose account ``account()`` asks and checks again, so USB
-        reviews skip this extra question to the device.
+        peer was replaced (an emulator's UDP port, which any local user could bind after it
+        exits): the grant would otherwise be sent to an impostor. A device swapped behind a
+        USB or TCP link breaks it; the new link's account is asked and checked again by
+        ``account()``, so those reviews skip this extra question to the device.
         """
         if not self._swap_unnoticed:
             return
@@ -350,7 +350,7 @@ class DeviceWorker:
 def _swap_unnoticed(path: str) -> bool:
     """Whether the link at ``path`` could be served by another device without noticing."""
     try:
-        return not find_by_path(path).usb
+        return not find_by_path(path).link.NOTICES_SWAP
     except SignerdError:
         return True  # not a path the registry knows (an injected test signer): check it
 

@@ -88,6 +88,9 @@ class Link:
     PATH_PREFIX: ClassVar[str]
     FAMILY: ClassVar[Family]
     USB: ClassVar[bool] = False
+    # Whether a device replaced behind the link breaks it (USB, TCP: the daemon reconnects and
+    # asks the new device who it is); a datagram port serves whoever binds it next.
+    NOTICES_SWAP: ClassVar[bool] = True
     ALIASES: ClassVar[tuple[str, ...]] = ()  # other spellings of the bare prefix
 
     @classmethod
@@ -131,6 +134,7 @@ class EmulatorLink(Link):
 class TrezorUdp(EmulatorLink):
     PATH_PREFIX = "udp"
     FAMILY = "trezor"
+    NOTICES_SWAP = False
     DEFAULT_PATH = "udp:127.0.0.1:21324"
 
     @classmethod

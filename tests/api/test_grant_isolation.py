@@ -18,8 +18,8 @@ import pytest
 
 from signerd.api import API, CallContext, Daemon
 from signerd.config import Config
+from signerd.daemon import assemble
 from signerd.errors import GrantNotFound
-from signerd.flows.grant import GrantFlow
 from signerd.launch import DaemonProcess
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -52,7 +52,7 @@ def daemon(tmp_path: Path) -> Any:
     store.add_grant(dataclasses.replace(other, peer_uid=1001))
     fake = FakeSigner(answer="approve")
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-    yield Daemon(settings, worker, store, GrantFlow(settings, worker, store), now)
+    yield dataclasses.replace(assemble(settings, worker, store), started_at=now)
     worker.close()
     store.close()
 

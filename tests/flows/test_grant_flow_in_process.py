@@ -18,6 +18,7 @@ import pytest
 from emulator.keys import MASTER_ADDRESS
 from signerd.api import API, CallContext, Daemon
 from signerd.config import Config, Policy
+from signerd.daemon import assemble
 from signerd.errors import (
     ApprovalTimeout,
     GrantExists,
@@ -26,9 +27,6 @@ from signerd.errors import (
     SignerdError,
     UserRejected,
 )
-from signerd.flows.grant import GrantFlow
-from signerd.flows.held_keys import HeldKeys
-from signerd.flows.payment import PaymentFlow
 from signerd.grants import verify_grant
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -63,10 +61,7 @@ def make_harness(tmp_path: Path, fake: FakeSigner, **config: Any) -> Harness:
     settings = Config(device="fake", data_dir=tmp_path, **config)
     store = Store.open(tmp_path)
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-    keys = HeldKeys(settings, worker, store)
-    flow = GrantFlow(settings, worker, store, keys)
-    payments = PaymentFlow(store, keys)
-    return Harness(Daemon(settings, worker, store, flow, time.time(), keys, payments), fake)
+    return Harness(assemble(settings, worker, store), fake)
 
 
 def fixed_request() -> dict[str, Any]:

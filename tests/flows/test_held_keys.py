@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,11 @@ from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.trezor.launch import TrezorSimulatorProcess
-from signerd.api import API, CallContext, Daemon
+from signerd.api import API, CallContext
 from signerd.client import Client
 from signerd.config import Config
+from signerd.daemon import assemble
 from signerd.errors import KeysLocked, KeysWrongDevice
-from signerd.flows.grant import GrantFlow
-from signerd.flows.held_keys import HeldKeys
-from signerd.flows.payment import PaymentFlow
 from signerd.payments import keystore
 from signerd.rpc.peer import Peer
 from signerd.store import Store
@@ -46,16 +43,7 @@ class Parts:
         config = Config(device=path, data_dir=data_dir)
         store = Store.open(data_dir)
         worker = DeviceWorker(path)
-        keys = HeldKeys(config, worker, store)
-        self.daemon = Daemon(
-            config,
-            worker,
-            store,
-            GrantFlow(config, worker, store, keys),
-            time.time(),
-            keys,
-            PaymentFlow(store, keys),
-        )
+        self.daemon = assemble(config, worker, store)
         self.progress: list[str] = []
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:

@@ -5,17 +5,15 @@ and gets its own signature, never the old review's late answer (no DeviceMismatc
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from emulator.keys import MASTER_ADDRESS
-from signerd.api import Daemon
 from signerd.config import Config
+from signerd.daemon import assemble
 from signerd.devices.ledger.stale import STALE_REVIEW_HELP
 from signerd.errors import ApprovalTimeout
-from signerd.flows.grant import GrantFlow
 from signerd.grants import verify_grant
 from signerd.launch import wait_until
 from signerd.store import Store
@@ -33,7 +31,7 @@ def test_a_late_approval_of_a_timed_out_request_is_not_the_next_ones(tmp_path: P
             store = Store.open(tmp_path)
             worker = DeviceWorker(device.path)
             harness = Harness(
-                Daemon(settings, worker, store, GrantFlow(settings, worker, store), time.time()),
+                assemble(settings, worker, store),
                 None,  # type: ignore[arg-type]  # no FakeSigner: a simulated Ledger
             )
             try:

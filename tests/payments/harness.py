@@ -4,10 +4,10 @@ whose session key a test key store holds (tests only: the daemon's own are held 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,9 +17,8 @@ from eth_keys.datatypes import PrivateKey
 
 from signerd.api import API, CallContext, Daemon
 from signerd.config import Config
+from signerd.daemon import assemble
 from signerd.errors import PaymentRefused
-from signerd.flows.grant import GrantFlow
-from signerd.flows.held_keys import HeldKeys
 from signerd.flows.payment import PaymentFlow
 from signerd.rpc.peer import Peer
 from signerd.rpc.server import RpcServer
@@ -81,11 +80,9 @@ async def shop(tmp_path: Path, **grant: Any) -> AsyncIterator[Shop]:
     store = Store.open(tmp_path)
     fake = FakeSigner(answer="approve")
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-    held = HeldKeys(settings, worker, store)
-    daemon = Daemon(
-        settings, worker, store, GrantFlow(settings, worker, store, held), time.time(), held,
-        PaymentFlow(store, KeysInMemory(key)),
-    )  # fmt: skip
+    daemon = dataclasses.replace(
+        assemble(settings, worker, store), payments=PaymentFlow(store, KeysInMemory(key))
+    )
     try:
         ctx = CallContext(
             peer=PEER, request_id=1, notify=lambda _m, _p: None, cancel=lambda _i: False
@@ -125,11 +122,10 @@ class ServedDaemon:
         store = Store.open(self.data_dir)
         fake = FakeSigner(answer="approve")
         worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-        held = HeldKeys(settings, worker, store)
-        daemon = Daemon(
-            settings, worker, store, GrantFlow(settings, worker, store, held), time.time(),
-            held, PaymentFlow(store, KeysInMemory(*self._keys)),
-        )  # fmt: skip
+        daemon = dataclasses.replace(
+            assemble(settings, worker, store),
+            payments=PaymentFlow(store, KeysInMemory(*self._keys)),
+        )
         server = RpcServer(daemon, settings)
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

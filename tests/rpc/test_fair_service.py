@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 import signerd.api.grants as grants_api
-from signerd.api import Daemon
 from signerd.config import Config
+from signerd.daemon import assemble
 from signerd.errors import ErrorCode
-from signerd.flows.grant import GrantFlow
 from signerd.rpc.server import RpcServer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
@@ -34,7 +33,7 @@ async def serving(tmp_path: Path, **config: Any) -> AsyncIterator[Path]:
     store = Store.open(tmp_path)
     fake = FakeSigner(answer="approve")
     worker = DeviceWorker("fake", opener=lambda _path, **_kw: fake)
-    daemon = Daemon(settings, worker, store, GrantFlow(settings, worker, store), time.time())
+    daemon = assemble(settings, worker, store)
     server = RpcServer(daemon, settings)
     await server.start()
     try:
