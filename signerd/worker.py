@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from signerd.devices import DeviceInfo, Signer, open_signer
+from signerd.devices.liveness import udp_port_holder
 from signerd.devices.registry import find_by_path
 from signerd.errors import (
     ApprovalTimeout,
@@ -124,6 +125,8 @@ class DeviceWorker:
         # device plugged in) is refused, never signed with.
         self._pinned: dict[str, str] = {}
         self._swap_unnoticed = _swap_unnoticed(path)
+        # Who held the emulator's port when its device was last confirmed (the kernel's view).
+        self._confirmed_holder: object = None
 
     @property
     def pending(self) -> int:
@@ -193,7 +196,12 @@ class DeviceWorker:
         """
         if not self._swap_unnoticed:
             return
+        # The same socket still bound to the port: the same process, no need to ask the device.
+        holder = _port_holder(self.path)
+        if holder is not None and holder == self._confirmed_holder:
+            return
         self._check_pinned(path, signer.get_address(path))
+        self._confirmed_holder = holder
 
     def _check_pinned(self, path: str, address: str) -> None:
         pinned = self._pinned.setdefault(path, address)
@@ -345,6 +353,16 @@ class DeviceWorker:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._drop_signer()
+
+
+def _port_holder(path: str) -> object:
+    """The kernel's (uid, inode) of the socket on a local emulator port; None if unknown."""
+    try:
+        host, port = find_by_path(path).host_port()
+    except SignerdError:
+        return None
+    holder = udp_port_holder(host, port)
+    return holder if isinstance(holder, tuple) else None
 
 
 def _swap_unnoticed(path: str) -> bool:

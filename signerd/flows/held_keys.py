@@ -37,6 +37,7 @@ class HeldKeys:
         self._kek: bytes | None = None  # in memory only, from unlock until the daemon stops
         self._keys: dict[str, PrivateKey] = {}  # lowercase address -> unsealed key
         self._unlocking = asyncio.Lock()
+        self._sealed_count: int | None = None
 
     @property
     def locked(self) -> bool:
@@ -44,8 +45,13 @@ class HeldKeys:
 
     def summary(self) -> dict[str, bool | int]:
         """What ``signerd_status`` says of the held keys: locked or not, and how many."""
-        held = len(self._keys) if self._kek is not None else self.store.count_held_keys()
-        return {"locked": self._kek is None, "held": held}
+        if self._kek is not None:
+            return {"locked": False, "held": len(self._keys)}
+        if self._sealed_count is None:
+            # Asked once: while locked nothing is added (holding needs the unlocked secret), and
+            # status is the daemon's hottest method.
+            self._sealed_count = self.store.count_held_keys()
+        return {"locked": True, "held": self._sealed_count}
 
     def holds(self, address: str) -> bool:
         """Whether the daemon holds the session key of ``address`` (locked or not)."""

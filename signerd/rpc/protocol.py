@@ -78,6 +78,10 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every line: json.loads with an option builds a new JSONDecoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode_json(line: bytes) -> Any:
     """Strict UTF-8 JSON (RFC 8259) with bounded nesting, or ParseError.
 
@@ -96,7 +100,7 @@ def decode_json(line: bytes) -> Any:
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting_depth(text) > MAX_NESTING:
         raise errors.ParseError(f"parse error: nested deeper than {MAX_NESTING}")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise errors.ParseError(f"parse error: {exc}") from None
 
