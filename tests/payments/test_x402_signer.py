@@ -20,7 +20,7 @@ from x402.schemas import PaymentRequirements
 from signerd.client import Client
 from signerd.errors import BudgetExceeded, PaymentRefused
 from signerd.payments.x402_signer import SignerdEvmSigner
-from tests.payments.factories import BUDGET, MAX_PER_PAYMENT, OTHER_PAYEE, PAYEE
+from tests.payments.factories import BUDGET, MAX_PER_PAYMENT, OTHER_PAYEE, PAYEE, authorization
 from tests.payments.harness import Shop, shop
 from tests.support import USDC_BASE
 
@@ -67,33 +67,15 @@ def test_x402_client_pays_through_signerd_within_the_grant(tmp_path: Path) -> No
                 scheme.create_payment_payload, requirements(MAX_PER_PAYMENT)
             )
             auth = payload["authorization"]
-            typed_data = {
-                "domain": {
-                    "name": "USD Coin",
-                    "version": "2",
-                    "chainId": 8453,
-                    "verifyingContract": USDC_BASE,
-                },
-                "types": {
-                    "TransferWithAuthorization": [
-                        {"name": "from", "type": "address"},
-                        {"name": "to", "type": "address"},
-                        {"name": "value", "type": "uint256"},
-                        {"name": "validAfter", "type": "uint256"},
-                        {"name": "validBefore", "type": "uint256"},
-                        {"name": "nonce", "type": "bytes32"},
-                    ]
-                },
-                "primaryType": "TransferWithAuthorization",
-                "message": {
-                    "from": auth["from"],
-                    "to": auth["to"],
-                    "value": int(auth["value"]),
-                    "validAfter": int(auth["validAfter"]),
-                    "validBefore": int(auth["validBefore"]),
-                    "nonce": auth["nonce"],
-                },
-            }
+            typed_data = authorization(
+                auth["from"],
+                to=auth["to"],
+                value=int(auth["value"]),
+                nonce=auth["nonce"],
+            )
+            typed_data["message"].update(
+                validAfter=int(auth["validAfter"]), validBefore=int(auth["validBefore"])
+            )
             signable = encode_typed_data(full_message=typed_data)
             assert Account.recover_message(signable, signature=payload["signature"]) == s.address
             assert signer.spends[-1]["key"] == auth["nonce"]
