@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix signerd emulator tests examples bench
 
 demo: $(STAMP) $(NPM_STAMP)
-	$(PY) examples/demo.py
+	$(PY) -m examples.demo
 
 # Figures against targets (bench/README.md); also written to bench-results.json.
 bench: $(STAMP)

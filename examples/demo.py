@@ -2,7 +2,9 @@
 
 Everything runs in a temporary directory and is stopped at the end: the simulated Trezor
 approves automatically and prints what its screen shows; the daemon serves on a private
-socket; the example agent requests a grant and verifies it; the audit log is checked.
+socket; the example agent requests a grant and verifies it; then an agent pays for x402 calls
+on a local chain within a held-key grant until the budget is spent (examples/pay_demo.py);
+the audit log is checked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from emulator.trezor.launch import TrezorSimulatorProcess
+from examples.pay_demo import pay_story
 from signerd.launch import DaemonProcess
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +32,7 @@ def main() -> int:
                 agent = subprocess.run(
                     [sys.executable, str(HERE / "agent.py"), "--socket", str(daemon.socket_path)]
                 )
+                paid = pay_story(daemon.socket_path, workdir)
             print("== signerd stopped; its audit log:")
             audit = subprocess.run(
                 [
@@ -42,7 +46,7 @@ def main() -> int:
                 ]
             )
         print("== simulated Trezor stopped")
-    ok = agent.returncode == 0 and audit.returncode == 0
+    ok = agent.returncode == 0 and paid and audit.returncode == 0
     print("== demo", "succeeded" if ok else "FAILED")
     return 0 if ok else 1
 
