@@ -19,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import footprint, grant_roundtrip, status_load, store_latency, verify_throughput
+from bench import (
+    footprint,
+    grant_roundtrip,
+    payments,
+    status_load,
+    store_latency,
+    verify_throughput,
+)
 from bench.report import Row, render_table, write_json
 
 LOG = logging.getLogger("bench")
@@ -33,6 +40,7 @@ def _benchmarks(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "verify": lambda: verify_throughput.run(500 if quick else 4_000),
         "store": lambda: store_latency.run(5_000 if quick else 100_000, 100 if quick else 500),
         "footprint": lambda: footprint.run(2 if quick else 5),
+        "payments": lambda: payments.run(1.0 if quick else 3.0),
     }
 
 

@@ -12,6 +12,10 @@ Modes, per client:
 - ``paced``: a fixed total rate, whatever the replies (open loop), spread over the clients;
   a slow daemon then shows as growing latency instead of a lower rate.
 Latency runs from writing a request to reading its reply.
+
+Requests are one line repeated (``--method``/``--params``), or the lines of ``--requests
+FILE`` each sent once, shared by all clients in order (payments: every one has its own
+nonce); a client whose source ran dry stops sending.
 """
 
 from __future__ import annotations
@@ -29,11 +33,27 @@ from typing import Any
 REQUEST_TEMPLATE = '{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}\n'
 
 
+class RequestSource:
+    """The request lines: one repeated forever, or a list each used once."""
+
+    def __init__(self, repeated: bytes | None = None, lines: list[bytes] | None = None) -> None:
+        self.repeated = repeated
+        self.lines = lines or []
+        self.taken = 0
+
+    def take(self, count: int) -> list[bytes]:
+        if self.repeated is not None:
+            return [self.repeated] * count
+        batch = self.lines[self.taken : self.taken + count]
+        self.taken += len(batch)
+        return batch
+
+
 class LoadClient(asyncio.Protocol):
     """One connection: sends requests, times their replies (in order: one method, one peer)."""
 
-    def __init__(self, request: bytes, mode: str, depth: int, sink: list[float]) -> None:
-        self.request = request
+    def __init__(self, source: RequestSource, mode: str, depth: int, sink: list[float]) -> None:
+        self.source = source
         self.mode = mode
         self.depth = depth
         self.sink = sink
@@ -42,6 +62,7 @@ class LoadClient(asyncio.Protocol):
         self.first_reply: bytes | None = None
         self.running = True
         self.recording = False
+        self.replies = 0
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -51,8 +72,9 @@ class LoadClient(asyncio.Protocol):
 
     def send(self, count: int = 1) -> None:
         assert self.transport is not None
-        self.sent.extend([time.perf_counter()] * count)
-        self.transport.write(self.request * count)
+        requests = self.source.take(count)
+        self.sent.extend([time.perf_counter()] * len(requests))
+        self.transport.write(b"".join(requests))
 
     def start(self) -> None:
         if self.mode == "closed":
@@ -64,6 +86,7 @@ class LoadClient(asyncio.Protocol):
         now = time.perf_counter()
         data = self.partial + data
         replies = data.count(b"\n")
+        self.replies += replies
         if self.first_reply is None and replies:
             self.first_reply = data[: data.index(b"\n")]
         self.partial = data[data.rindex(b"\n") + 1 :] if replies else data
@@ -106,12 +129,17 @@ def cpu_seconds(pid: int) -> float:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    request = REQUEST_TEMPLATE.format(method=args.method, params=args.params).encode()
+    if args.requests:
+        with open(args.requests, "rb") as lines:
+            source = RequestSource(lines=lines.read().splitlines(keepends=True))
+    else:
+        request = REQUEST_TEMPLATE.format(method=args.method, params=args.params).encode()
+        source = RequestSource(repeated=request)
     latencies: list[float] = []
     clients: list[LoadClient] = []
     for _ in range(args.clients):
         _, client = await loop.create_unix_connection(
-            lambda: LoadClient(request, args.mode, args.depth, latencies), args.socket
+            lambda: LoadClient(source, args.mode, args.depth, latencies), args.socket
         )
         clients.append(client)
     start = time.perf_counter()
@@ -151,6 +179,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "generator_cpu": cpu / measured,
         "server_cpu": server_cpu,
         "errors": errors,
+        "first_replies": first,
+        "replies": sum(c.replies for c in clients),
+        "sent": source.taken,
+        "ran_dry": source.lines != [] and source.taken == len(source.lines),
     }
 
 
@@ -159,6 +191,7 @@ def main() -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--method", default="signerd_status")
     parser.add_argument("--params", default="{}", help="JSON object")
+    parser.add_argument("--requests", help="a file of request lines, each sent once")
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--mode", choices=["closed", "pipelined", "paced"], default="closed")
     parser.add_argument("--depth", type=int, default=8, help="pipelined: requests in flight")

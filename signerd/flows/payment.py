@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import coincurve
 from eth_keys.datatypes import PrivateKey
 
 from signerd.errors import GrantNotFound, PaymentRefused, SpendConflict
@@ -41,12 +42,32 @@ class Payment:
     spend: SpendRecord
 
 
-def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
+def sign_digest(key: coincurve.PrivateKey, digest: bytes) -> bytes:
     """An Ethereum signature of ``digest``: r || s || v, v being 27 or 28 (what EIP-3009
-    tokens and x402 expect). Deterministic (RFC 6979)."""
-    signature = key.sign_msg_hash(digest)
-    r, s, v = int(signature.r), int(signature.s), int(signature.v)
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])
+    tokens and x402 expect). Deterministic (RFC 6979), low-s (libsecp256k1 always is)."""
+    signature = key.sign_recoverable(digest, hasher=None)
+    return signature[:64] + bytes([signature[64] + 27])
+
+
+class _Signers:
+    """libsecp256k1 keys of the held session keys, made once per key: building one from the
+    secret costs more than the signature (it derives the public key)."""
+
+    def __init__(self) -> None:
+        self._by_address: dict[str, tuple[PrivateKey, coincurve.PrivateKey]] = {}
+
+    def of(self, key: PrivateKey, address: str) -> coincurve.PrivateKey:
+        """The signing key of ``key``, which must be the key of ``address``."""
+        known = self._by_address.get(address)
+        if known is not None and known[0] is key:
+            return known[1]
+        if key.public_key.to_checksum_address() != address:
+            raise PaymentRefused(
+                f"the key held for {address} is another one", {"reason": "key_not_held"}
+            )
+        signer = coincurve.PrivateKey(key.to_bytes())
+        self._by_address[address] = (key, signer)
+        return signer
 
 
 class PaymentFlow:
@@ -58,6 +79,10 @@ class PaymentFlow:
         self.store = store
         self.keys = keys
         self.clock = clock
+        self._signers = _Signers()
+        # Grant documents never change once stored; only their status does, and that is
+        # read afresh inside the reservation's transaction.
+        self._grants: dict[str, StoredGrant] = {}
 
     async def sign(
         self, grant_id: str, typed_data: Mapping[str, Any], trail: AuditTrail
@@ -69,16 +94,10 @@ class PaymentFlow:
         trail.step("request_received", {"grantId": grant_id, "method": "signerd_signPayment"})
         auth = parse_authorization(typed_data)
         now = int(self.clock())
-        grant = self.store.get_grant(grant_id)
-        if grant is None:
-            raise GrantNotFound(f"no grant {grant_id}")
-        check_usable(grant, now)  # again in reserve_spend's transaction, past any race
+        grant = await self._grant(grant_id)
+        check_usable(grant, now)  # again in the reservation's transaction, past any race
         check_against_grant(auth, grant, now)
-        key = await self.keys.signing_key(grant.session_key)
-        if key.public_key.to_checksum_address() != auth.sender:
-            raise PaymentRefused(
-                f"the key held for {auth.sender} is another one", {"reason": "key_not_held"}
-            )
+        key = self._signers.of(await self.keys.signing_key(grant.session_key), auth.sender)
         # Shielded: once reserved, a client that goes away must not leave the spend between
         # reservation and commit (it would count against the cap until released by hand).
         payment = await asyncio.shield(self._reserve_sign_commit(grant, auth, key, now, trail))
@@ -87,16 +106,26 @@ class PaymentFlow:
         trail.take_steps()
         return payment
 
+    async def _grant(self, grant_id: str) -> StoredGrant:
+        """The stored grant (its status as first read: the caller checks it again later)."""
+        grant = self._grants.get(grant_id)
+        if grant is None:
+            grant = await asyncio.to_thread(self.store.get_grant, grant_id)
+            if grant is None:
+                raise GrantNotFound(f"no grant {grant_id}")
+            self._grants[grant_id] = grant
+        return grant
+
     async def _reserve_sign_commit(
         self,
         grant: StoredGrant,
         auth: Authorization,
-        key: PrivateKey,
+        key: coincurve.PrivateKey,
         now: int,
         trail: AuditTrail,
     ) -> Payment:
-        spend = await asyncio.to_thread(
-            self.store.reserve_spend,
+        store = self.store
+        reserve = store.reserve_write(
             grant.id,
             token=auth.token,
             amount=auth.value,
@@ -106,6 +135,8 @@ class PaymentFlow:
             now=now,
             peer=trail.peer,
         )
+        # Group-committed: many payments' reservations share one transaction and one fsync.
+        spend = await asyncio.wrap_future(store.submit_spend_write(reserve))
         if spend.status == "committed" and spend.signature_ref is not None:
             return Payment(bytes.fromhex(spend.signature_ref[2:]), spend)
         if spend.status == "released":
@@ -118,12 +149,14 @@ class PaymentFlow:
             # microseconds, less than a hop to a thread.
             signature = sign_digest(key, auth.digest)
         except BaseException:
-            await asyncio.to_thread(self.store.release_spend, auth.nonce, peer=trail.peer)
+            release = store.release_write(auth.nonce, peer=trail.peer)
+            await asyncio.wrap_future(store.submit_spend_write(release, durable=False))
             raise
-        committed = await asyncio.to_thread(
-            self.store.commit_spend,
-            auth.nonce,
-            signature_ref="0x" + signature.hex(),
-            peer=trail.peer,
+        commit = store.commit_write(
+            auth.nonce, signature_ref="0x" + signature.hex(), peer=trail.peer
         )
+        # Not synced on its own: the reservation is on disk already and counts against the
+        # cap, so a commit lost to a power cut (never to a crash of the process) costs no
+        # money; the same nonce again returns this signature and commits it.
+        committed = await asyncio.wrap_future(store.submit_spend_write(commit, durable=False))
         return Payment(signature, committed)

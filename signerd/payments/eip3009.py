@@ -15,12 +15,13 @@ retry, with another digest a conflict.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import checksum_address
 from signerd.errors import PaymentRefused
 from signerd.grants.caps import allowances_for
 from signerd.grants.typed_data import keccak
@@ -104,13 +105,7 @@ def parse_authorization(typed_data: Any) -> Authorization:
     valid_after = _uint(message["validAfter"], "message.validAfter")
     valid_before = _uint(message["validBefore"], "message.validBefore")
     nonce = _bytes32(message["nonce"], "message.nonce")
-    domain_separator = keccak(
-        _DOMAIN_TYPEHASH
-        + keccak(name.encode())
-        + keccak(version.encode())
-        + chain_id.to_bytes(32, "big")
-        + bytes.fromhex(token[2:]).rjust(32, b"\0")
-    )
+    domain_separator = _domain_separator(name, version, chain_id, token)
     struct_hash = keccak(
         _TYPEHASHES[primary]
         + bytes.fromhex(sender[2:]).rjust(32, b"\0")
@@ -127,6 +122,50 @@ def parse_authorization(typed_data: Any) -> Authorization:
     )  # fmt: skip
 
 
+def transfer_authorization(
+    domain: Mapping[str, Any],
+    sender: str,
+    payee: str,
+    value: int,
+    valid_before: int,
+    *,
+    nonce: str | None = None,
+    valid_after: int = 0,
+) -> dict[str, Any]:
+    """An EIP-3009 ``TransferWithAuthorization`` in the JSON form x402's client signs, for
+    callers that build one themselves; ``domain`` is the token's EIP-712 domain ({name,
+    version, chainId, verifyingContract}); a fresh random nonce unless one is given."""
+    return {
+        "domain": dict(domain),
+        "types": {
+            "TransferWithAuthorization": [
+                {"name": name, "type": kind} for name, kind in AUTHORIZATION_FIELDS
+            ]
+        },
+        "primaryType": "TransferWithAuthorization",
+        "message": {
+            "from": sender,
+            "to": payee,
+            "value": value,
+            "validAfter": valid_after,
+            "validBefore": valid_before,
+            "nonce": nonce or "0x" + secrets.token_hex(32),
+        },
+    }
+
+
+@lru_cache(maxsize=1024)
+def _domain_separator(name: str, version: str, chain_id: int, token: str) -> bytes:
+    """EIP-712's hashStruct of the token's domain: the same few tokens pay again and again."""
+    return keccak(
+        _DOMAIN_TYPEHASH
+        + keccak(name.encode())
+        + keccak(version.encode())
+        + chain_id.to_bytes(32, "big")
+        + bytes.fromhex(token[2:]).rjust(32, b"\0")
+    )
+
+
 def check_against_grant(auth: Authorization, grant: StoredGrant, now: int) -> None:
     """PaymentRefused unless ``auth`` is a payment the grant allows at ``now``.
 
@@ -136,7 +175,7 @@ def check_against_grant(auth: Authorization, grant: StoredGrant, now: int) -> No
     positive and within every ``maxPerPayment`` of the token (0: no bound), and the
     authorization's validity is a window that has not ended and ends by the grant's end.
     """
-    if auth.sender != to_checksum_address(grant.session_key):
+    if auth.sender != checksum_address(grant.session_key):
         raise refuse(
             "wrong_from",
             f"from {auth.sender} is not the grant's session key {grant.session_key}",
@@ -221,7 +260,8 @@ def _hex(value: Any, field: str, size: int, what: str) -> bytes:
 
 
 def _address(value: Any, field: str) -> str:
-    return str(to_checksum_address(_hex(value, field, 20, "an address")))
+    _hex(value, field, 20, "an address")
+    return checksum_address(value)
 
 
 def _bytes32(value: Any, field: str) -> bytes:

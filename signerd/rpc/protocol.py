@@ -29,6 +29,10 @@ _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 # What json.loads leaves of a "\ud800" escape without its pair: not a Unicode character, so
 # UTF-8 (SQLite, the log, a device's screen) cannot encode it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A line that decoded as strict UTF-8 holds no surrogate itself: one can only come from a
+# JSON escape \uD800-\uDFFF. Without such an escape (or an escaped backslash before "ud8"..,
+# which this also matches, to be safe) the walk over the parameters is skipped.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class RequestRefused(Exception):
@@ -122,7 +126,10 @@ def parse_request(line: bytes) -> Request:
             )
         )
     try:
-        return _request_from(message, request_id, is_notification)
+        request = _request_from(message, request_id, is_notification)
+        if _SURROGATE_ESCAPE.search(line):
+            _refuse_lone_surrogates(request.params)
+        return request
     except errors.SignerdError as exc:
         raise RequestRefused(exc, request_id) from None
 
@@ -144,7 +151,6 @@ def _request_from(
         params = {}
     if not isinstance(params, dict):
         raise errors.ValidationError("params", "must be an object")
-    _refuse_lone_surrogates(params)
     return Request(request_id, method, params, is_notification)
 
 

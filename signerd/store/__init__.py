@@ -27,13 +27,15 @@ from signerd.store.audit import (
     AuditMixin,
     AuditReport,
 )
+from signerd.store.batch import GroupCommit
 from signerd.store.chain import AuditEntry, audit_hash
 from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_data_dir
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
 from signerd.store.keys import KeysMixin, KeystoreRecord
 from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
-from signerd.store.spends import AllowanceBudget, SpendRecord, SpendsMixin, SpendStatus
+from signerd.store.spends import SpendRecord, SpendsMixin, SpendStatus
 from signerd.store.values import MAX_PAGE, JSONDict
+from signerd.store.windows import AllowanceBudget, WriterCache
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -70,6 +72,8 @@ class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin):
     def __init__(self, db: Database) -> None:
         self._db = db
         self.path = db.path
+        self._writer_cache = WriterCache()
+        self._spend_writes = GroupCommit(self._spend_transaction)
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -77,7 +81,9 @@ class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin):
         return cls(Database.open(data_dir))
 
     def close(self) -> None:
-        """Close the database; the Store cannot be used afterwards."""
+        """Close the database (after the spend writes already submitted); the Store cannot be
+        used afterwards."""
+        self._spend_writes.close()
         self._db.close()
 
     def __enter__(self) -> Store:

@@ -23,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import checksum_address
 from signerd.errors import (
     BudgetExceeded,
     GrantExpired,
@@ -35,12 +37,12 @@ from signerd.errors import (
     SpendConflict,
     ValidationError,
 )
-from signerd.grants.caps import Window, allowances_for, grant_allowances, window_at
-from signerd.grants.request import AllowanceSpec
+from signerd.grants.caps import allowances_for, grant_allowances
+from signerd.store.batch import GroupCommit, Write
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import StoredGrant, load_grant
-from signerd.store.rows import SPEND_COLUMNS, SPEND_SEAL_COLUMNS, check_sealed, row_hash
+from signerd.store.rows import SPEND_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
     UINT256_LIMIT,
@@ -50,9 +52,17 @@ from signerd.store.values import (
     hex_bytes,
     json_object,
 )
+from signerd.store.windows import (
+    SPEND_SELECT,
+    AllowanceBudget,
+    WriterCache,
+    budget_of,
+    check_fits,
+)
 
+T = TypeVar("T")
 SpendStatus = Literal["reserved", "committed", "released"]
-_SELECT: Final = f"SELECT spends.*, {SPEND_SEAL_COLUMNS} FROM spends"
+_SELECT: Final = SPEND_SELECT
 _RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
 
@@ -78,33 +88,62 @@ class SpendRecord:
 
     def to_json(self) -> JSONDict:
         """The record as JSON; the uint256 amount as a decimal string."""
-        return {**dataclasses.asdict(self), "amount": str(self.amount)}
-
-
-@dataclass(frozen=True)
-class AllowanceBudget:
-    """Where one allowance stands at an instant.
-
-    ``window`` is None when the instant is outside the grant's validity. ``spent`` and
-    ``reserved`` are the committed and reserved spends of the window; ``remaining`` is what
-    ``reserve_spend`` would accept now (0 for a revoked grant or outside the validity).
-    """
-
-    token: str
-    period: int
-    cap: int
-    window: Window | None
-    spent: int
-    reserved: int
-    remaining: int
+        # Written out: dataclasses.asdict deep-copies every field, a payment's reply pays it.
+        return {
+            "seq": self.seq,
+            "key": self.key,
+            "grant_id": self.grant_id,
+            "token": self.token,
+            "amount": str(self.amount),
+            "payee": self.payee,
+            "content_hash": self.content_hash,
+            "at": self.at,
+            "status": self.status,
+            "signature_ref": self.signature_ref,
+            "settled_at": self.settled_at,
+        }
 
 
 class SpendsMixin:
     """The Store's spend-ledger methods."""
 
     _db: Database
+    _writer_cache: WriterCache
+    _spend_writes: GroupCommit
 
-    def reserve_spend(
+    @contextmanager
+    def _spend_transaction(self, durable: bool) -> Iterator[sqlite3.Connection]:
+        """A write transaction in which the window totals may be used and moved."""
+        try:
+            with self._db.write(durable=durable) as conn:
+                self._writer_cache.begin(conn)
+                yield conn
+        except BaseException:
+            self._writer_cache.forget()
+            raise
+
+    def submit_spend_write(self, write: Write[T], *, durable: bool = True) -> Future[T]:
+        """Queue a ``*_write`` for the next group commit: its future resolves once committed
+        (``asyncio.wrap_future`` it on the event loop)."""
+        return self._spend_writes.submit(write, durable=durable)
+
+    def reserve_spend(self, grant_id: str, **spend: Any) -> SpendRecord:
+        """``reserve_write`` run and waited for (from a thread that may block)."""
+        return self._spend_writes.run(self.reserve_write(grant_id, **spend))
+
+    def commit_spend(
+        self, key: str, *, signature_ref: str | None = None, peer: JSONDict | None = None
+    ) -> SpendRecord:
+        """``commit_write`` run and waited for (from a thread that may block)."""
+        return self._spend_writes.run(
+            self.commit_write(key, signature_ref=signature_ref, peer=peer)
+        )
+
+    def release_spend(self, key: str, *, peer: JSONDict | None = None) -> SpendRecord:
+        """``release_write`` run and waited for (from a thread that may block)."""
+        return self._spend_writes.run(self.release_write(key, peer=peer))
+
+    def reserve_write(
         self,
         grant_id: str,
         *,
@@ -115,9 +154,10 @@ class SpendsMixin:
         content_hash: str,
         now: int,
         peer: JSONDict | None = None,
-    ) -> SpendRecord:
-        """Reserve ``amount`` of ``token`` for a payment to ``payee``, durably, with its audit
-        entry ("spend_reserved"), in one transaction; returns the reserved record.
+    ) -> Write[SpendRecord]:
+        """The write reserving ``amount`` of ``token`` for a payment to ``payee``, with its
+        audit entry ("spend_reserved"); it returns the reserved record. The arguments are
+        checked at once (ValidationError), the rest when it runs.
 
         Raises GrantNotFound, GrantRevoked, GrantExpired (also when ``now`` is before the
         grant's validAfter), BudgetExceeded (no allowance for the token, or the amount does
@@ -136,7 +176,9 @@ class SpendsMixin:
             raise ValidationError("amount", "must be positive")
         check_uint("now", now, INT64_MAX)
         peer = json_object("peer", peer)
-        with self._db.write() as conn:
+        cache = self._writer_cache
+
+        def write(conn: sqlite3.Connection) -> SpendRecord:
             existing = _find_spend(conn, key)
             if existing is not None:
                 if (grant_id, token, amount, payee, content_hash) != _content(existing):
@@ -145,9 +187,9 @@ class SpendsMixin:
                         {"key": key, "status": existing.status},
                     )
                 if existing.status == "reserved":
-                    check_usable(load_grant(conn, grant_id), now)
+                    check_usable(cache.grant(conn, grant_id), now)
                 return existing
-            grant = load_grant(conn, grant_id)
+            grant = cache.grant(conn, grant_id)
             check_usable(grant, now)
             allowances = allowances_for(grant.document, token)
             if not allowances:
@@ -155,7 +197,7 @@ class SpendsMixin:
                     f"grant {grant_id} has no allowance for {token}", {"token": token}
                 )
             for allowance in allowances:
-                _check_fits(_budget_of(conn, grant, allowance, now), amount)
+                check_fits(budget_of(conn, grant, allowance, now, cache), amount)
             row = (key, grant_id, token, str(amount), payee, content_hash, now, "reserved")
             values = dict(zip(SPEND_COLUMNS, (*row, None, None), strict=True))
             # The amount as a decimal string: JSON readers outside Python lose precision.
@@ -168,14 +210,17 @@ class SpendsMixin:
                 " status, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING seq",
                 (key, grant_id, token, str(amount), payee, content_hash, now, entry.seq),
             ).fetchall()
-        return SpendRecord(
-            seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
-        )
+            cache.move(grant_id, token, now, committed=0, reserved=amount)
+            return SpendRecord(
+                seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
+            )
 
-    def commit_spend(
+        return write
+
+    def commit_write(
         self, key: str, *, signature_ref: str | None = None, peer: JSONDict | None = None
-    ) -> SpendRecord:
-        """Mark a reserved spend committed (its signature was produced), with a
+    ) -> Write[SpendRecord]:
+        """The write marking a reserved spend committed (its signature was produced), with a
         "spend_committed" audit entry; ``signature_ref`` says where the signature is.
 
         Idempotent: committing a committed spend again returns it (SpendConflict if another
@@ -191,7 +236,9 @@ class SpendsMixin:
                 "signature_ref", f"must be at most {MAX_SIGNATURE_REF} characters"
             )
         peer = json_object("peer", peer)
-        with self._db.write() as conn:
+        cache = self._writer_cache
+
+        def write(conn: sqlite3.Connection) -> SpendRecord:
             spend = _settleable(conn, key, "committed")
             if spend.status == "committed":
                 if signature_ref not in (None, spend.signature_ref):
@@ -201,23 +248,30 @@ class SpendsMixin:
                     )
                 return spend
             detail = {"key": key, "signature_ref": signature_ref}
-            return _settle(conn, spend, "committed", signature_ref, peer, detail)
+            return _settle(conn, cache, spend, "committed", signature_ref, peer, detail)
 
-    def release_spend(self, key: str, *, peer: JSONDict | None = None) -> SpendRecord:
-        """Release a reservation whose signature never left, with a "spend_released" audit
-        entry: it no longer counts against the cap. Only the caller that reserved it can know
-        that; after a crash, a reservation stays counted until released explicitly.
+        return write
+
+    def release_write(self, key: str, *, peer: JSONDict | None = None) -> Write[SpendRecord]:
+        """The write releasing a reservation whose signature never left, with a
+        "spend_released" audit entry: it no longer counts against the cap. Only the caller
+        that reserved it can know that; after a crash, a reservation stays counted until
+        released explicitly.
 
         Idempotent for a released spend; SpendConflict for a committed one; ValidationError
         ("key") for a key with no spend.
         """
         key = hex_bytes("key", key, 32)
         peer = json_object("peer", peer)
-        with self._db.write() as conn:
+        cache = self._writer_cache
+
+        def write(conn: sqlite3.Connection) -> SpendRecord:
             spend = _settleable(conn, key, "released")
             if spend.status == "released":
                 return spend
-            return _settle(conn, spend, "released", None, peer, {"key": key})
+            return _settle(conn, cache, spend, "released", None, peer, {"key": key})
+
+        return write
 
     def get_spend(self, key: str) -> SpendRecord | None:
         """The spend with that key (any hex case), or None."""
@@ -233,7 +287,7 @@ class SpendsMixin:
         with self._db.read() as conn:
             grant = load_grant(conn, grant_id)
             allowances = grant_allowances(grant.document)
-            budgets = [_budget_of(conn, grant, allowance, now) for allowance in allowances]
+            budgets = [budget_of(conn, grant, allowance, now) for allowance in allowances]
         if grant.revoked_at is not None:
             return [dataclasses.replace(b, remaining=0) for b in budgets]
         return budgets
@@ -263,7 +317,7 @@ class SpendsMixin:
 
 
 def _address(field: str, value: str) -> str:
-    return str(to_checksum_address(hex_bytes(field, value, 20)))
+    return checksum_address(hex_bytes(field, value, 20))
 
 
 def check_usable(grant: StoredGrant, now: int) -> None:
@@ -278,56 +332,6 @@ def check_usable(grant: StoredGrant, now: int) -> None:
             f"grant {grant.id} is not valid before {grant.valid_after}",
             {"validAfter": grant.valid_after},
         )
-
-
-def _budget_of(
-    conn: sqlite3.Connection, grant: StoredGrant, allowance: AllowanceSpec, now: int
-) -> AllowanceBudget:
-    window = window_at(grant.valid_after, grant.valid_until, allowance.period, now)
-    if window is None:
-        return AllowanceBudget(allowance.token, allowance.period, allowance.amount, None, 0, 0, 0)
-    used = {"committed": 0, "reserved": 0}
-    # Amounts are uint256 text, summed here: SQLite's SUM would overflow at 2**63. The end
-    # is clipped to what SQLite's integers hold; every spend's ``at`` is below it.
-    # Every spend of the window, released ones too: each is checked against the chain, so
-    # a spend edited to "released" (or its amount lowered) is refused, never left uncounted.
-    rows = conn.execute(
-        f"{_SELECT} WHERE grant_id = ? AND token = ? AND at >= ? AND at < ?",
-        (grant.id, allowance.token, window.start, min(window.end, INT64_MAX)),
-    )
-    for row in rows:
-        spend = _spend_from_row(row)
-        if spend.status != "released":
-            used[spend.status] += spend.amount
-    remaining = max(allowance.amount - used["committed"] - used["reserved"], 0)
-    return AllowanceBudget(
-        allowance.token,
-        allowance.period,
-        allowance.amount,
-        window,
-        used["committed"],
-        used["reserved"],
-        remaining,
-    )
-
-
-def _check_fits(budget: AllowanceBudget, amount: int) -> None:
-    if amount <= budget.remaining:
-        return
-    assert budget.window is not None  # the grant is usable, so now is inside its validity
-    per = f"per {budget.period} s" if budget.period else "over the grant's validity"
-    raise BudgetExceeded(
-        f"{amount} of {budget.token} exceeds the {budget.remaining} left in this window"
-        f" of its allowance ({budget.cap} {per})",
-        {
-            "token": budget.token,
-            "period": budget.period,
-            "cap": str(budget.cap),
-            "remaining": str(budget.remaining),
-            "windowStart": budget.window.start,
-            "windowEnd": budget.window.end,
-        },
-    )
 
 
 def _content(spend: SpendRecord) -> tuple[str, str, int, str, str]:
@@ -355,6 +359,7 @@ def _settleable(conn: sqlite3.Connection, key: str, target: SpendStatus) -> Spen
 
 def _settle(
     conn: sqlite3.Connection,
+    cache: WriterCache,
     spend: SpendRecord,
     status: SpendStatus,
     signature_ref: str | None,
@@ -373,6 +378,8 @@ def _settle(
         " WHERE key = ?",
         (status, signature_ref, settled.settled_at, entry.seq, spend.key),
     )
+    committed = spend.amount if status == "committed" else 0
+    cache.move(spend.grant_id, spend.token, spend.at, committed=committed, reserved=-spend.amount)
     return settled
 
 

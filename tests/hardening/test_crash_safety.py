@@ -32,14 +32,19 @@ ITERATIONS = 15
 AGENTS = 4  # the default max_pending_per_peer: every agent keeps one request in flight
 
 
-def agent_loop(socket_path: Path, label: str) -> list[dict[str, Any]]:
-    """Ask for grants back to back until the daemon dies; the grants received."""
+def agent_loop(
+    socket_path: Path, label: str, first: threading.Event | None = None
+) -> list[dict[str, Any]]:
+    """Ask for grants back to back until the daemon dies; the grants received (``first`` is
+    set when the first one arrives)."""
     received: list[dict[str, Any]] = []
     try:
         with Client(socket_path, timeout=20) as client:
             while True:
                 try:
                     received.append(client.request_grant(**grant_params(agent=label))["grant"])
+                    if first is not None:
+                        first.set()
                 except SignerdError as exc:
                     assert exc.code == ErrorCode.TOO_MANY_PENDING, exc
     except (OSError, ValueError):
@@ -80,13 +85,18 @@ def test_sigkill_during_grant_flows_loses_nothing(tmp_path: Path) -> None:
             with Client(daemon.socket_path) as client:
                 for grant_id, grant in received.items():
                     assert client.get_grant(grant_id)["grant"] == grant, (seed, iteration)
-            # The first grant after a start takes ~0.5 s (device connection); then ~10 ms each.
-            delay = rng.uniform(0.2, 1.0)
+            # The first grant after a start waits for the device connection (0.5 s, more on
+            # a busy machine); then ~10 ms each. The kill comes after the first grant or, in
+            # one start of four, maybe while the device is still being connected.
+            delay = rng.uniform(0.0, 0.8)
+            first = threading.Event()
             with ThreadPoolExecutor(AGENTS) as pool:
                 agents = [
-                    pool.submit(agent_loop, daemon.socket_path, f"crash-{iteration}-{n}")
+                    pool.submit(agent_loop, daemon.socket_path, f"crash-{iteration}-{n}", first)
                     for n in range(AGENTS)
                 ]
+                if iteration % 4:
+                    first.wait(30)
                 threading.Event().wait(delay)
                 daemon.kill()
                 for future in agents:

@@ -11,6 +11,7 @@ from eth_keys.datatypes import PrivateKey
 from emulator.keys import MASTER_ADDRESS
 from signerd.grants import parse_grant_request
 from signerd.grants.typed_data import build_grant_typed_data, grant_digest, grant_id
+from signerd.payments.eip3009 import transfer_authorization
 from signerd.store import StoredGrant
 from tests.support import USDC_BASE
 
@@ -18,6 +19,12 @@ PAYEE = "0x3333333333333333333333333333333333333333"
 OTHER_PAYEE = "0x4444444444444444444444444444444444444444"
 BUDGET = 100  # base units of USDC per day
 MAX_PER_PAYMENT = 40
+USDC_BASE_DOMAIN = {
+    "name": "USD Coin",
+    "version": "2",
+    "chainId": 8453,
+    "verifyingContract": USDC_BASE,
+}
 
 
 def new_key() -> PrivateKey:
@@ -70,32 +77,8 @@ def authorization(
 ) -> dict[str, Any]:
     """An EIP-3009 TransferWithAuthorization of USDC on Base, as x402's client builds it;
     ``changes`` replace top-level parts (domain, types, primaryType, message)."""
-    document: dict[str, Any] = {
-        "domain": {
-            "name": "USD Coin",
-            "version": "2",
-            "chainId": 8453,
-            "verifyingContract": USDC_BASE,
-        },
-        "types": {
-            "TransferWithAuthorization": [
-                {"name": "from", "type": "address"},
-                {"name": "to", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "validAfter", "type": "uint256"},
-                {"name": "validBefore", "type": "uint256"},
-                {"name": "nonce", "type": "bytes32"},
-            ]
-        },
-        "primaryType": "TransferWithAuthorization",
-        "message": {
-            "from": sender,
-            "to": to,
-            "value": value,
-            "validAfter": 0,
-            "validBefore": int(time.time()) + 300,
-            "nonce": nonce or "0x" + secrets.token_hex(32),
-        },
-    }
+    document = transfer_authorization(
+        USDC_BASE_DOMAIN, sender, to, value, int(time.time()) + 300, nonce=nonce
+    )
     document.update(changes)
     return document
