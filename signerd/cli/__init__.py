@@ -13,7 +13,7 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, mcp, payments, serve, status
+from signerd.cli import audit, device, grants, mcp, payments, serve, service, status
 
 
 @click.group()
@@ -42,6 +42,8 @@ for _command in (
     payments.budget,
     payments.spends,
     mcp.mcp,
+    service.stop,
+    service.install_service,
 ):
     main.add_command(_command)
 

@@ -149,6 +149,19 @@ class Client:
         result: dict[str, Any] = self.call("signerd_listSpends", params)
         return result
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until the daemon closes this connection (it is stopping); False if it is
+        still open after ``timeout`` seconds. Whatever it sends meanwhile is dropped."""
+        self._sock.settimeout(timeout)
+        try:
+            while self._file.readline(MAX_MESSAGE_BYTES + 1):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            return True  # reset: closed as well
+        return True
+
     def interrupt(self) -> None:
         """Wake a call blocked in another thread (it fails with ConnectionError); the daemon
         sees the connection end and cancels the requests it had pending on it."""
