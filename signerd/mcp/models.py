@@ -77,10 +77,10 @@ class GrantOverview(Model):
     status: str = Field(description="active, pending (not yet valid), expired or revoked.")
     account: str
     session_key: str
-    chain_id: int
+    chain_id: int | str  # integers beyond 2^53 - 1 arrive as decimal strings
     agent: str
     summary: str = Field(description="What the person approved on the device, in one line.")
-    valid_after: int
+    valid_after: int | str
     valid_until: int | str
     created_at: float
     revoked_at: float | None
@@ -111,7 +111,7 @@ class IssuedGrant(Model):
 
 class AllowanceBudget(Model):
     token: str
-    period: int
+    period: int | str
     cap: str
     window_start: int | None
     window_end: int | None
