@@ -94,7 +94,14 @@ class Config:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+SOCKET_ENV = "SIGNERD_SOCKET"
+
+
 def default_socket_path() -> Path:
+    """$SIGNERD_SOCKET (every client and the daemon honour it), else the standard path."""
+    configured = os.environ.get(SOCKET_ENV)
+    if configured:
+        return Path(configured)
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/signerd-{os.getuid()}"
     return Path(runtime) / "signerd" / "signerd.sock"
 

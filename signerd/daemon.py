@@ -7,6 +7,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from signerd.api import Daemon
 from signerd.config import Config
@@ -36,8 +37,10 @@ def assemble(config: Config, worker: DeviceWorker, store: Store) -> Daemon:
     )
 
 
-async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; the socket is removed on the way out."""
+async def serve(config: Config, *, ready: Callable[[Path], None] | None = None) -> None:
+    """Serve until SIGTERM, SIGINT or ``signerd_shutdown``; the socket is removed on the way
+    out (unless a launcher passed it). ``ready`` is called with the socket's path once it
+    listens."""
     if config.device is None:
         raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
     device = await asyncio.to_thread(resolve_device, config.device)
@@ -52,11 +55,13 @@ async def serve(config: Config, *, ready: Callable[[], None] | None = None) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    daemon.shutdown = stop.set
     try:
         await server.start()
+        daemon.removes_socket = not server.activated
         connecting = asyncio.create_task(_connect(worker, config.derivation_path))
         if ready is not None:
-            ready()
+            ready(server.socket_path)
         await stop.wait()
         LOG.info("shutting down")
         connecting.cancel()

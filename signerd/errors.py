@@ -54,6 +54,7 @@ class ErrorCode(IntEnum):
     HELD_KEY_NOT_FOUND = -32062
     STORE_TAMPERED = -32045
     STALE_REVIEW = -32009
+    DAEMON_UNREACHABLE = -32044
 
 
 class SignerdError(Exception):
@@ -146,6 +147,13 @@ class UntrustedDaemon(SignerdError):
     (SO_PEERCRED): nothing was sent to it."""
 
     code = ErrorCode.UNTRUSTED_DAEMON
+
+
+class DaemonUnreachable(SignerdError):
+    """(Client side) nothing answers on the socket: the daemon is not running there, or the
+    path is wrong (``SIGNERD_SOCKET``, ``--socket``)."""
+
+    code = ErrorCode.DAEMON_UNREACHABLE
 
 
 class UnsafePath(SignerdError):

@@ -53,6 +53,9 @@ class Daemon:
     started_at: float
     keys: HeldKeys  # the session keys the daemon holds (the grant flow's own)
     payments: PaymentFlow
+    # Stops `signerd serve` (signerd_shutdown); None where the daemon is embedded (tests).
+    shutdown: Callable[[], None] | None = None
+    removes_socket: bool = True  # False when serving a socket a launcher passed (systemd)
 
 
 @dataclass(frozen=True)

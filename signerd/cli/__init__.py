@@ -13,7 +13,7 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, payments, serve, status
+from signerd.cli import audit, device, grants, mcp, payments, serve, service, status
 
 
 @click.group()
@@ -41,6 +41,9 @@ for _command in (
     payments.pay,
     payments.budget,
     payments.spends,
+    mcp.mcp,
+    service.stop,
+    service.install_service,
 ):
     main.add_command(_command)
 

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from signerd.errors import SignerdError
+from signerd.jsonsafe import js_safe
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -68,7 +69,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2))
+    click.echo(json.dumps(js_safe(value), indent=2))  # big integers as strings, as on the socket
 
 
 @contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -50,4 +52,11 @@ def serve(
             approval_timeout=approval_timeout,
             allow_blind_signing=allow_blind_signing,
         )
-        asyncio.run(run_daemon(config))
+        asyncio.run(run_daemon(config, ready=_announce))
+
+
+def _announce(socket_path: Path) -> None:
+    """Where clients find the daemon, as `ssh-agent -s` says it: a line for a shell to eval."""
+    path = shlex.quote(str(socket_path))
+    click.echo(f"SIGNERD_SOCKET={path}; export SIGNERD_SOCKET;")
+    sys.stdout.flush()  # at once, also when stdout is a pipe or a file

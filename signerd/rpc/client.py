@@ -6,6 +6,7 @@ The daemon's errors come back as the same classes the daemon raised (``signerd.e
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -147,6 +148,25 @@ class Client:
     def list_spends(self, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.call("signerd_listSpends", params)
         return result
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until the daemon closes this connection (it is stopping); False if it is
+        still open after ``timeout`` seconds. Whatever it sends meanwhile is dropped."""
+        self._sock.settimeout(timeout)
+        try:
+            while self._file.readline(MAX_MESSAGE_BYTES + 1):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            return True  # reset: closed as well
+        return True
+
+    def interrupt(self) -> None:
+        """Wake a call blocked in another thread (it fails with ConnectionError); the daemon
+        sees the connection end and cancels the requests it had pending on it."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._file.close()

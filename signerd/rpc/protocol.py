@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from signerd import errors
+from signerd.jsonsafe import js_safe
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_NESTING = 64  # far beyond any valid request; bounds the JSON decoder's recursion
@@ -202,13 +203,17 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
+# Results, error objects and notification params carry integers beyond 2^53 - 1 as decimal
+# strings (signerd.jsonsafe says why); the id is echoed exactly as the client sent it.
+
+
 def result_message(request_id: int | str | None, result: Any) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+    return encode({"jsonrpc": "2.0", "id": request_id, "result": js_safe(result)})
 
 
 def error_message(request_id: int | str | None, error: errors.SignerdError) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": request_id, "error": error_object(error)})
+    return encode({"jsonrpc": "2.0", "id": request_id, "error": js_safe(error_object(error))})
 
 
 def notification_message(method: str, params: dict[str, Any]) -> bytes:
-    return encode({"jsonrpc": "2.0", "method": method, "params": params})
+    return encode({"jsonrpc": "2.0", "method": method, "params": js_safe(params)})

@@ -33,7 +33,7 @@ from signerd.errors import (
     TooManyConnections,
     UnauthorizedPeer,
 )
-from signerd.rpc import protocol
+from signerd.rpc import activation, protocol
 from signerd.rpc.peer import Peer, peer_of
 from signerd.safepath import check_socket_slot, private_directory
 
@@ -110,8 +110,16 @@ class RpcServer:
         self._connections: set[Connection] = set()
         self._per_uid: collections.Counter[int] = collections.Counter()
         self.large_messages = 0  # messages over LARGE_MESSAGE_BYTES being received or answered
+        self.activated = False  # serving a socket passed by a launcher (systemd)
 
     async def start(self) -> None:
+        inherited = activation.inherited_socket()
+        if inherited is not None:  # systemd socket activation: the passed socket's path wins
+            self._server, self.socket_path = await activation.serve_inherited(
+                inherited, self._handle, self.socket_path, gid=self.config.socket_gid
+            )
+            self.activated = True
+            return
         private_directory(
             self.socket_path.parent,
             mode=0o700 if self.config.socket_gid is None else 0o710,
@@ -156,6 +164,8 @@ class RpcServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self.activated:
+            return  # the socket stays with the launcher that passed it
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         LOG.info("stopped; removed %s", self.socket_path)

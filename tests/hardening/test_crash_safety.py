@@ -22,6 +22,7 @@ from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
 from signerd.errors import ErrorCode, SignerdError
 from signerd.grants import verify_grant
+from signerd.jsonsafe import js_safe
 from signerd.launch import DaemonProcess
 from signerd.store import Store
 from tests.support import audit_events, grant_params, signerd_cli
@@ -68,7 +69,8 @@ def check_store(data_dir: Path, received: dict[str, dict[str, Any]]) -> int:
             assert store.get_grant(grant_id) is not None, f"approved {grant_id} not stored"
         for grant_id, grant in received.items():
             stored = store.get_grant(grant_id)
-            assert stored is not None and stored.document == grant, f"lost grant {grant_id}"
+            # As the agent received it: big integers as decimal strings (signerd.jsonsafe).
+            assert stored is not None and js_safe(stored.document) == grant, f"lost {grant_id}"
         assert len(set(approved)) == len(approved)
         return len(approved)
 

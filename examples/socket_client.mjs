@@ -1,0 +1,60 @@
+// Talk to signerd from JavaScript/TypeScript: one JSON-RPC request per line on its Unix socket.
+//
+//   node examples/socket_client.mjs [METHOD [PARAMS_JSON]]      (default: signerd_status)
+//   SIGNERD_SOCKET=/path/to/signerd.sock node examples/socket_client.mjs signerd_listGrants '{"limit":5}'
+//
+// Prints the reply's result (or its error, exit 1). Progress notifications that arrive while a
+// request waits for the person (signerd_progress) go to stderr. Integers beyond 2^53 - 1 (a
+// grant's nonce, amounts in wei) arrive as decimal strings: read them with BigInt(value).
+// No dependencies; the same code works in TypeScript (add types to taste).
+import net from "node:net";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const [method = "signerd_status", paramsJson = "{}"] = process.argv.slice(2);
+const socketPath =
+  process.env.SIGNERD_SOCKET ||
+  path.join(process.env.XDG_RUNTIME_DIR || `/tmp/signerd-${os.userInfo().uid}`, "signerd", "signerd.sock");
+
+// The Python client asks the kernel who serves the socket (SO_PEERCRED); node cannot, so check
+// that the socket file belongs to the daemon's uid (yours unless SIGNERD_DAEMON_UID says) before
+// sending anything: another user's socket would receive your requests.
+const daemonUid = Number(process.env.SIGNERD_DAEMON_UID || os.userInfo().uid);
+const owner = fs.statSync(socketPath).uid;
+if (owner !== daemonUid) {
+  console.error(`${socketPath} belongs to uid ${owner}, not ${daemonUid}: not sending anything`);
+  process.exit(1);
+}
+
+const id = 1;
+const socket = net.createConnection(socketPath);
+socket.setEncoding("utf8");
+socket.on("connect", () => {
+  socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params: JSON.parse(paramsJson) }) + "\n");
+});
+
+let buffer = "";
+socket.on("data", (chunk) => {
+  buffer += chunk;
+  let newline;
+  while ((newline = buffer.indexOf("\n")) >= 0) {
+    const message = JSON.parse(buffer.slice(0, newline));
+    buffer = buffer.slice(newline + 1);
+    if (message.method === "signerd_progress") {
+      console.error(`signerd: ${message.params.message}`);
+    } else if (message.id === id) {
+      socket.end();
+      if (message.error) {
+        console.error(JSON.stringify({ error: message.error }));
+        process.exitCode = 1;
+      } else {
+        console.log(JSON.stringify(message.result, null, 2));
+      }
+    }
+  }
+});
+socket.on("error", (error) => {
+  console.error(`cannot reach signerd at ${socketPath}: ${error.message}`);
+  process.exitCode = 1;
+});

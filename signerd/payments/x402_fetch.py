@@ -1,0 +1,80 @@
+"""Fetch a URL, paying over x402 from a grant: x402's own ``requests`` integration and
+``exact`` EVM scheme, signing through signerd (``SignerdEvmSigner``).
+
+    with Client() as client:
+        paid = fetch_paying(client, grant_id, "https://shop.example/weather")
+        paid.response.text, paid.spends
+
+What ``signerd pay`` does, as a library call for other front doors (the MCP server's
+``pay_x402`` tool, your own agent). x402 pays by default only in the assets of its own table:
+here the spend controls name the grant's tokens, so it pays in exactly those. A refusal by
+signerd reaches x402's client from inside the signer, which x402 wraps in its own errors:
+``fetch_paying`` raises signerd's error itself (``BudgetExceeded``, ``PaymentRefused``...).
+
+Needs the ``x402`` package (``pip install signerd[x402]``); the daemon never imports this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from x402 import x402ClientSync
+from x402.http.clients import wrapRequestsWithPayment
+from x402.mechanisms.evm.exact import ExactEvmClientScheme
+
+from signerd.errors import SignerdError
+from signerd.payments.x402_signer import SignerdEvmSigner
+from signerd.rpc.client import Client
+
+HTTP_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class PaidResponse:
+    """The HTTP answer, and the ledger records of what was paid to get it."""
+
+    response: requests.Response
+    spends: list[dict[str, Any]]
+
+
+def paying_session(client: Client, grant_id: str) -> tuple[requests.Session, SignerdEvmSigner]:
+    """A ``requests`` session that pays 402 answers from ``grant_id``, and its signer."""
+    grant = client.get_grant(grant_id)
+    network = f"eip155:{grant['chainId']}"
+    tokens = [a["token"] for a in grant["grant"]["typedData"]["message"]["allowances"]]
+    signer = SignerdEvmSigner(client, grant_id)
+    payer = x402ClientSync()
+    payer.register(network, ExactEvmClientScheme(signer))
+    payer.set_spend_controls({"allowed_assets": [{"network": network, "asset": t} for t in tokens]})
+    return wrapRequestsWithPayment(requests.Session(), payer), signer
+
+
+def fetch_paying(
+    client: Client, grant_id: str, url: str, *, timeout: float = HTTP_TIMEOUT
+) -> PaidResponse:
+    """GET ``url``, paying within ``grant_id`` if it answers 402.
+
+    Raises signerd's error when signerd refused the payment (or the grant), and
+    ``requests.RequestException`` when the URL cannot be fetched. A non-2xx answer is
+    returned, not raised: the caller decides what it means.
+    """
+    try:
+        session, signer = paying_session(client, grant_id)
+        response = session.get(url, timeout=timeout)
+    except Exception as exc:
+        cause = signerd_cause(exc)
+        if cause is None or cause is exc:
+            raise
+        raise cause from exc
+    return PaidResponse(response, list(signer.spends))
+
+
+def signerd_cause(exc: BaseException | None) -> SignerdError | None:
+    """The signerd error somewhere in ``exc``'s chain of causes, if any."""
+    while exc is not None:
+        if isinstance(exc, SignerdError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
