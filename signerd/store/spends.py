@@ -65,6 +65,7 @@ SpendStatus = Literal["reserved", "committed", "released"]
 _SELECT: Final = SPEND_SELECT
 _RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
+_RECORD_FIELDS: Final = ("seq", *SPEND_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -88,19 +89,10 @@ class SpendRecord:
 
     def to_json(self) -> JSONDict:
         """The record as JSON; the uint256 amount as a decimal string."""
-        # Written out: dataclasses.asdict deep-copies every field, a payment's reply pays it.
+        # Not dataclasses.asdict: it deep-copies every field, and a payment's reply pays it.
         return {
-            "seq": self.seq,
-            "key": self.key,
-            "grant_id": self.grant_id,
-            "token": self.token,
+            **{name: getattr(self, name) for name in _RECORD_FIELDS},
             "amount": str(self.amount),
-            "payee": self.payee,
-            "content_hash": self.content_hash,
-            "at": self.at,
-            "status": self.status,
-            "signature_ref": self.signature_ref,
-            "settled_at": self.settled_at,
         }
 
 
