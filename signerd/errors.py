@@ -54,6 +54,7 @@ class ErrorCode(IntEnum):
     HELD_KEY_NOT_FOUND = -32062
     STORE_TAMPERED = -32045
     STALE_REVIEW = -32009
+    DAEMON_UNAVAILABLE = -32044
 
 
 class SignerdError(Exception):
@@ -153,6 +154,12 @@ class UnsafePath(SignerdError):
     directory) belongs to another user, is writable by others, or is a symlink."""
 
     code = ErrorCode.UNSAFE_PATH
+
+
+class DaemonUnavailable(SignerdError, ConnectionError):
+    """(Client side) no signerd answers on the socket: not running, or it went away."""
+
+    code = ErrorCode.DAEMON_UNAVAILABLE
 
 
 # -- the device -----------------------------------------------------------------------------
