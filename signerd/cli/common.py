@@ -122,7 +122,7 @@ def errors() -> Iterator[None]:
         report(DaemonUnavailable(f"lost the connection to signerd ({exc})"))
         sys.exit(ExitCode.UNAVAILABLE)
     except KeyboardInterrupt:
-        report(Cancelled("interrupted (Ctrl-C); a pending request was withdrawn"))
+        report(Cancelled("interrupted (Ctrl-C); nothing is left waiting on the device"))
         sys.exit(ExitCode.INTERRUPTED)
     except click.UsageError as exc:
         if not json_wanted():
