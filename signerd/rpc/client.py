@@ -116,7 +116,7 @@ class Client:
     def _read_reply(self) -> dict[str, Any]:
         line = self._file.readline(MAX_MESSAGE_BYTES + 1)
         if not line:
-            raise DaemonUnavailable("signerd closed the connection")
+            raise ConnectionError("signerd closed the connection")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
