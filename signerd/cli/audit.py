@@ -50,8 +50,8 @@ def audit(data_dir: Path | None, check: bool, as_json: bool) -> None:
         # --verify exists for: a verdict with the reason, never a traceback.
         except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
             what = "audit chain BROKEN" if check else "cannot read the audit log"
-            fail(f"{what}: {type(exc).__name__}: {exc}")
+            fail(f"{what}: {type(exc).__name__}: {exc}", name="AUDIT_BROKEN")
         if report is not None:
             if not report.ok:
-                fail(render.audit_report(report))
+                fail(render.audit_report(report), name="AUDIT_BROKEN")
             click.echo(render.audit_report(report))

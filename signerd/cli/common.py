@@ -127,18 +127,10 @@ def errors() -> Iterator[None]:
     except click.UsageError as exc:
         if not json_wanted():
             raise  # click prints the usage and exits 2
-        data = (
-            {"field": exc.param.name} if isinstance(exc, click.BadParameter) and exc.param else None
-        )
-        click.echo(
-            error_json(
-                int(ErrorCode.INVALID_PARAMS),
-                ErrorCode.INVALID_PARAMS.name,
-                exc.format_message(),
-                data,
-            ),
-            err=True,
-        )
+        param = exc.param if isinstance(exc, click.BadParameter) else None
+        data = {"field": param.name} if param is not None else None
+        code = ErrorCode.INVALID_PARAMS
+        click.echo(error_json(int(code), code.name, exc.format_message(), data), err=True)
         sys.exit(ExitCode.INVALID_INPUT)
 
 

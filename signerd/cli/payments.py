@@ -45,7 +45,7 @@ def pay(socket_path: Path | None, url: str, grant_id: str, as_json: bool) -> Non
         reply = {"status": response.status_code, "body": response.text}
         print_json({**reply, "paymentResponse": payment})
     elif not response.ok:
-        fail(f"HTTP {response.status_code} from {url}: {response.text[:500]}")
+        fail(f"HTTP {response.status_code} from {url}: {response.text[:500]}", name="HTTP_ERROR")
     else:
         sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
     if not response.ok:

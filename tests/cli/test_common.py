@@ -141,3 +141,9 @@ def test_devices_lists_emulators_only_when_asked(monkeypatch: pytest.MonkeyPatch
     assert CliRunner().invoke(main, ["devices"]).exit_code == 0
     assert CliRunner().invoke(main, ["devices", "--emulators"]).exit_code == 0
     assert asked == [False, True]
+
+
+def test_every_command_takes_json() -> None:
+    for name, command in main.commands.items():
+        options = {opt for param in command.params for opt in param.opts}
+        assert "--json" in options, f"signerd {name} has no --json"
