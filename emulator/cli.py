@@ -6,9 +6,11 @@ import click
 
 from emulator.ledger.main import ledger_command
 from emulator.trezor.main import trezor_command
+from signerd import __version__
 
 
 @click.group()
+@click.version_option(__version__, prog_name="signerd-emulator")
 def main() -> None:
     """Simulated hardware wallets with public test keys, speaking the real wire protocols."""
 

@@ -54,7 +54,7 @@ class ErrorCode(IntEnum):
     HELD_KEY_NOT_FOUND = -32062
     STORE_TAMPERED = -32045
     STALE_REVIEW = -32009
-    DAEMON_UNREACHABLE = -32044
+    DAEMON_UNAVAILABLE = -32044
 
 
 class SignerdError(Exception):
@@ -149,18 +149,18 @@ class UntrustedDaemon(SignerdError):
     code = ErrorCode.UNTRUSTED_DAEMON
 
 
-class DaemonUnreachable(SignerdError):
-    """(Client side) nothing answers on the socket: the daemon is not running there, or the
-    path is wrong (``SIGNERD_SOCKET``, ``--socket``)."""
-
-    code = ErrorCode.DAEMON_UNREACHABLE
-
-
 class UnsafePath(SignerdError):
     """A directory or file signerd creates or trusts (the socket, its directories, the data
     directory) belongs to another user, is writable by others, or is a symlink."""
 
     code = ErrorCode.UNSAFE_PATH
+
+
+class DaemonUnavailable(SignerdError, ConnectionError):
+    """(Client side) no signerd answers on the socket: not running, or it went away, or the
+    path is wrong (``SIGNERD_SOCKET``, ``--socket``)."""
+
+    code = ErrorCode.DAEMON_UNAVAILABLE
 
 
 # -- the device -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from signerd.devices import DeviceInfo, Signer, open_signer
 from signerd.devices.liveness import udp_port_holder
@@ -293,7 +293,7 @@ class DeviceWorker:
         except TimeoutError:
             await self._abort(job)
             raise ApprovalTimeout(
-                f"no answer on the device within {timeout:.0f} s; the request was cancelled"
+                f"no answer on the device within {timeout:g} s; the request was cancelled"
             ) from None
         except _Vanished:
             await self._abort(job)
@@ -312,6 +312,9 @@ class DeviceWorker:
         """
         loop = asyncio.get_running_loop()
         done = asyncio.wrap_future(job)
+        # When this gives up (timeout, device gone, client gone) the job still ends later,
+        # usually with Cancelled: retrieved here, or asyncio logs it as never retrieved.
+        done.add_done_callback(_retrieve)
         deadline = None if timeout is None else loop.time() + timeout
         misses = 0
         while True:
@@ -353,6 +356,12 @@ class DeviceWorker:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._drop_signer()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a future's outcome as seen (``_abort`` reports what matters of it)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _port_holder(path: str) -> object:

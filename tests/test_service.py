@@ -4,6 +4,7 @@ every client, and the user units `signerd install-service` writes."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from emulator.keys import MASTER_ADDRESS
 from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.cli.outcomes import ExitCode
 from signerd.client import Client
 from signerd.errors import UnauthorizedPeer
 from signerd.launch import DaemonProcess, python_module, wait_until
@@ -116,7 +118,7 @@ def test_stop_is_for_admins_then_stops_cleanly(
     config = f"[daemon]\nadmin_uids = [{os.getuid() + 4242}]\n"
     with DaemonProcess(trezor.path, tmp_path / "a", config=config) as daemon:
         refused = signerd_cli("stop", "--socket", str(daemon.socket_path))
-        assert refused.returncode == 1
+        assert refused.returncode == ExitCode.UNTRUSTED
         assert "UNAUTHORIZED_PEER" in refused.stderr
         with Client(daemon.socket_path) as client, pytest.raises(UnauthorizedPeer):
             client.call("signerd_shutdown")
@@ -133,7 +135,7 @@ def test_stop_is_for_admins_then_stops_cleanly(
         assert daemon.proc is not None and daemon.proc.wait(timeout=STATE_TIMEOUT) == 0
         assert f"SIGNERD_SOCKET={daemon.socket_path}; export SIGNERD_SOCKET;" in daemon.log()
     again = signerd_cli("stop", "--socket", str(daemon.socket_path))
-    assert again.returncode == 1 and "cannot reach signerd" in again.stderr
+    assert again.returncode == ExitCode.UNAVAILABLE and "DAEMON_UNAVAILABLE" in again.stderr
 
 
 def test_the_shipped_units_are_the_rendered_ones() -> None:
@@ -164,7 +166,10 @@ def test_install_service_writes_user_units(tmp_path: Path) -> None:
     assert other.returncode == 1 and "--force" in other.stderr
     assert install("--device", "ledger:hid", "--force").returncode == 0
     assert "SIGNERD_DEVICE=ledger:hid" in (units / "signerd.service").read_text()
-    assert install().returncode == 1  # no device, no config: a service that cannot start
+    # No device, no config: a service that cannot start.
+    assert install().returncode == ExitCode.INVALID_INPUT
+    as_json = json.loads(install("--device", "trezor:usb", "--dry-run", "--json").stdout)
+    assert as_json["written"] is False and str(units / "signerd.socket") in as_json["units"]
 
 
 def test_the_service_runs_this_signerd() -> None:

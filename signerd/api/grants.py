@@ -8,7 +8,7 @@ from typing import Any
 
 from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import GrantExpired, GrantNotFound
-from signerd.flows.audit import audited
+from signerd.flows.audit import audited, log_event
 from signerd.grants import verify_grant
 from signerd.rpc.params import (
     GrantIdParams,
@@ -82,6 +82,7 @@ async def revoke_grant(
     revoked = await asyncio.to_thread(
         daemon.store.revoke_grant, grant.id, reason=params.reason, peer_uid=ctx.peer.uid
     )
+    log_event("revoked", ctx.peer.to_json(), {"grant": grant.id, "reason": params.reason})
     return grant_overview(revoked, time.time())
 
 

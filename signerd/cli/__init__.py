@@ -1,9 +1,10 @@
 """`signerd`: the command line — run the daemon, talk to it, or use a device directly.
 
-Commands that talk to the daemon (status, request, grants, revoke, pay, budget, spends)
+Commands that talk to the daemon (status, request, grants, show, revoke, pay, budget, spends)
 use the socket; ``address`` and ``sign-grant`` open the device themselves; ``verify`` and
 ``audit`` need neither (audit reads the store directly). Each command parses its options, calls the
-library and prints; the work itself lives in the library (grants/, flows/, daemon).
+library and prints; the work itself lives in the library (grants/, flows/, daemon). Errors
+are reported, and turned into exit codes (cli/outcomes.py), in one place: SignerdGroup.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, mcp, payments, serve, service, status
+from signerd.cli import audit, device, grants, listing, mcp, payments, serve, service, status
+from signerd.cli.common import SignerdGroup
 
 
-@click.group()
+@click.group(cls=SignerdGroup)
 @click.version_option(__version__, prog_name="signerd")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
@@ -31,8 +33,9 @@ for _command in (
     serve.serve,
     status.status,
     grants.request,
-    grants.list_grants,
-    grants.revoke,
+    listing.list_grants,
+    listing.show,
+    listing.revoke,
     grants.verify,
     audit.audit,
     device.devices,

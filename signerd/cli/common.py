@@ -14,7 +14,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from signerd.errors import SignerdError
+from signerd.cli.outcomes import ExitCode, exit_code_of
+from signerd.errors import Cancelled, DaemonUnavailable, ErrorCode, SignerdError
 from signerd.jsonsafe import js_safe
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -39,9 +40,27 @@ DATA_DIR_OPTION = click.option(
 )
 
 
-def json_option(help: str = "Machine-readable output.") -> Callable[[_F], _F]:
-    """``--json``, passed to the command as ``as_json``."""
-    return click.option("--json", "as_json", is_flag=True, help=help)
+JSON_META = "signerd.json"  # ctx.meta key: the command was given --json
+
+
+def _note_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_META] = True
+    return value
+
+
+def json_option(help: str = "Machine-readable output (and errors).") -> Callable[[_F], _F]:
+    """``--json``, passed to the command as ``as_json``; eager, so that even an error in
+    another option is reported as JSON."""
+    return click.option(
+        "--json", "as_json", is_flag=True, is_eager=True, callback=_note_json, help=help
+    )
+
+
+def json_wanted() -> bool:
+    """Whether the running command was given ``--json``."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(JSON_META))
 
 
 # ANSI escape sequences (CSI, OSC and other ESC-introduced ones), then any remaining C0/C1
@@ -62,9 +81,13 @@ def printable(text: str, *, multiline: bool = False) -> str:
     return text if multiline else text.replace("\n", " ")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    click.echo(f"error: {printable(message, multiline=True)}", err=True)
+def fail(message: str, code: ExitCode = ExitCode.NEGATIVE, name: str = "FAILED") -> NoReturn:
+    """Print ``error: message`` on stderr (with ``--json``, an error object named ``name``
+    and no signerd code) and exit with ``code``: by default a verdict, "no"."""
+    if json_wanted():
+        click.echo(error_json(None, name, message), err=True)
+    else:
+        click.echo(f"error: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
@@ -72,15 +95,53 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(js_safe(value), indent=2))  # big integers as strings, as on the socket
 
 
+def error_json(code: int | None, name: str, message: str, data: Any = None) -> str:
+    """The one-line JSON error every command prints with ``--json``."""
+    error = {"code": code, "name": name, "message": message, "data": data}
+    return json.dumps({"error": error}, separators=(",", ":"))
+
+
+def report(exc: SignerdError) -> None:
+    """Print a signerd error on stderr: one JSON line with ``--json``, else one line of text."""
+    if json_wanted():
+        click.echo(error_json(int(exc.code), exc.name, str(exc), exc.data), err=True)
+    else:
+        click.echo(
+            f"error: {printable(str(exc), multiline=True)} [{exc.name} {int(exc.code)}]", err=True
+        )
+
+
 @contextmanager
 def errors() -> Iterator[None]:
-    """Turn signerd and daemon errors into one readable line and a non-zero exit."""
+    """Report a signerd error, a lost daemon or Ctrl-C, and exit with its code (outcomes)."""
     try:
         yield
     except SignerdError as exc:
-        fail(f"{exc} [{exc.name} {int(exc.code)}]")
-    except (FileNotFoundError, ConnectionRefusedError) as exc:
-        fail(f"cannot reach signerd ({exc}); is `signerd serve` running?")
+        report(exc)
+        sys.exit(exit_code_of(exc))
+    except ConnectionError as exc:  # the daemon went away mid-call
+        report(DaemonUnavailable(f"lost the connection to signerd ({exc})"))
+        sys.exit(ExitCode.UNAVAILABLE)
+    except KeyboardInterrupt:
+        report(Cancelled("interrupted (Ctrl-C); nothing is left waiting on the device"))
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.UsageError as exc:
+        if not json_wanted():
+            raise  # click prints the usage and exits 2
+        param = exc.param if isinstance(exc, click.BadParameter) else None
+        data = {"field": param.name} if param is not None else None
+        code = ErrorCode.INVALID_PARAMS
+        click.echo(error_json(int(code), code.name, exc.format_message(), data), err=True)
+        sys.exit(ExitCode.INVALID_INPUT)
+
+
+class SignerdGroup(click.Group):
+    """The command group: every command's errors are reported and mapped to exit codes here,
+    in one place, so the commands themselves only call the library and print."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with errors():
+            return super().invoke(ctx)
 
 
 class Spinner:

@@ -7,11 +7,11 @@ from typing import IO
 import click
 
 from signerd.cli import render
-from signerd.cli.common import DEVICE_OPTION, Spinner, errors, json_option, print_json
+from signerd.cli.common import DEVICE_OPTION, Spinner, json_option, print_json
 from signerd.devices import DEFAULT_DERIVATION_PATH, open_signer
 from signerd.devices.discovery import discover, resolve_device
 from signerd.flows.grant import sign_grant_locally
-from signerd.grants.cli_input import load_request
+from signerd.grants.cli_input import load_request, read_text
 
 _DERIVATION_OPTION = click.option(
     "--path", "derivation", default=DEFAULT_DERIVATION_PATH, show_default=True
@@ -38,10 +38,15 @@ def devices(as_json: bool, emulators: bool) -> None:
 @click.command()
 @DEVICE_OPTION
 @_DERIVATION_OPTION
-def address(device: str, derivation: str) -> None:
+@json_option()
+def address(device: str, derivation: str, as_json: bool) -> None:
     """Print the device's Ethereum address at a BIP-32 path."""
-    with errors(), open_signer(resolve_device(device)) as signer:
-        click.echo(signer.get_address(derivation))
+    with open_signer(resolve_device(device)) as signer:
+        found = signer.get_address(derivation)
+    if as_json:
+        print_json({"address": found, "path": derivation, "device": device})
+    else:
+        click.echo(found)
 
 
 @click.command("sign-grant")
@@ -53,14 +58,14 @@ def address(device: str, derivation: str) -> None:
     is_flag=True,
     help="Sign by hash where the device cannot show the fields.",
 )
+@json_option("Errors as JSON too (the signed grant is JSON either way).")
 def sign_grant(
-    device: str, request_file: IO[str], derivation: str, allow_blind_signing: bool
+    device: str, request_file: IO[str], derivation: str, allow_blind_signing: bool, as_json: bool
 ) -> None:
     """Have the device sign a grant request (JSON file, - for stdin); print the signed grant."""
-    with errors():
-        request = load_request(request_file.read(), request_file.name)
-        with Spinner("Confirm on your device", lazy=True) as spinner:
-            grant = sign_grant_locally(
-                device, request, derivation, allow_blind_signing, notify=spinner.say
-            )
-        print_json(grant)
+    request = load_request(read_text(request_file), request_file.name)
+    with Spinner("Confirm on your device", lazy=True) as spinner:
+        grant = sign_grant_locally(
+            device, request, derivation, allow_blind_signing, notify=spinner.say
+        )
+    print_json(grant)

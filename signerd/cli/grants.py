@@ -1,9 +1,10 @@
-"""Grant commands: ask the daemon for one, list and revoke stored ones, verify one offline."""
+"""Grant commands: ask the daemon for one; verify one offline (listing.py: stored ones)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import IO, Any
 import click
 
 from signerd.cli import render
-from signerd.cli.common import SOCKET_OPTION, Spinner, errors, fail, json_option, print_json
+from signerd.cli.common import SOCKET_OPTION, Spinner, fail, json_option, print_json
+from signerd.cli.outcomes import ExitCode
 from signerd.errors import ValidationError
 from signerd.grants import verify_grant
 from signerd.grants.cli_input import (
@@ -21,6 +23,7 @@ from signerd.grants.cli_input import (
     load_signed_grant,
     parse_allowance,
     parse_duration,
+    read_text,
     request_params,
 )
 from signerd.rpc.client import Client
@@ -40,21 +43,27 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
     return convert
 
 
+# What a request file holds in full: given with --file, these options are an error.
+_FILE_CONFLICTS = frozenset(
+    {"label", "session_key", "generate", "chain_id", "allowances", "payees", "targets", "valid_for"}
+)
+
+
 @click.command()
 @SOCKET_OPTION
 @click.option(
     "--agent",
     "label",
-    required=True,
-    help="Who is asking, shown on the device in quotes: letters, digits, - _ . only.",
+    help="Who is asking, shown on the device in quotes: letters, digits, - _ . only "
+    "(required unless --file).",
 )
 @click.option("--session-key", help="The agent's own session key address (recommended).")
 @click.option("--generate", is_flag=True, help="Let the daemon create the session key.")
 @click.option(
     "--chain-id",
     type=int,
-    required=True,
-    help="The chain the grant is for (8453 Base, 1 Ethereum, ...); never assumed.",
+    help="The chain the grant is for (8453 Base, 1 Ethereum, ...); never assumed (required "
+    "unless --file).",
 )
 @click.option(
     "--allow",
@@ -90,7 +99,7 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
     "--file",
     "request_file",
     type=click.File("r"),
-    help="Take the whole request from a JSON file instead.",
+    help="Take the whole request, agent label included, from a JSON file (- for stdin).",
 )
 @click.option(
     "--out",
@@ -98,48 +107,69 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
     help="Write the reply to a new file, mode 0600 (required with --generate: it holds the "
     "session private key); - for stdout.",
 )
+@json_option()
+@click.pass_context
 def request(
+    ctx: click.Context,
     socket_path: Path | None,
-    label: str,
+    label: str | None,
     session_key: str | None,
     generate: bool,
-    chain_id: int,
+    chain_id: int | None,
     allowances: tuple[dict[str, Any], ...],
     payees: tuple[str, ...],
     targets: tuple[str, ...],
     valid_for: int,
     request_file: IO[str] | None,
     out: Path | None,
+    as_json: bool,
 ) -> None:
-    """Ask the daemon for a grant and wait for the person to approve it on the device."""
-    with errors():
-        if request_file is not None:
-            params = load_request(request_file.read(), request_file.name)
-        else:
-            params = request_params(
-                agent=label,
-                chain_id=chain_id,
-                allowances=allowances,
-                targets=targets,
-                valid_for=valid_for,
-                payees=payees,
-                session_key=session_key,
-                generate=generate,
-            )
-        if params.get("generate") and out is None:
-            raise click.UsageError(
-                "--generate needs --out FILE: the reply holds the session private key, written "
-                "to a new file readable only by you (or --out - to print it)"
-            )
-        with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
-            result = client.request_grant(on_progress=spinner.say, **params)
-        if out is None or str(out) == "-":
-            print_json(result)
-            return
-        write_private(out, json.dumps(result, indent=2) + "\n")
-        click.echo(f"reply written to {out} (mode 0600)", err=True)
-        result.pop("sessionPrivateKey", None)
+    """Ask the daemon for a grant and wait for the person to approve it on the device.
+
+    Prints the daemon's reply (the signed grant) as JSON. Ctrl-C withdraws the request.
+    """
+    if request_file is not None:
+        given = [
+            param.opts[0]
+            for param in ctx.command.params
+            if param.name in _FILE_CONFLICTS and _given(ctx, param.name)
+        ]
+        if given:
+            raise click.UsageError(f"--file holds the whole request: drop {', '.join(given)}")
+        params = load_request(read_text(request_file), request_file.name)
+    else:
+        if label is None or chain_id is None:
+            missing = "--agent" if label is None else "--chain-id"
+            raise click.UsageError(f"Missing option '{missing}' (or give the request as --file)")
+        params = request_params(
+            agent=label,
+            chain_id=chain_id,
+            allowances=allowances,
+            targets=targets,
+            valid_for=valid_for,
+            payees=payees,
+            session_key=session_key,
+            generate=generate,
+        )
+    if params.get("generate") and out is None:
+        raise click.UsageError(
+            "--generate needs --out FILE: the reply holds the session private key, written "
+            "to a new file readable only by you (or --out - to print it)"
+        )
+    with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
+        result = client.request_grant(on_progress=spinner.say, **params)
+    if out is None or str(out) == "-":
         print_json(result)
+        return
+    write_private(out, json.dumps(result, indent=2) + "\n")
+    click.echo(f"reply written to {out} (mode 0600)", err=True)
+    result.pop("sessionPrivateKey", None)
+    print_json(result)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
 def write_private(path: Path, text: str) -> None:
@@ -156,35 +186,6 @@ def _carries_private_key(document: Any) -> bool:
     return isinstance(document, dict) and "sessionPrivateKey" in document
 
 
-@click.command("grants")
-@SOCKET_OPTION
-@click.option("--status", type=click.Choice(["active", "revoked", "expired", "pending"]))
-@click.option("--limit", type=int, default=50, show_default=True)
-@json_option()
-def list_grants(socket_path: Path | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List stored grants, newest first."""
-    params: dict[str, Any] = {"limit": limit}
-    if status:
-        params["status"] = status
-    with errors(), Client(socket_path) as client:
-        result = client.list_grants(**params)
-    if as_json:
-        print_json(result)
-        return
-    for line in render.grant_lines(result["grants"]):
-        click.echo(line)
-
-
-@click.command()
-@SOCKET_OPTION
-@click.argument("grant_id")
-@click.option("--reason", help="Why (kept in the audit log).")
-def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
-    """Revoke a grant."""
-    with errors(), Client(socket_path) as client:
-        print_json(client.revoke_grant(grant_id, reason))
-
-
 @click.command()
 @click.argument("grant_file", type=click.File("r"))
 @click.option("--signer", "expected", help="The master address the grant must be signed by.")
@@ -195,28 +196,38 @@ def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
     type=click.Path(path_type=Path),
     help="Also ask the signerd on this socket whether it revoked the grant.",
 )
+@json_option()
 def verify(
-    grant_file: IO[str], expected: str | None, chain_id: int | None, socket_path: Path | None
+    grant_file: IO[str],
+    expected: str | None,
+    chain_id: int | None,
+    socket_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Verify a signed grant offline; exit 0 if valid, 1 if not.
 
     Prints what the grant allows (chain, session key, limits, payees, targets, window).
     """
-    with errors():
-        text = grant_file.read()
-        if _carries_private_key(load_json(text, grant_file.name)):
-            fail(
-                f"{grant_file.name} carries a session private key (sessionPrivateKey): keep "
-                'that file private and give verifiers only the grant (its "grant" member)'
-            )
-        document = load_signed_grant(text, grant_file.name)
+    text = read_text(grant_file)
+    if _carries_private_key(load_json(text, grant_file.name)):
+        raise ValidationError(
+            grant_file.name,
+            "carries a session private key (sessionPrivateKey): keep that file private and "
+            'give verifiers only the grant (its "grant" member)',
+        )
+    document = load_signed_grant(text, grant_file.name)
     result = verify_grant(document, expected_signer=expected, expected_chain_id=chain_id)
     if result.valid and socket_path is not None:
-        with errors(), Client(socket_path) as client:
+        with Client(socket_path) as client:
             known = client.verify_grant(document, expected, chain_id=chain_id)
         if known.get("reason") == "revoked":
             detail = f"revoked in the signerd at {socket_path}: {known.get('detail')}"
             result = replace(result, valid=False, reason="revoked", detail=detail)
-    if not result.valid:
+    if as_json:
+        print_json(result.to_json())
+        if not result.valid:
+            sys.exit(ExitCode.NEGATIVE)
+    elif not result.valid:
         fail(render.verification(result))
-    click.echo(render.verification(result))
+    else:
+        click.echo(render.verification(result))

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
-from signerd.cli.common import SOCKET_OPTION, fail
+from signerd.cli.common import SOCKET_OPTION, fail, json_option
+from signerd.cli.outcomes import ExitCode
 
 
 @click.command()
 @SOCKET_OPTION
-def mcp(socket_path: Path | None) -> None:
+@json_option("Report start-up errors as JSON (the tools always answer in MCP's JSON).")
+def mcp(socket_path: Path | None, as_json: bool) -> None:
     """Serve MCP tools for LLM agents on stdio, talking to the daemon's socket.
 
     Tools: signerd_status, request_grant, list_grants, get_budget, pay_x402, revoke_grant.
@@ -20,5 +22,5 @@ def mcp(socket_path: Path | None) -> None:
     try:
         from signerd.mcp.server import build_server
     except ImportError as exc:  # mcp is an optional extra, like x402
-        fail(f"{exc}: install signerd[mcp]")
+        fail(f"{exc}: install signerd[mcp]", ExitCode.UNAVAILABLE)
     build_server(socket_path).run("stdio")

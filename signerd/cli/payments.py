@@ -2,102 +2,63 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from signerd.cli.common import SOCKET_OPTION, errors, json_option, print_json
-from signerd.errors import SignerdError
+from signerd.cli.common import SOCKET_OPTION, fail, json_option, print_json
+from signerd.cli.outcomes import ExitCode
 from signerd.rpc.client import Client
-
-HTTP_TIMEOUT = 60.0
+from signerd.rpc.grant_lookup import resolve_grant_id
 
 
 @click.command()
 @SOCKET_OPTION
 @click.argument("url")
-@click.option("--grant", "grant_id", required=True, help="The grant to pay from.")
-def pay(socket_path: Path | None, url: str, grant_id: str) -> None:
+@click.option("--grant", "grant_id", required=True, help="The grant to pay from (id or prefix).")
+@json_option("Print {status, body, paymentResponse} (and errors) as JSON.")
+def pay(socket_path: Path | None, url: str, grant_id: str, as_json: bool) -> None:
     """GET URL, paying over x402 from a grant; print the response body.
 
-    Exit 0 on a 2xx answer. A refusal by signerd (over budget, payee not allowed, revoked...)
-    or a non-2xx answer exits 1 with one JSON line on stderr: {"error": {...}}.
+    Exit 0 on a 2xx answer, 1 on another HTTP answer (its status and body on stderr); a
+    refusal by signerd (over budget, payee not allowed, revoked...) exits with its code.
     """
     # x402 is an optional extra (signerd[x402]): imported here, so the rest of the CLI and
     # the daemon never need it.
     try:
         import requests
-        from x402 import x402ClientSync
-        from x402.http.clients import wrapRequestsWithPayment
-        from x402.mechanisms.evm.exact import ExactEvmClientScheme
 
-        from signerd.payments.x402_signer import SignerdEvmSigner
+        from signerd.payments.x402_fetch import fetch_paying
     except ImportError as exc:
-        _refused({"message": f"{exc}: install signerd[x402]", "name": "MISSING_DEPENDENCY"})
+        raise click.UsageError(f"{exc}: install signerd[x402]") from None
     try:
         with Client(socket_path) as client:
-            grant = client.get_grant(grant_id)
-            network = f"eip155:{grant['chainId']}"
-            tokens = [a["token"] for a in grant["grant"]["typedData"]["message"]["allowances"]]
-            payer = x402ClientSync()
-            payer.register(network, ExactEvmClientScheme(SignerdEvmSigner(client, grant_id)))
-            # x402 pays by default only in the assets of its own table: here, the grant's.
-            payer.set_spend_controls(
-                {"allowed_assets": [{"network": network, "asset": t} for t in tokens]}
-            )
-            session = wrapRequestsWithPayment(requests.Session(), payer)
-            response = session.get(url, timeout=HTTP_TIMEOUT)
-    except Exception as exc:  # x402 wraps the signer's errors: report signerd's own
-        cause = _signerd_cause(exc)
-        if cause is None:
-            if isinstance(exc, OSError | requests.RequestException):
-                _refused({"message": str(exc), "name": type(exc).__name__})
-            raise
-        _refused(
-            {
-                "code": int(cause.code),
-                "name": cause.name,
-                "message": cause.message,
-                "data": cause.data,
-            }
-        )
+            paid = fetch_paying(client, resolve_grant_id(client, grant_id), url)
+    except requests.RequestException as exc:
+        fail(f"{url}: {exc}", ExitCode.UNAVAILABLE, "HTTP_UNREACHABLE")
+    response = paid.response
+    payment = response.headers.get("PAYMENT-RESPONSE")
+    if as_json:
+        reply = {"status": response.status_code, "body": response.text}
+        print_json({**reply, "paymentResponse": payment})
+    elif not response.ok:
+        fail(f"HTTP {response.status_code} from {url}: {response.text[:500]}", name="HTTP_ERROR")
+    else:
+        sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
     if not response.ok:
-        _refused(
-            {
-                "httpStatus": response.status_code,
-                "message": response.text[:500],
-                "paymentRequired": response.headers.get("PAYMENT-REQUIRED"),
-            }
-        )
-    sys.stdout.write(response.text)
-    if not response.text.endswith("\n"):
-        sys.stdout.write("\n")
-
-
-def _signerd_cause(exc: BaseException | None) -> SignerdError | None:
-    while exc is not None:
-        if isinstance(exc, SignerdError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def _refused(error: dict[str, Any]) -> NoReturn:
-    click.echo(json.dumps({"error": error}, separators=(",", ":")), err=True)
-    sys.exit(1)
+        sys.exit(ExitCode.NEGATIVE)
 
 
 @click.command()
 @SOCKET_OPTION
-@click.argument("grant_id")
+@click.argument("grant_id", metavar="GRANT_ID")
 @json_option()
 def budget(socket_path: Path | None, grant_id: str, as_json: bool) -> None:
     """Where each allowance of a grant stands in its current window."""
-    with errors(), Client(socket_path) as client:
-        result = client.get_budget(grant_id)
+    with Client(socket_path) as client:
+        result = client.get_budget(resolve_grant_id(client, grant_id))
     if as_json:
         print_json(result)
         return
@@ -115,15 +76,15 @@ def budget(socket_path: Path | None, grant_id: str, as_json: bool) -> None:
 
 @click.command()
 @SOCKET_OPTION
-@click.option("--grant", "grant_id", help="Only this grant's spends.")
+@click.option("--grant", "grant_id", help="Only this grant's spends (id or prefix).")
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option()
 def spends(socket_path: Path | None, grant_id: str | None, limit: int, as_json: bool) -> None:
     """Spends, newest first."""
     params: dict[str, Any] = {"limit": limit}
-    if grant_id:
-        params["grantId"] = grant_id
-    with errors(), Client(socket_path) as client:
+    with Client(socket_path) as client:
+        if grant_id:
+            params["grantId"] = resolve_grant_id(client, grant_id)
         result = client.list_spends(**params)
     if as_json:
         print_json(result)

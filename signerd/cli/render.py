@@ -23,14 +23,105 @@ def _compact(value: Any) -> str:
 
 
 def grant_lines(grants: Sequence[Mapping[str, Any]]) -> list[str]:
-    """``signerd_listGrants``' grants, two lines each: id, status and summary; then the agent."""
+    """Listed grants: id, status and summary; then the agent; then, when the listing carries
+    its ``budget`` (getBudget's allowances), what each allowance has spent and has left."""
     if not grants:
         return ["no grants"]
     lines: list[str] = []
     for grant in grants:
         lines.append(f"{grant['id']}  {grant['status']:<8} {grant['summary']}")
         lines.append(f"    agent: {grant['agent']}")
+        lines.extend(f"    {line}" for line in budget_lines(grant.get("budget", [])))
     return lines
+
+
+def budget_lines(allowances: Sequence[Mapping[str, Any]] | str) -> list[str]:
+    """getBudget's allowances, one line each: spent and remaining of the cap (base units);
+    or the one line saying why they could not be read."""
+    if isinstance(allowances, str):
+        return [allowances]
+    lines = []
+    for a in allowances:
+        reserved = f" (+{a['reserved']} reserved)" if int(a["reserved"]) else ""
+        period = f"per {a['period']} s" if a["period"] else "in total"
+        lines.append(
+            f"spent {a['spent']}{reserved}  remaining {a['remaining']} of {a['cap']} "
+            f"{period}  token {short_address(a['token'])}"
+        )
+    return lines
+
+
+def short_address(address: str) -> str:
+    """0x8335..2913: enough to tell tokens apart in a listing; ``show`` prints it whole."""
+    return f"{address[:6]}..{address[-4:]}" if len(address) == 42 else address
+
+
+def grant_record_lines(record: Mapping[str, Any]) -> list[str]:
+    """``show``: a grant's record (getGrant), its terms and its budget."""
+    message = record["grant"]["typedData"]["message"]
+    lines = [
+        f"grant {record['id']}",
+        f"  status:      {record['status']}",
+        f"  summary:     {record['summary']}",
+        f"  agent:       {record['agent']}",
+        f"  chain:       {record['chainId']}",
+        f"  account:     {record['account']}",
+        f"  session key: {record['sessionKey']}",
+    ]
+    for allowance in message["allowances"]:
+        cap = int(allowance.get("maxPerPayment") or 0)
+        most = f", at most {cap} per payment" if cap else ""
+        per = f"per {allowance['period']} s" if allowance["period"] else "in total"
+        symbol = allowance.get("symbol") or "?"
+        lines.append(
+            f"  allowance:   {allowance['amount']} base units of {symbol} {allowance['token']} "
+            f"{per}{most}"
+        )
+    lines.append(f"  payees:      {', '.join(message.get('payees', [])) or 'anyone'}")
+    lines.append(f"  targets:     {', '.join(message.get('targets', [])) or 'none'}")
+    lines.append(f"  valid:       {_utc(record['validAfter'])} to {_utc(record['validUntil'])}")
+    if record.get("revokedAt") is not None:
+        reason = record.get("revokeReason") or "no reason given"
+        lines.append(f"  revoked:     {_utc(int(record['revokedAt']))} ({reason})")
+    lines.extend(f"  budget:      {line}" for line in budget_lines(record.get("budget", [])))
+    return lines
+
+
+def status_lines(status: Mapping[str, Any]) -> list[str]:
+    """``signerd_status`` for a person: the daemon, its device, account, queue and held keys."""
+    device = status["device"]
+    if device.get("family"):
+        what = f"{device['family']} {device['model']} (firmware {device['firmware']})"
+        fields = "shows" if device.get("showsTypedDataFields") else "does NOT show"
+        seen = f"{what} at {device['path']}; {fields} typed-data fields"
+    else:
+        seen = f"not connected yet at {device['path']}"
+    if device.get("family") and not device.get("connected"):
+        seen += "; not connected now"
+    lines = [
+        f"signerd {status['version']}, up {_duration(float(status['uptime']))}",
+        f"device:    {seen}",
+    ]
+    if device.get("lastError"):
+        lines.append(f"           last error: {device['lastError']}")
+    lines.append(f"account:   {status.get('account') or 'not known yet'}")
+    pending = int(status["pending"])
+    lines.append(f"pending:   {pending} request{'' if pending == 1 else 's'} for the person")
+    held = status.get("heldKeys")
+    if isinstance(held, Mapping):
+        state = "locked (signerd_unlock)" if held.get("locked") else "unlocked"
+        lines.append(f"held keys: {held.get('held')} held, {state}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n] or ["0s"]
+    return " ".join(shown[:2])
 
 
 def verification(result: Verification) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from signerd.cli.common import DATA_DIR_OPTION, SOCKET_OPTION, errors
+from signerd.cli.common import DATA_DIR_OPTION, SOCKET_OPTION, errors, json_option
 from signerd.config import load_config
 
 
@@ -26,6 +26,7 @@ from signerd.config import load_config
     default=None,
     help="Allow hash-only signing where the device cannot show the fields.",
 )
+@json_option("Errors as JSON (the log stays text).")
 def serve(
     device: str | None,
     socket_path: Path | None,
@@ -33,6 +34,7 @@ def serve(
     config_file: Path | None,
     approval_timeout: float | None,
     allow_blind_signing: bool | None,
+    as_json: bool,
 ) -> None:
     """Serve grants to agents on the Unix socket until SIGTERM/SIGINT."""
     # Loaded here, not at the top: the other commands never need the daemon's modules.

@@ -16,6 +16,12 @@ refusals from the same peer inside it are counted and written as one entry whose
 carries ``count`` (the number of requests it accounts for) when the window closes. Every
 request still has exactly one outcome accounted for; a crash can lose at most one window's
 count.
+
+The same place logs each request as events on the ``signerd.events`` logger, at INFO: one
+line when a request arrives and one for its outcome (``approved``, ``paid``, ``rejected``,
+``timed_out``, ...; a coalesced refusal is logged when it is written), each an event name
+and a compact JSON object, so no value can start a line of its own. They carry ids, labels,
+amounts and peers, never keys or signatures.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from signerd.store import Store
 from signerd.store.values import canonical_json
 
 LOG = logging.getLogger(__name__)
+EVENTS = logging.getLogger("signerd.events")
 
 JSONDict = dict[str, Any]
 
@@ -53,6 +60,7 @@ _OUTCOMES: tuple[tuple[type[errors.SignerdError], str], ...] = (
     (errors.GrantNotFound, "spend_refused"),
     (errors.GrantRevoked, "spend_refused"),
     (errors.GrantExpired, "spend_refused"),
+    (errors.HeldKeyNotFound, "spend_refused"),
     (errors.DeviceError, "device_error"),
 )
 
@@ -79,10 +87,17 @@ class AuditTrail:
         self.peer = peer
         self.steps: list[tuple[str, JSONDict | None]] = []
         self.finished = False
+        self.result: tuple[str, JSONDict] = ("completed", {})  # what success logs
 
     def step(self, event: str, detail: JSONDict | None = None) -> None:
         # Written later, with the outcome: the entry's own time says when it happened.
         self.steps.append((event, {**(detail or {}), "at": round(time.time(), 3)}))
+        if event == "request_received":
+            log_event("request", self.peer, detail)
+
+    def succeeded(self, event: str, detail: JSONDict) -> None:
+        """Name the successful outcome the wrapper logs (the store write audits it)."""
+        self.result = (event, detail)
 
     def take_steps(self) -> list[tuple[str, JSONDict | None]]:
         """The steps, for a store write that records them with the outcome; ends the trail."""
@@ -112,8 +127,9 @@ class RefusalLog:
         self._open: dict[tuple[str, str], tuple[_Window, asyncio.TimerHandle]] = {}
         self._writes: set[asyncio.Task[None]] = set()
 
-    async def record(self, trail: AuditTrail, outcome: str, detail: JSONDict | None) -> None:
-        """Account for one refused request: written now, or counted in the open window."""
+    async def record(self, trail: AuditTrail, outcome: str, detail: JSONDict | None) -> bool:
+        """Account for one refused request: written now (True), or counted in the open window
+        (False)."""
         key = (canonical_json(trail.peer), outcome)
         opened = self._open.get(key)
         if opened is not None:
@@ -121,10 +137,11 @@ class RefusalLog:
             window.count += 1
             window.reason = detail
             trail.take_steps()  # accounted for by the window's count
-            return
+            return False
         timer = asyncio.get_running_loop().call_later(COALESCE_WINDOW, self._close, key)
         self._open[key] = (_Window(trail.peer, outcome), timer)
         await _write(self._store, trail, outcome, detail)
+        return True
 
     def _close(self, key: tuple[str, str]) -> None:
         window, timer = self._open.pop(key)
@@ -136,6 +153,7 @@ class RefusalLog:
 
     async def _write_count(self, window: _Window) -> None:
         detail = {**(window.reason or {}), "count": window.count}
+        log_event(window.outcome, window.peer, detail)
         entries = [(window.outcome, detail)]
         await asyncio.to_thread(self._store.append_audit_entries, entries, peer=window.peer)
 
@@ -164,13 +182,27 @@ async def audited(
         if not trail.finished:
             detail = {"reason": str(exc)[:300]} if str(exc) else None
             outcome = outcome_of(exc)
-            if refusals is not None and outcome in COALESCED:
-                await refusals.record(trail, outcome, detail)
-            else:
+            if refusals is None or outcome not in COALESCED:
+                log_event(outcome, peer, _error_detail(exc))
                 await _write(store, trail, outcome, detail)
+            elif await refusals.record(trail, outcome, detail):
+                log_event(outcome, peer, _error_detail(exc))
         raise
     if not trail.finished:
         await _write(store, trail, "completed", None)
+    log_event(trail.result[0], peer, trail.result[1])
+
+
+def log_event(event: str, peer: JSONDict | None, detail: JSONDict | None) -> None:
+    """One INFO line on ``signerd.events``: the event, then who and what as compact JSON."""
+    who = {key: peer[key] for key in ("uid", "pid") if key in peer} if peer else {}
+    EVENTS.info("%s %s", event, canonical_json({**who, **(detail or {})}))
+
+
+def _error_detail(exc: BaseException) -> JSONDict:
+    if isinstance(exc, errors.SignerdError):
+        return {"error": exc.name, "reason": exc.message[:300]}
+    return {"error": type(exc).__name__}
 
 
 async def _write(store: Store, trail: AuditTrail, outcome: str, detail: JSONDict | None) -> None:

@@ -182,6 +182,8 @@ class GrantFlow:
                 steps=trail.take_steps(),
             )
         )
+        summary = document["typedData"]["message"]["summary"]
+        trail.succeeded("approved", {"grant": stored.id, "summary": summary})
         return IssuedGrant(document, stored, session_private_key)
 
     async def _approve(

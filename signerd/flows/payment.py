@@ -104,6 +104,17 @@ class PaymentFlow:
         # Paid: the ledger's spend_reserved and spend_committed entries are this request's
         # audit (they name the grant and the spend), so the trail ends without an entry.
         trail.take_steps()
+        spend = payment.spend
+        trail.succeeded(
+            "paid",
+            {
+                "grant": grant.id,
+                "seq": spend.seq,
+                "token": spend.token,
+                "amount": str(spend.amount),
+                "payee": spend.payee,
+            },
+        )
         return payment
 
     async def _grant(self, grant_id: str) -> StoredGrant:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from signerd.errors import ValidationError
 from signerd.grants.schema import ZERO_ADDRESS
@@ -71,6 +71,14 @@ def request_params(
     if generate:
         params["generate"] = True
     return params
+
+
+def read_text(file: IO[str]) -> str:
+    """What a file handed over on the command line holds, as text (ValidationError if not)."""
+    try:
+        return file.read()
+    except UnicodeDecodeError:
+        raise ValidationError(file.name, "not UTF-8 text") from None
 
 
 def load_json(text: str, source: str) -> Any:

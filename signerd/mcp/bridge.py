@@ -24,7 +24,7 @@ import anyio.to_thread
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from signerd.errors import DaemonUnreachable, SignerdError
+from signerd.errors import DaemonUnavailable, SignerdError
 from signerd.mcp.models import ErrorBody
 from signerd.rpc.client import Client
 
@@ -69,7 +69,7 @@ class Bridge:
             return Client(self.socket_path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             where = self.socket_path or "the default socket"
-            raise DaemonUnreachable(
+            raise DaemonUnavailable(
                 f"signerd is not answering at {where} ({exc.strerror}): start `signerd serve`, "
                 "or pass --socket / set SIGNERD_SOCKET"
             ) from None

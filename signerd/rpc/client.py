@@ -17,13 +17,16 @@ from types import TracebackType
 from typing import Any, Self
 
 from signerd.config import default_socket_path
-from signerd.errors import SignerdError, UntrustedDaemon, error_from_code
+from signerd.errors import DaemonUnavailable, SignerdError, UntrustedDaemon, error_from_code
 from signerd.rpc.peer import peer_of
 from signerd.rpc.protocol import MAX_MESSAGE_BYTES
 
 DAEMON_UID_ENV = "SIGNERD_DAEMON_UID"
 
 Progress = Callable[[str], None]
+
+# How long an interrupted call waits for the daemon to confirm it withdrew the request.
+CANCEL_TIMEOUT = 5.0
 
 
 class Client:
@@ -44,6 +47,12 @@ class Client:
         try:
             self._sock.connect(str(self.socket_path))
             _check_daemon(self._sock, self.socket_path, daemon_uid)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            self._sock.close()
+            raise DaemonUnavailable(
+                f"no signerd answers on {self.socket_path} ({exc.strerror}); is `signerd "
+                "serve` running?"
+            ) from exc
         except BaseException:
             self._sock.close()
             raise
@@ -65,6 +74,16 @@ class Client:
             # A daemon that refuses the connection (uid, connection cap) says why, then closes.
             self._raise_refusal()
             raise
+        try:
+            return self._answer(request_id, on_progress)
+        except KeyboardInterrupt:
+            # Ctrl-C while the person is asked: withdraw the request, so the device does not
+            # go on showing a review whose answer nobody waits for.
+            self._withdraw(request_id)
+            raise
+
+    def _answer(self, request_id: int, on_progress: Progress | None) -> Any:
+        """Read until the reply to ``request_id``; relay progress; raise its error."""
         while True:
             reply = self._read_reply()
             if "id" not in reply:  # a notification, e.g. progress of a pending approval
@@ -76,6 +95,23 @@ class Client:
             if "error" in reply:
                 raise _error_of(reply)
             return reply["result"]
+
+    def _withdraw(self, request_id: int) -> None:
+        """Cancel a pending request (``signerd_cancelRequest``) and wait, a bounded time, until
+        the daemon has answered it; a daemon that does not answer learns it from the close."""
+        cancel_id = next(self._ids)
+        message = {
+            "jsonrpc": "2.0",
+            "id": cancel_id,
+            "method": "signerd_cancelRequest",
+            "params": {"id": request_id},
+        }
+        self._sock.settimeout(CANCEL_TIMEOUT)
+        waiting = {request_id, cancel_id}  # its CANCELLED (or a reply that crossed ours)
+        with contextlib.suppress(SignerdError, OSError, ValueError):
+            self._sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            while waiting:
+                waiting.discard(self._read_reply().get("id"))
 
     def _read_reply(self) -> dict[str, Any]:
         line = self._file.readline(MAX_MESSAGE_BYTES + 1)

@@ -69,8 +69,10 @@ def test_agent_pays_until_the_budget_is_spent(
             assert paid.returncode == 0, paid.stderr
             assert json.loads(paid.stdout) == {"forecast": "sunny", "price": str(PRICE)}
 
-        over = signerd_cli("pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock)
-        assert over.returncode == 1
+        over = signerd_cli(
+            "pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock, "--json"
+        )
+        assert over.returncode == 6  # refused (README, "Exit codes")
         error = json.loads(over.stderr.strip().splitlines()[-1])["error"]
         assert (error["name"], error["code"]) == ("BUDGET_EXCEEDED", -32050)
 
@@ -90,8 +92,10 @@ def test_agent_pays_until_the_budget_is_spent(
         assert f"spent {spent}" in text.stdout, text.stderr
 
         signerd_cli("revoke", grant_id, "--socket", sock, check=True)
-        revoked = signerd_cli("pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock)
-        assert revoked.returncode == 1
+        revoked = signerd_cli(
+            "pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock, "--json"
+        )
+        assert revoked.returncode == 6
         assert json.loads(revoked.stderr.strip().splitlines()[-1])["error"]["name"] == (
             "GRANT_REVOKED"
         )
@@ -126,8 +130,10 @@ def test_the_real_daemon_pays_with_a_key_it_holds(
         for _ in range(CALLS):
             paid = signerd_cli("pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock)
             assert paid.returncode == 0, paid.stderr
-        over = signerd_cli("pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock)
-        assert over.returncode == 1
+        over = signerd_cli(
+            "pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock, "--json"
+        )
+        assert over.returncode == 6  # refused (README, "Exit codes")
         error = json.loads(over.stderr.strip().splitlines()[-1])["error"]
         assert error["name"] == "BUDGET_EXCEEDED"
 

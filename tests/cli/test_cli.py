@@ -11,6 +11,7 @@ from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.cli.outcomes import ExitCode
 from signerd.client import Client
 from signerd.launch import DaemonProcess
 from tests.support import USDC_BASE, signerd_cli
@@ -77,22 +78,25 @@ def test_sign_grant_reports_the_invalid_field(
     request = json.loads(write_request(tmp_path / "r.json").read_text())
     request["allowances"][0]["amount"] = "-5"
     result = signerd_cli("sign-grant", "--device", trezor.path, "-", stdin=json.dumps(request))
-    assert result.returncode == 1
+    assert result.returncode == ExitCode.INVALID_INPUT
     assert "allowances.0.amount" in result.stderr
 
 
 def test_no_device_is_a_clear_error() -> None:
     result = signerd_cli("address", "--device", "udp:127.0.0.1:9")
-    assert result.returncode == 1
+    assert result.returncode == ExitCode.UNAVAILABLE
     assert result.stderr.startswith("error: no Trezor found at udp:127.0.0.1:9")
 
 
 def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None:
     with DaemonProcess(trezor.path, tmp_path) as daemon:
         sock = str(daemon.socket_path)
-        status = signerd_cli("status", "--socket", sock)
+        status = signerd_cli("status", "--json", "--socket", sock)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["device"]["path"] == trezor.path
+        shown = signerd_cli("status", "--socket", sock).stdout.splitlines()
+        assert f"account:   {MASTER}" in shown and "pending:   0 requests for the person" in shown
+        assert shown[1].startswith("device:    trezor Safe 3 (firmware ")
 
         requested = signerd_cli(
             "request",
@@ -124,10 +128,11 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
         listed = signerd_cli("grants", "--socket", sock)
         assert reply["grant"]["id"] in listed.stdout and "active" in listed.stdout
 
-        revoked = signerd_cli("revoke", "--socket", sock, reply["grant"]["id"], "--reason", "done")
+        grant_id = reply["grant"]["id"]
+        revoked = signerd_cli("revoke", "--json", "--socket", sock, grant_id, "--reason", "done")
         assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
-        again = signerd_cli("revoke", "--socket", sock, reply["grant"]["id"])
-        assert again.returncode == 1 and "GRANT_REVOKED" in again.stderr
+        again = signerd_cli("revoke", "--socket", sock, grant_id[:10])  # a unique prefix
+        assert again.returncode == ExitCode.REFUSED and "GRANT_REVOKED" in again.stderr
 
         # Offline the signature still holds; the daemon that revoked it says so.
         grant_file = tmp_path / "grant.json"
@@ -149,5 +154,6 @@ def test_daemon_commands(trezor: TrezorSimulatorProcess, tmp_path: Path) -> None
 
 def test_daemon_not_running_is_a_clear_error(tmp_path: Path) -> None:
     result = signerd_cli("status", "--socket", str(tmp_path / "nothing.sock"))
-    assert result.returncode == 1
+    assert result.returncode == ExitCode.UNAVAILABLE
     assert "is `signerd serve` running?" in result.stderr
+    assert "[DAEMON_UNAVAILABLE -32044]" in result.stderr

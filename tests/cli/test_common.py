@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,38 +12,52 @@ from click.testing import CliRunner
 from signerd.cli import device as device_commands
 from signerd.cli import main
 from signerd.cli.common import Spinner, errors
+from signerd.cli.outcomes import ExitCode
 from signerd.errors import GrantRevoked, SignerdError, UserRejected, ValidationError
 
 
 @pytest.mark.parametrize(
-    ("error", "line"),
+    ("error", "line", "exit_code"),
     [
-        (GrantRevoked("grant 0xaa is revoked"), "grant 0xaa is revoked [GRANT_REVOKED -32021]"),
+        (GrantRevoked("grant 0xaa is revoked"), "grant 0xaa is revoked [GRANT_REVOKED -32021]", 6),
         (
             UserRejected("rejected on the device"),
             "rejected on the device [REJECTED_ON_DEVICE 4001]",
+            4,
         ),
         (
             ValidationError("allowances.0.amount", "negative"),
             "allowances.0.amount: negative [INVALID_PARAMS -32602]",
+            2,
         ),
-        (SignerdError("bug"), "bug [INTERNAL_ERROR -32603]"),
+        (SignerdError("bug"), "bug [INTERNAL_ERROR -32603]", 9),
     ],
 )
 def test_errors_are_one_line_with_name_and_code(
-    error: SignerdError, line: str, capsys: pytest.CaptureFixture[str]
+    error: SignerdError, line: str, exit_code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited, errors():
         raise error
-    assert exited.value.code == 1
+    assert exited.value.code == exit_code
     assert capsys.readouterr().err == f"error: {line}\n"
 
 
-def test_unreachable_daemon(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_lost_daemon_is_unavailable(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited, errors():
-        raise ConnectionRefusedError("refused")
-    assert exited.value.code == 1
-    assert "is `signerd serve` running?" in capsys.readouterr().err
+        raise ConnectionResetError("reset by peer")
+    assert exited.value.code == ExitCode.UNAVAILABLE
+    assert "lost the connection to signerd" in capsys.readouterr().err
+
+
+def test_with_json_errors_are_one_json_line() -> None:
+    result = CliRunner().invoke(main, ["request", "--json", "--agent", "a", "--allow", "usdc"])
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    error = json.loads(result.output)["error"]
+    assert (error["code"], error["name"], error["data"]) == (
+        -32602,
+        "INVALID_PARAMS",
+        {"field": "allowances"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,6 +79,32 @@ def test_request_needs_a_chain_id() -> None:
     result = CliRunner().invoke(main, ["request", "--agent", "a", "--generate", "--allow", "eth:1"])
     assert result.exit_code == 2
     assert "Missing option '--chain-id'" in result.output
+
+
+def test_a_request_file_is_the_whole_request(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text("{}")
+    result = CliRunner().invoke(main, ["request", "--file", str(path), "--agent", "a"])
+    assert result.exit_code == 2
+    assert "--file holds the whole request: drop --agent" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "r.json: not JSON: Expecting property name"),
+        ("[1, 2]", "r.json: the request must be a JSON object"),
+        (b"\xff\xfe{}", "r.json: not UTF-8 text"),
+    ],
+)
+def test_a_bad_request_file_is_one_line(tmp_path: Path, content: str | bytes, message: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = CliRunner().invoke(main, ["request", "--file", str(path)])
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.output.startswith(f"error: {path}") or message in result.output
+    assert message.split(": ", 1)[1] in result.output
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
 
 
 def test_spinner_says_what_it_waits_for_first(capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,3 +141,9 @@ def test_devices_lists_emulators_only_when_asked(monkeypatch: pytest.MonkeyPatch
     assert CliRunner().invoke(main, ["devices"]).exit_code == 0
     assert CliRunner().invoke(main, ["devices", "--emulators"]).exit_code == 0
     assert asked == [False, True]
+
+
+def test_every_command_takes_json() -> None:
+    for name, command in main.commands.items():
+        options = {opt for param in command.params for opt in param.opts}
+        assert "--json" in options, f"signerd {name} has no --json"

@@ -59,3 +59,46 @@ def test_device_lines() -> None:
     assert render.device_line(ledger) == "ledger:hid  ledger Nano S (usb)  hash-only signing"
     broken = FoundDevice("ledger", "ledger:hid", None, None, False, error="app not open")
     assert render.device_line(broken) == "ledger:hid  ledger (usb)  error: app not open"
+
+
+def test_status_lines() -> None:
+    status = {
+        "version": "0.1.0",
+        "device": {
+            "path": "udp:127.0.0.1:21324",
+            "connected": True,
+            "family": "trezor",
+            "model": "Safe 3",
+            "firmware": "2.12.4",
+            "showsTypedDataFields": True,
+            "lastError": None,
+        },
+        "account": MASTER,
+        "pending": 1,
+        "uptime": 3725.2,
+        "heldKeys": {"locked": True, "held": 2},
+    }
+    assert render.status_lines(status) == [
+        "signerd 0.1.0, up 1h 2m",
+        "device:    trezor Safe 3 (firmware 2.12.4) at udp:127.0.0.1:21324; shows typed-data "
+        "fields",
+        f"account:   {MASTER}",
+        "pending:   1 request for the person",
+        "held keys: 2 held, locked (signerd_unlock)",
+    ]
+    status["device"] = {"path": "trezor:usb", "connected": False, "lastError": "no device"}
+    assert render.status_lines({**status, "account": None})[1:3] == [
+        "device:    not connected yet at trezor:usb",
+        "           last error: no device",
+    ]
+
+
+def test_budget_lines() -> None:
+    allowance = {"token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "period": 86400}
+    standing = {**allowance, "cap": "100", "spent": "40", "reserved": "10", "remaining": "50"}
+    assert render.budget_lines([standing]) == [
+        "spent 40 (+10 reserved)  remaining 50 of 100 per 86400 s  token 0x8335..2913"
+    ]
+    assert render.budget_lines("budget unavailable: STORE_TAMPERED") == [
+        "budget unavailable: STORE_TAMPERED"
+    ]

@@ -31,7 +31,7 @@ def test_verify_refuses_a_file_carrying_the_private_key(
     path = tmp_path / "reply.json"
     path.write_text(json.dumps(reply))
     result = signerd_cli("verify", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 2  # invalid input
     assert "carries a session private key" in result.stderr
     assert key[2:] not in result.stdout + result.stderr
     path.write_text(json.dumps(grant))

@@ -168,4 +168,4 @@ def test_an_absent_daemon_is_a_tool_error_with_its_code(tmp_path: Path) -> None:
                 return error_of(await session.call_tool("signerd_status", {}))
 
     error = anyio.run(agent)
-    assert (error["code"], error["name"]) == (-32044, "DAEMON_UNREACHABLE")
+    assert (error["code"], error["name"]) == (-32044, "DAEMON_UNAVAILABLE")
