@@ -54,6 +54,8 @@ class ErrorCode(IntEnum):
     HELD_KEY_NOT_FOUND = -32062
     STORE_TAMPERED = -32045
     STALE_REVIEW = -32009
+    DELEGATION_MISMATCH = -32070
+    DELEGATION_UNSUPPORTED = -32071
 
 
 class SignerdError(Exception):
@@ -344,6 +346,23 @@ class StoreTampered(SignerdError):
     --verify`` lists every such row."""
 
     code = ErrorCode.STORE_TAMPERED
+
+
+# -- on chain -------------------------------------------------------------------------------
+
+
+class DelegationMismatch(SignerdError):
+    """A delegation does not encode exactly its grant's limits (``data.field`` names the
+    first difference: ``delegate``, ``salt``, ``caveats.N``, ...)."""
+
+    code = ErrorCode.DELEGATION_MISMATCH
+
+
+class DelegationUnsupported(SignerdError):
+    """The grant's limits cannot be enforced exactly by the Delegation Framework's enforcers
+    (no validAfter, or several tokens with one capped twice); nothing is weakened."""
+
+    code = ErrorCode.DELEGATION_UNSUPPORTED
 
 
 def error_classes() -> list[type[SignerdError]]:
