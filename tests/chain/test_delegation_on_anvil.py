@@ -46,7 +46,7 @@ from signerd.onchain.delegation import (
     domain_separator,
     encode_permission_context,
 )
-from signerd.onchain.execution import SINGLE_DEFAULT_MODE, erc20_transfer
+from signerd.onchain.execution import SINGLE_DEFAULT_MODE, erc20_transfer, native_transfer
 from signerd.onchain.userop import UserOperation, pack_pair, user_operation_typed_data
 from tests.chain.conftest import Chain
 
@@ -93,16 +93,20 @@ def chain_now(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
 
 
-def grant_document(chain: Chain, session: str, sign: Any) -> dict[str, Any]:
-    """A grant of CAP USDC a day to `session`, valid a week from the chain's now; `sign`
-    signs its typed data (the device, or a local key in the pure tests)."""
+def grant_document(
+    chain: Chain, session: str, sign: Any, allowance: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A grant of CAP USDC a day (or `allowance`) to `session`, valid a week from the chain's
+    now; `sign` signs its typed data (the device, or the same key locally)."""
     now = chain_now(chain.w3)
+    if allowance is None:
+        allowance = {"token": chain.usdc.address, "amount": str(CAP), "period": DAY}
     request = parse_grant_request(
         {
             "agent": "topup-bot",
             "sessionKey": session,
             "chainId": chain.usdc.chain_id,
-            "allowances": [{"token": chain.usdc.address, "amount": str(CAP), "period": DAY}],
+            "allowances": [allowance],
             "targets": [],
             "validAfter": now - 60,
             "validUntil": now + 7 * DAY,
@@ -119,11 +123,18 @@ def redeem(
 ) -> str:
     """The session key redeems `delegation` to move `amount` USDC from the account to `to`;
     the transaction hash (ContractLogicError when the contracts refuse)."""
+    return execute(chain, fw, session, delegation, erc20_transfer(chain.usdc.address, to, amount))
+
+
+def execute(
+    chain: Chain, fw: Framework, session: LocalAccount, delegation: Delegation, execution: bytes
+) -> str:
+    """The session key redeems `delegation` for one execution; the transaction hash."""
     manager = contract(chain.w3, "DelegationManager", fw.manager)
     call = manager.functions.redeemDelegations(
         [encode_permission_context([delegation])],
         [SINGLE_DEFAULT_MODE],
-        [erc20_transfer(chain.usdc.address, to, amount)],
+        [execution],
     )
     tx = call.build_transaction(
         {"from": session.address, "nonce": chain.w3.eth.get_transaction_count(session.address)}
@@ -250,3 +261,31 @@ def test_redeem_within_the_cap_roll_over_and_revoke_on_the_device(
             "shop": usdc_balance(w3, chain.usdc, shop),
         },
     )
+
+
+def test_native_coin_plain_transfers_only_and_not_after_the_window(
+    chain: Chain, setup: Setup
+) -> None:
+    """A grant of the chain's coin: plain transfers within the cap; a contract call (here
+    the account's USDC) is refused even with no value; nothing once the grant expired."""
+    fw, w3, session = setup.fw, chain.w3, setup.session
+    milli = 10**15
+    allowance = {"token": "0x" + "0" * 40, "amount": str(milli), "period": 0}
+    grant = grant_document(chain, session.address, local_sign, allowance)
+    delegation = compile_delegation(grant, setup.account, fw.enforcers)
+    typed = delegation_typed_data(delegation, fw.chain_id, fw.manager)
+    delegation = delegation.signed(local_sign(typed))
+    shop = Account.create().address
+
+    execute(chain, fw, session, delegation, native_transfer(shop, milli // 2))
+    assert w3.eth.get_balance(shop) == milli // 2
+    with pytest.raises(ContractLogicError, match="transfer-amount-exceeded"):
+        execute(chain, fw, session, delegation, native_transfer(shop, milli))
+    with pytest.raises(ContractLogicError, match="ExactCalldataEnforcer:invalid-calldata"):
+        redeem(chain, fw, session, delegation, USDC, session.address)
+    assert usdc_balance(w3, chain.usdc, session.address) == 0
+
+    warp(w3, 8 * DAY)  # past validUntil (a week)
+    with pytest.raises(ContractLogicError, match="TimestampEnforcer:expired-delegation"):
+        execute(chain, fw, session, delegation, native_transfer(shop, 1))
+    assert w3.eth.get_balance(shop) == milli // 2
