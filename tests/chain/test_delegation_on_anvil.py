@@ -29,7 +29,7 @@ from emulator.delegation_framework import (
     deploy_hybrid_delegator,
     send_user_operation,
 )
-from emulator.keys import MASTER_ADDRESS
+from emulator.keys import MASTER_ADDRESS, Keyring
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices.base import Signer
 from signerd.devices.registry import open_signer
@@ -151,8 +151,6 @@ def warp(w3: Web3, seconds: int) -> None:
 
 
 def local_sign(typed: dict[str, Any]) -> bytes:
-    from emulator.keys import Keyring
-
     key = Keyring().private_key("m/44'/60'/0'/0/0")
     return bytes(Account.sign_typed_data(key, full_message=typed).signature)
 
