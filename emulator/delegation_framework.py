@@ -9,7 +9,9 @@ per account, initialised with the owner's address only, and the enforcers signer
 grants to.
 
     fw = deploy_framework(w3)
-    account = deploy_hybrid_delegator(w3, fw, owner_address)
+    account = deploy_hybrid_delegator(w3, fw, owner_address)   # plain CREATE, any address
+    account = deploy_account(w3, fw, owner_address)            # at signerd's counterfactual one
+    config_text = chains_toml(fw, rpc_url)                     # the daemon's [[chains]] entry
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from web3.logs import DISCARD
 
 from emulator.chain import NODE_MODULES, RECEIPT_TIMEOUT
 from signerd.grants.typed_data import keccak
+from signerd.onchain.account import account_address, deploy_call
 from signerd.onchain.caveats import Enforcers
 
 PACKAGE: Final = NODE_MODULES / "@metamask/delegation-abis/dist"
@@ -66,6 +69,7 @@ class Framework:
     entry_point: str
     manager: str
     hybrid_implementation: str
+    factory: str  # SimpleFactory (CREATE2), as the Delegation Toolkit deploys accounts
     enforcers: Enforcers
 
 
@@ -95,8 +99,45 @@ def deploy_framework(w3: Web3) -> Framework:
         raise RuntimeError("HybridDeleGator's bytecode has no SCL_RIP7212 placeholder")
     code = code.replace(_SCL_PLACEHOLDER, library)
     implementation = deploy(w3, "HybridDeleGator", manager, entry_point, code=code)
+    factory = deploy(w3, "SimpleFactory")
     enforcers = Enforcers(**{field: deploy(w3, name) for field, name in _ENFORCERS.items()})
-    return Framework(w3.eth.chain_id, entry_point, manager, implementation, enforcers)
+    return Framework(w3.eth.chain_id, entry_point, manager, implementation, factory, enforcers)
+
+
+def deploy_account(w3: Web3, fw: Framework, owner: str, salt: int = 0) -> str:
+    """The owner's HybridDeleGator at `signerd.onchain.account.account_address`, deployed
+    through SimpleFactory by anvil's first account (who pays does not matter)."""
+    address = account_address(fw.factory, fw.hybrid_implementation, owner, salt)
+    tx: Any = {
+        "from": w3.eth.accounts[0],
+        "to": Web3.to_checksum_address(fw.factory),
+        "data": "0x" + deploy_call(fw.hybrid_implementation, owner, salt).hex(),
+    }
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_transaction(tx),
+        timeout=RECEIPT_TIMEOUT,
+    )
+    if receipt["status"] != 1 or not w3.eth.get_code(Web3.to_checksum_address(address)):
+        raise RuntimeError(f"no account deployed at {address}")
+    return address
+
+
+def chains_toml(fw: Framework, rpc_url: str, relayer_key_file: str | None = None) -> str:
+    """signerd.toml's `[[chains]]` entry for the deployed framework."""
+    lines = [
+        "[[chains]]",
+        f"chain = {fw.chain_id}",
+        f'rpc = "{rpc_url}"',
+        f'delegation_manager = "{fw.manager}"',
+        f'entry_point = "{fw.entry_point}"',
+        f'factory = "{fw.factory}"',
+        f'hybrid_implementation = "{fw.hybrid_implementation}"',
+    ]
+    if relayer_key_file is not None:
+        lines.append(f'relayer_key_file = "{relayer_key_file}"')
+    lines.append("[chains.enforcers]")
+    lines += [f'{name} = "{address}"' for name, address in vars(fw.enforcers).items()]
+    return "\n".join(lines) + "\n"
 
 
 def deploy_hybrid_delegator(w3: Web3, fw: Framework, owner: str) -> str:

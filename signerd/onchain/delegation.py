@@ -12,7 +12,7 @@ signature recovers to its owner, so a hardware wallet signs it as ordinary EIP-7
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -87,6 +87,21 @@ class Delegation:
             "signature": "0x" + self.signature.hex(),
         }
 
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Delegation:
+        """The inverse of ``to_json`` (a stored delegation)."""
+        return cls(
+            delegate=value["delegate"],
+            delegator=value["delegator"],
+            authority=_hex(value["authority"]),
+            caveats=tuple(
+                Caveat(c["enforcer"], _hex(c["terms"]), _hex(c.get("args", "0x")))
+                for c in value["caveats"]
+            ),
+            salt=int(value["salt"]),
+            signature=_hex(value.get("signature", "0x")),
+        )
+
     def abi_tuple(self) -> tuple[Any, ...]:
         """The struct as a tuple for eth-abi / web3 (the ABI's field order)."""
         return (
@@ -97,6 +112,10 @@ class Delegation:
             self.salt,
             self.signature,
         )
+
+
+def _hex(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def caveat_hash(caveat: Caveat) -> bytes:

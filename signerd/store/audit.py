@@ -60,6 +60,8 @@ AuditEvent = Literal[
     "spend_released",
     "spend_refused",
     "sealed",
+    "delegated",
+    "delegation_disabled",
 ]
 AUDIT_EVENTS: Final[frozenset[str]] = frozenset(get_args(AuditEvent))
 

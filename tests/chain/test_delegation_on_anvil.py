@@ -39,16 +39,15 @@ from signerd.grants.typed_data import build_grant_typed_data, signed_grant
 from signerd.onchain.caveats import decode_erc20_period, decode_timestamp, describe
 from signerd.onchain.compile import compile_delegation, verify_delegation
 from signerd.onchain.delegation import (
-    Delegation,
     delegation_digest,
     delegation_hash,
     delegation_typed_data,
     domain_separator,
-    encode_permission_context,
 )
-from signerd.onchain.execution import SINGLE_DEFAULT_MODE, erc20_transfer, native_transfer
+from signerd.onchain.execution import native_transfer
 from signerd.onchain.userop import UserOperation, pack_pair, user_operation_typed_data
 from tests.chain.conftest import Chain
+from tests.chain.redeem import chain_now, execute, redeem, warp
 
 USDC = 1_000_000
 DAY = 86_400
@@ -89,10 +88,6 @@ def trezor(tmp_path: Path) -> Iterator[tuple[TrezorSimulatorProcess, Signer]]:
             signer.close()
 
 
-def chain_now(w3: Web3) -> int:
-    return int(w3.eth.get_block("latest")["timestamp"])
-
-
 def grant_document(
     chain: Chain, session: str, sign: Any, allowance: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -116,38 +111,6 @@ def grant_document(
     agent = agent_description(request.label, 1000, 4242, "/usr/bin/python3")
     typed = build_grant_typed_data(request, account=MASTER_ADDRESS, agent=agent, nonce=1)
     return signed_grant(typed, sign(typed), MASTER_ADDRESS)
-
-
-def redeem(
-    chain: Chain, fw: Framework, session: LocalAccount, delegation: Delegation, amount: int, to: str
-) -> str:
-    """The session key redeems `delegation` to move `amount` USDC from the account to `to`;
-    the transaction hash (ContractLogicError when the contracts refuse)."""
-    return execute(chain, fw, session, delegation, erc20_transfer(chain.usdc.address, to, amount))
-
-
-def execute(
-    chain: Chain, fw: Framework, session: LocalAccount, delegation: Delegation, execution: bytes
-) -> str:
-    """The session key redeems `delegation` for one execution; the transaction hash."""
-    manager = contract(chain.w3, "DelegationManager", fw.manager)
-    call = manager.functions.redeemDelegations(
-        [encode_permission_context([delegation])],
-        [SINGLE_DEFAULT_MODE],
-        [execution],
-    )
-    tx = call.build_transaction(
-        {"from": session.address, "nonce": chain.w3.eth.get_transaction_count(session.address)}
-    )
-    tx_hash = chain.w3.eth.send_raw_transaction(session.sign_transaction(tx).raw_transaction)
-    receipt = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)
-    assert receipt["status"] == 1
-    return "0x" + bytes(tx_hash).hex()
-
-
-def warp(w3: Web3, seconds: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 def local_sign(typed: dict[str, Any]) -> bytes:

@@ -1,0 +1,47 @@
+"""``signerd_requestDelegation``, ``signerd_getDelegation``: a grant's on-chain delegation,
+approved on the device as a second approval after the grant (signerd.flows.delegation)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from signerd.api.grants import stored_grant
+from signerd.api.registry import API, CallContext, Daemon
+from signerd.errors import DelegationNotFound
+from signerd.flows.audit import audited
+from signerd.rpc.onchain_params import DelegationIdParams, RequestDelegationParams
+from signerd.store import StoredDelegation
+
+
+@API.method("signerd_requestDelegation", RequestDelegationParams)
+async def request_delegation(
+    daemon: Daemon, ctx: CallContext, params: RequestDelegationParams
+) -> dict[str, Any]:
+    grant = stored_grant(daemon, ctx, params.grant_id)
+    loop = asyncio.get_running_loop()
+
+    def progress(message: str) -> None:  # called from the device thread
+        loop.call_soon_threadsafe(ctx.progress, message)
+
+    async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals) as trail:
+        record = await daemon.delegations.request(
+            grant, delegator=params.delegator, peer=ctx.peer, trail=trail, progress=progress
+        )
+    return record.to_json()
+
+
+@API.method("signerd_getDelegation", DelegationIdParams)
+async def get_delegation(
+    daemon: Daemon, ctx: CallContext, params: DelegationIdParams
+) -> dict[str, Any]:
+    return stored_delegation(daemon, ctx, params.grant_id).to_json()
+
+
+def stored_delegation(daemon: Daemon, ctx: CallContext, grant_id: str) -> StoredDelegation:
+    """The delegation of a grant the caller may see."""
+    stored_grant(daemon, ctx, grant_id)
+    record = daemon.store.get_delegation(grant_id)
+    if record is None:
+        raise DelegationNotFound(f"grant {grant_id} has no delegation")
+    return record

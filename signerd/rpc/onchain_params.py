@@ -1,0 +1,41 @@
+"""Typed parameters of the on-chain methods (``signerd_requestDelegation``,
+``signerd_getDelegation``, ``signerd_disableDelegation``), checked like ``rpc/params.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+from signerd.grants import fields as check
+from signerd.rpc.params import Fields
+
+
+@dataclass(frozen=True)
+class RequestDelegationParams:
+    """A stored grant, and the account it delegates from (default: the device owner's
+    HybridDeleGator on the grant's chain)."""
+
+    grant_id: str
+    delegator: str | None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
+        fields = Fields(params, frozenset({"grantId", "delegator"}))
+        grant_id = fields.grant_id("grantId")
+        assert grant_id is not None
+        delegator = params.get("delegator")
+        if delegator is not None:
+            delegator = check.address(delegator, "delegator")
+        return cls(grant_id, delegator)
+
+
+@dataclass(frozen=True)
+class DelegationIdParams:
+    grant_id: str
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
+        grant_id = Fields(params, frozenset({"grantId"})).grant_id("grantId")
+        assert grant_id is not None
+        return cls(grant_id)
