@@ -1,16 +1,23 @@
-"""``signerd_requestDelegation``, ``signerd_getDelegation``: a grant's on-chain delegation,
-approved on the device as a second approval after the grant (signerd.flows.delegation)."""
+"""``signerd_requestDelegation``, ``signerd_getDelegation``, ``signerd_disableDelegation``: a
+grant's on-chain delegation, approved on the device as a second approval after the grant
+(signerd.flows.delegation), and its revocation on chain (signerd.flows.disable)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from signerd.api.grants import stored_grant
 from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import DelegationNotFound
 from signerd.flows.audit import audited
-from signerd.rpc.onchain_params import DelegationIdParams, RequestDelegationParams
+from signerd.flows.disable import disable_on_chain
+from signerd.rpc.onchain_params import (
+    DelegationIdParams,
+    DisableDelegationParams,
+    RequestDelegationParams,
+)
 from signerd.store import StoredDelegation
 
 
@@ -19,16 +26,44 @@ async def request_delegation(
     daemon: Daemon, ctx: CallContext, params: RequestDelegationParams
 ) -> dict[str, Any]:
     grant = stored_grant(daemon, ctx, params.grant_id)
-    loop = asyncio.get_running_loop()
-
-    def progress(message: str) -> None:  # called from the device thread
-        loop.call_soon_threadsafe(ctx.progress, message)
-
     async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals) as trail:
         record = await daemon.delegations.request(
-            grant, delegator=params.delegator, peer=ctx.peer, trail=trail, progress=progress
+            grant,
+            delegator=params.delegator,
+            peer=ctx.peer,
+            trail=trail,
+            progress=threadsafe_progress(ctx),
         )
     return record.to_json()
+
+
+@API.method("signerd_disableDelegation", DisableDelegationParams)
+async def disable_delegation(
+    daemon: Daemon, ctx: CallContext, params: DisableDelegationParams
+) -> dict[str, Any]:
+    grant = stored_grant(daemon, ctx, params.grant_id)
+    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+        record = await disable_on_chain(
+            daemon.config,
+            daemon.worker,
+            daemon.store,
+            grant,
+            reason=params.reason,
+            peer=ctx.peer,
+            trail=trail,
+            progress=threadsafe_progress(ctx),
+        )
+    return record.to_json()
+
+
+def threadsafe_progress(ctx: CallContext) -> Callable[[str], None]:
+    """``ctx.progress`` for a caller on the device's thread."""
+    loop = asyncio.get_running_loop()
+
+    def progress(message: str) -> None:
+        loop.call_soon_threadsafe(ctx.progress, message)
+
+    return progress
 
 
 @API.method("signerd_getDelegation", DelegationIdParams)

@@ -13,7 +13,7 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, payments, serve, status
+from signerd.cli import account, audit, device, grants, payments, serve, status
 
 
 @click.group()
@@ -41,6 +41,7 @@ for _command in (
     payments.pay,
     payments.budget,
     payments.spends,
+    account.account,
 ):
     main.add_command(_command)
 

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from signerd.cli import render
+from signerd.cli import delegations, render
 from signerd.cli.common import SOCKET_OPTION, Spinner, errors, fail, json_option, print_json
 from signerd.errors import ValidationError
 from signerd.grants import verify_grant
@@ -179,9 +179,13 @@ def list_grants(socket_path: Path | None, status: str | None, limit: int, as_jso
 @SOCKET_OPTION
 @click.argument("grant_id")
 @click.option("--reason", help="Why (kept in the audit log).")
-def revoke(socket_path: Path | None, grant_id: str, reason: str | None) -> None:
+@click.option("--on-chain", is_flag=True, help="Also disable its delegation on chain (device).")
+def revoke(socket_path: Path | None, grant_id: str, reason: str | None, on_chain: bool) -> None:
     """Revoke a grant."""
     with errors(), Client(socket_path) as client:
+        if on_chain:
+            print_json(delegations.revoke_on_chain(client, grant_id, reason))
+            return
         print_json(client.revoke_grant(grant_id, reason))
 
 

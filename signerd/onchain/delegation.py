@@ -37,7 +37,7 @@ CAVEAT_TYPEHASH: Final = keccak(_CAVEAT_TYPE.encode())
 DELEGATION_TYPEHASH: Final = keccak(_DELEGATION_TYPE.encode())
 
 # The struct as the contracts' ABI spells it, for abi-encoding a permission context.
-_DELEGATION_ABI: Final = "(address,address,bytes32,(address,bytes,bytes)[],uint256,bytes)"
+DELEGATION_ABI: Final = "(address,address,bytes32,(address,bytes,bytes)[],uint256,bytes)"
 
 
 @dataclass(frozen=True)
@@ -209,4 +209,4 @@ def delegation_typed_data(delegation: Delegation, chain_id: int, manager: str) -
 
 def encode_permission_context(chain: Sequence[Delegation]) -> bytes:
     """`abi.encode(Delegation[])`: one redemption's permission context, leaf first."""
-    return abi_encode([_DELEGATION_ABI + "[]"], [[d.abi_tuple() for d in chain]])
+    return abi_encode([DELEGATION_ABI + "[]"], [[d.abi_tuple() for d in chain]])

@@ -14,7 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
+
+from signerd.grants.typed_data import keccak
+from signerd.onchain.delegation import DELEGATION_ABI, Delegation
 
 DELEGATOR_NAME: Final = "HybridDeleGator"
 DELEGATOR_VERSION: Final = "1"
@@ -95,3 +99,27 @@ def user_operation_typed_data(op: UserOperation, chain_id: int, entry_point: str
             "entryPoint": to_checksum_address(entry_point),
         },
     }
+
+
+_DISABLE: Final = keccak(
+    b"disableDelegation((address,address,bytes32,(address,bytes,bytes)[],uint256,bytes))"
+)[:4]
+# Gas for one disableDelegation call from a HybridDeleGator, with room to spare: the
+# EntryPoint charges only what is used (the unused prefund returns to the account).
+_VERIFICATION_GAS: Final = 200_000
+_CALL_GAS: Final = 200_000
+_PRE_VERIFICATION_GAS: Final = 60_000
+
+
+def disable_delegation_op(delegation: Delegation, nonce: int, gas_price: int) -> UserOperation:
+    """The user operation in which the delegator calls ``disableDelegation(delegation)``
+    (DeleGatorCore forwards it to its DelegationManager); unsigned."""
+    call_data = _DISABLE + abi_encode([DELEGATION_ABI], [delegation.abi_tuple()])
+    return UserOperation(
+        sender=delegation.delegator,
+        nonce=nonce,
+        call_data=call_data,
+        account_gas_limits=pack_pair(_VERIFICATION_GAS, _CALL_GAS),
+        pre_verification_gas=_PRE_VERIFICATION_GAS,
+        gas_fees=pack_pair(gas_price, 2 * gas_price),
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from signerd.grants import fields as check
-from signerd.rpc.params import Fields
+from signerd.rpc.params import MAX_REASON, Fields
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,19 @@ class DelegationIdParams:
         grant_id = Fields(params, frozenset({"grantId"})).grant_id("grantId")
         assert grant_id is not None
         return cls(grant_id)
+
+
+@dataclass(frozen=True)
+class DisableDelegationParams:
+    """Revoke a grant and disable its delegation on chain."""
+
+    grant_id: str
+    reason: str
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
+        fields = Fields(params, frozenset({"grantId", "reason"}))
+        grant_id = fields.grant_id("grantId")
+        assert grant_id is not None
+        reason = fields.text("reason", max_length=MAX_REASON)
+        return cls(grant_id, reason if reason is not None else "revoked on chain by request")

@@ -102,10 +102,19 @@ class DelegationsMixin:
         return None if row is None else _from_row(row)
 
     def disable_delegation(
-        self, grant_id: str, *, tx: str, peer: JSONDict | None = None
+        self,
+        grant_id: str,
+        *,
+        tx: str,
+        peer: JSONDict | None = None,
+        steps: Sequence[AuditStep] = (),
     ) -> StoredDelegation:
         """Record that the delegation was disabled on chain by transaction ``tx``."""
+        checked_steps = check_steps(steps)
+        peer = json_object("peer", peer)
         with self._db.write() as conn:
+            for event, step in checked_steps:
+                append_entry(conn, event, grant_id, peer, step)
             row = _row(conn, grant_id)
             if row is None:
                 raise DelegationNotFound(f"grant {grant_id} has no delegation")
@@ -118,9 +127,7 @@ class DelegationsMixin:
                 "tx": tx,
                 "row_hash": row_hash("delegations", _values(disabled)),
             }
-            entry = append_entry(
-                conn, "delegation_disabled", grant_id, json_object("peer", peer), detail
-            )
+            entry = append_entry(conn, "delegation_disabled", grant_id, peer, detail)
             conn.execute(
                 "UPDATE delegations SET disabled_at = ?, disable_tx = ?, audit_seq = ?"
                 " WHERE grant_id = ?",

@@ -2,21 +2,32 @@
 Delegation Framework on anvil. The agent asks for a grant, then for its delegation; the person
 approves both on the device (the daemon's progress message says what each caveat's hex
 terms mean); the agent gets a signed delegation that redeems within the cap and no further,
-and `signerd_getDelegation` returns the same one later."""
+and `signerd_getDelegation` returns the same one later. `signerd account` finds and deploys
+the person's account; `signerd revoke --on-chain` disables the delegation through a user
+operation signed on the device, after which redemption reverts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from emulator.chain import fund_eth, mint_usdc, usdc_balance
-from emulator.delegation_framework import Framework, chains_toml, deploy_account, deploy_framework
+from emulator.delegation_framework import (
+    Framework,
+    chains_toml,
+    contract,
+    deploy_account,
+    deploy_framework,
+)
 from emulator.keys import MASTER_ADDRESS
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
@@ -25,10 +36,14 @@ from signerd.launch import DaemonProcess
 from signerd.onchain.delegation import Delegation
 from tests.chain.conftest import Chain
 from tests.chain.redeem import chain_now, redeem
+from tests.support import signerd_cli
 
 USDC = 1_000_000
 DAY = 86_400
 CAP = 3 * USDC
+
+
+DISABLED = Web3.keccak(text="CannotUseADisabledDelegation()")[:4].hex()
 
 
 @dataclass
@@ -37,14 +52,23 @@ class Served:
     account: str
     device: TrezorSimulatorProcess
     daemon: DaemonProcess
+    config: Path
 
 
-def daemon_config(chain: Chain, fw: Framework) -> str:
+def funded_key_file(chain: Chain, path: Path) -> Path:
+    """A fresh key with ether, written as hex to `path` (a relayer / funder key)."""
+    key: LocalAccount = Account.create()
+    fund_eth(chain.w3, key.address, 10**18)
+    path.write_text("0x" + bytes(key.key).hex())
+    return path
+
+
+def daemon_config(chain: Chain, fw: Framework, relayer: Path) -> str:
     tokens = (
         f'[[tokens]]\nchain = {chain.usdc.chain_id}\naddress = "{chain.usdc.address}"\n'
         'symbol = "USDC"\ndecimals = 6\n'
     )
-    return tokens + chains_toml(fw, chain.anvil.rpc_url)
+    return tokens + chains_toml(fw, chain.anvil.rpc_url, str(relayer))
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +76,15 @@ def served(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     fw = deploy_framework(chain.w3)
     account = deploy_account(chain.w3, fw, MASTER_ADDRESS)
     mint_usdc(chain.w3, chain.usdc, account, 10 * USDC)
+    fund_eth(chain.w3, account, 10**18)  # the account pays its user operations' gas
     work = tmp_path_factory.mktemp("daemon")
+    config = daemon_config(chain, fw, funded_key_file(chain, work / "relayer.key"))
     with (
         TrezorSimulatorProcess(auto="approve", log_path=work / "sim.log") as device,
-        DaemonProcess(device.path, work, config=daemon_config(chain, fw)) as daemon,
+        DaemonProcess(device.path, work, config=config) as daemon,
     ):
-        yield Served(fw, account, device, daemon)
+        assert daemon.config_path is not None
+        yield Served(fw, account, device, daemon, daemon.config_path)
 
 
 def grant_params(chain: Chain, session: str, chain_id: int | None = None) -> dict[str, Any]:
@@ -120,3 +147,61 @@ def test_an_unknown_chain_is_refused_before_the_device(chain: Chain, served: Ser
         with pytest.raises(ChainNotConfigured):
             client.call("signerd_requestDelegation", {"grantId": grant["grant"]["id"]})
     assert served.device.screen_text() == shown
+
+
+def test_signerd_account_finds_and_deploys_the_account(
+    chain: Chain, served: Served, tmp_path: Path
+) -> None:
+    where = ["--config", str(served.config), "--chain", str(chain.usdc.chain_id)]
+    shown = signerd_cli("account", "address", *where, "--owner", MASTER_ADDRESS, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {
+        "chainId": chain.usdc.chain_id,
+        "owner": MASTER_ADDRESS,
+        "account": served.account,
+        "salt": 0,
+        "deployed": True,
+    }
+    owner = Account.create().address
+    before = json.loads(
+        signerd_cli("account", "address", *where, "--owner", owner, "--json").stdout
+    )
+    assert before["deployed"] is False
+    funder = funded_key_file(chain, tmp_path / "funder.key")
+    deployed = signerd_cli(
+        "account", "deploy", *where, "--owner", owner, "--funder-key-file", str(funder), "--json"
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    reply = json.loads(deployed.stdout)
+    assert reply["account"] == before["account"] and reply["tx"].startswith("0x")
+    account = contract(chain.w3, "HybridDeleGator", reply["account"])
+    assert account.functions.owner().call() == owner
+    again = signerd_cli("account", "deploy", *where, "--owner", owner, "--json")
+    assert json.loads(again.stdout)["tx"] is None  # already there: nothing sent
+
+
+def test_revoke_on_chain_then_redemption_reverts(
+    chain: Chain, served: Served, record_property: Any
+) -> None:
+    session = new_session(chain)
+    with Client(served.daemon.socket_path) as client:
+        grant = client.request_grant(**grant_params(chain, session.address))["grant"]
+        reply = client.call("signerd_requestDelegation", {"grantId": grant["id"]})
+    delegation = Delegation.from_json(reply["delegation"])
+    redeemed = redeem(chain, served.fw, session, delegation, USDC, session.address)
+
+    sock = str(served.daemon.socket_path)
+    revoked = signerd_cli("revoke", grant["id"], "--on-chain", "--socket", sock)
+    assert revoked.returncode == 0, revoked.stderr
+    record = json.loads(revoked.stdout)
+    assert record["disableTx"].startswith("0x") and record["disabledAt"] is not None
+    manager = contract(chain.w3, "DelegationManager", served.fw.manager)
+    assert manager.functions.disabledDelegations(bytes.fromhex(reply["hash"][2:])).call()
+    with pytest.raises(ContractLogicError, match=DISABLED):
+        redeem(chain, served.fw, session, delegation, 1, session.address)
+    assert usdc_balance(chain.w3, chain.usdc, session.address) == USDC
+    with Client(served.daemon.socket_path) as client:
+        assert client.get_grant(grant["id"])["status"] == "revoked"
+        assert client.call("signerd_getDelegation", {"grantId": grant["id"]}) == record
+    assert "disableDelegation" in revoked.stderr
+    record_property("transactions", {"redeem": redeemed, "disable": record["disableTx"]})
