@@ -1,7 +1,7 @@
 """The socket API: one module per method family, each registering its methods with ``API``."""
 
 # Importing a family registers its methods.
-from signerd.api import delegations, grants, keys, payments, status  # noqa: F401
+from signerd.api import delegations, erc7715, grants, keys, payments, status  # noqa: F401
 from signerd.api.registry import API, CallContext, Daemon
 
 __all__ = ["API", "CallContext", "Daemon"]

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
@@ -210,3 +211,24 @@ def delegation_typed_data(delegation: Delegation, chain_id: int, manager: str) -
 def encode_permission_context(chain: Sequence[Delegation]) -> bytes:
     """`abi.encode(Delegation[])`: one redemption's permission context, leaf first."""
     return abi_encode([DELEGATION_ABI + "[]"], [[d.abi_tuple() for d in chain]])
+
+
+def decode_permission_context(context: bytes) -> list[Delegation]:
+    """The inverse of ``encode_permission_context``; ValueError when it is not one."""
+    try:
+        (items,) = abi_decode([DELEGATION_ABI + "[]"], context)
+    except Exception as exc:  # eth-abi raises several decoding error types
+        raise ValueError(f"not an ABI-encoded Delegation[]: {exc}") from None
+    return [
+        Delegation(
+            delegate=to_checksum_address(delegate),
+            delegator=to_checksum_address(delegator),
+            authority=bytes(authority),
+            caveats=tuple(
+                Caveat(to_checksum_address(e), bytes(t), bytes(a)) for e, t, a in caveats
+            ),
+            salt=int(salt),
+            signature=bytes(signature),
+        )
+        for delegate, delegator, authority, caveats, salt, signature in items
+    ]

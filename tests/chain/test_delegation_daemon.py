@@ -34,8 +34,9 @@ from signerd.client import Client
 from signerd.errors import ChainNotConfigured
 from signerd.launch import DaemonProcess
 from signerd.onchain.delegation import Delegation
+from signerd.onchain.execution import erc20_transfer
 from tests.chain.conftest import Chain
-from tests.chain.redeem import chain_now, redeem
+from tests.chain.redeem import chain_now, execute_context, redeem
 from tests.support import signerd_cli
 
 USDC = 1_000_000
@@ -205,3 +206,61 @@ def test_revoke_on_chain_then_redemption_reverts(
         assert client.call("signerd_getDelegation", {"grantId": grant["id"]}) == record
     assert "disableDelegation" in revoked.stderr
     record_property("transactions", {"redeem": redeemed, "disable": record["disableTx"]})
+
+
+def test_erc7715_round_trip(chain: Chain, served: Served, record_property: Any) -> None:
+    """Request an erc20-token-periodic permission; its context redeems within the period's
+    amount only; it is listed as granted; revoked, it no longer redeems nor is listed."""
+    session = new_session(chain)
+    chain_id = hex(chain.usdc.chain_id)
+    request = {
+        "chainId": chain_id,
+        "to": session.address,
+        "permission": {
+            "type": "erc20-token-periodic",
+            "isAdjustmentAllowed": False,
+            "data": {
+                "tokenAddress": chain.usdc.address,
+                "periodAmount": hex(CAP),
+                "periodDuration": DAY,
+                "startTime": chain_now(chain.w3) - 60,
+                "justification": "top up the x402 float",
+            },
+        },
+        "rules": [{"type": "expiry", "data": {"timestamp": chain_now(chain.w3) + 7 * DAY}}],
+    }
+    with Client(served.daemon.socket_path) as client:
+        supported = client.call("wallet_getSupportedExecutionPermissions", [])
+        assert supported["erc20-token-periodic"] == {
+            "chainIds": [chain_id],
+            "ruleTypes": ["expiry"],
+        }
+        (granted,) = client.call("wallet_requestExecutionPermissions", [request])
+        assert granted == {
+            **request,
+            "from": served.account,
+            "context": granted["context"],
+            "dependencies": [],
+            "delegationManager": served.fw.manager,
+        }
+        listed = client.call("wallet_getGrantedExecutionPermissions", [])
+        assert granted["context"] in [p["context"] for p in listed]
+
+    context = bytes.fromhex(granted["context"][2:])
+    transfer = erc20_transfer(chain.usdc.address, session.address, 2 * USDC)
+    tx = execute_context(chain, served.fw, session, context, transfer)
+    assert usdc_balance(chain.w3, chain.usdc, session.address) == 2 * USDC
+    with pytest.raises(ContractLogicError, match="transfer-amount-exceeded"):
+        execute_context(chain, served.fw, session, context, transfer)
+
+    with Client(served.daemon.socket_path) as client:
+        revoked = client.call(
+            "wallet_revokeExecutionPermission", [{"permissionContext": granted["context"]}]
+        )
+        assert revoked == {}
+        listed = client.call("wallet_getGrantedExecutionPermissions", [])
+        assert granted["context"] not in [p["context"] for p in listed]
+    one = erc20_transfer(chain.usdc.address, session.address, 1)
+    with pytest.raises(ContractLogicError, match=DISABLED):
+        execute_context(chain, served.fw, session, context, one)
+    record_property("erc7715_redeem_tx", tx)
