@@ -66,3 +66,20 @@ def test_refusals_never_reach_the_device(tmp_path: Path) -> None:
         with pytest.raises(DelegationNotFound):
             env.call("signerd_getDelegation", {"grantId": unknown_chain})
         assert env.fake.prompts == asked
+
+
+def test_revocation_on_chain_refusals_never_reach_the_device(tmp_path: Path) -> None:
+    """No delegation: DELEGATION_NOT_FOUND; a chain without rpc (BASE) or relayer:
+    CHAIN_NOT_CONFIGURED; the grant is revoked off chain all the same (at once)."""
+    with in_process(tmp_path) as env:
+        bare = new_grant(env)
+        with pytest.raises(DelegationNotFound):
+            env.call("signerd_disableDelegation", {"grantId": bare})
+        delegated = new_grant(env)
+        env.call("signerd_requestDelegation", {"grantId": delegated})
+        asked = env.fake.prompts
+        with pytest.raises(ChainNotConfigured):
+            env.call("signerd_disableDelegation", {"grantId": delegated})
+        assert env.fake.prompts == asked
+        assert env.call("signerd_getGrant", {"id": delegated})["status"] == "revoked"
+        assert env.call("signerd_getDelegation", {"grantId": delegated})["disabledAt"] is None
