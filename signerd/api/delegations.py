@@ -1,6 +1,7 @@
-"""``signerd_requestDelegation``, ``signerd_getDelegation``, ``signerd_disableDelegation``: a
-grant's on-chain delegation, approved on the device as a second approval after the grant
-(signerd.flows.delegation), and its revocation on chain (signerd.flows.disable)."""
+"""``signerd_requestDelegation``, ``signerd_getDelegation``, ``signerd_disableDelegation``,
+``signerd_topUp``: a grant's on-chain delegation, approved on the device as a second approval
+after the grant (signerd.flows.delegation), its revocation on chain (signerd.flows.disable),
+and a held session key's float refilled through it (signerd.flows.topup)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import DelegationNotFound
 from signerd.flows.audit import audited
 from signerd.flows.disable import disable_on_chain
+from signerd.flows.topup import top_up
 from signerd.rpc.onchain_params import (
     DelegationIdParams,
     DisableDelegationParams,
     RequestDelegationParams,
+    TopUpParams,
 )
 from signerd.store import StoredDelegation
 
@@ -54,6 +57,15 @@ async def disable_delegation(
             progress=threadsafe_progress(ctx),
         )
     return record.to_json()
+
+
+@API.method("signerd_topUp", TopUpParams)
+async def top_up_float(daemon: Daemon, ctx: CallContext, params: TopUpParams) -> dict[str, Any]:
+    grant = stored_grant(daemon, ctx, params.grant_id)
+    chain = daemon.config.chain(grant.chain_id)
+    return await top_up(
+        chain, daemon.keys, daemon.store, grant, params.amount, peer=ctx.peer.to_json()
+    )
 
 
 def threadsafe_progress(ctx: CallContext) -> Callable[[str], None]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from signerd.errors import ValidationError
 from signerd.grants import fields as check
 from signerd.rpc.params import MAX_REASON, Fields
 
@@ -55,3 +56,21 @@ class DisableDelegationParams:
         assert grant_id is not None
         reason = fields.text("reason", max_length=MAX_REASON)
         return cls(grant_id, reason if reason is not None else "revoked on chain by request")
+
+
+@dataclass(frozen=True)
+class TopUpParams:
+    """Redeem a held-key grant's delegation: ``amount`` base units to the session key."""
+
+    grant_id: str
+    amount: int
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
+        fields = Fields(params, frozenset({"grantId", "amount"}))
+        grant_id = fields.grant_id("grantId")
+        assert grant_id is not None
+        amount = params.get("amount")
+        if not isinstance(amount, str) or not amount.isdigit() or not 0 < int(amount) < 2**256:
+            raise ValidationError("amount", "must be a decimal string of base units, above 0")
+        return cls(grant_id, int(amount))

@@ -62,6 +62,7 @@ AuditEvent = Literal[
     "sealed",
     "delegated",
     "delegation_disabled",
+    "delegation_redeemed",
 ]
 AUDIT_EVENTS: Final[frozenset[str]] = frozenset(get_args(AuditEvent))
 

@@ -31,7 +31,7 @@ from emulator.delegation_framework import (
 from emulator.keys import MASTER_ADDRESS
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.errors import ChainNotConfigured
+from signerd.errors import ChainError, ChainNotConfigured
 from signerd.launch import DaemonProcess
 from signerd.onchain.delegation import Delegation
 from signerd.onchain.execution import erc20_transfer
@@ -264,3 +264,21 @@ def test_erc7715_round_trip(chain: Chain, served: Served, record_property: Any) 
     with pytest.raises(ContractLogicError, match=DISABLED):
         execute_context(chain, served.fw, session, context, one)
     record_property("erc7715_redeem_tx", tx)
+
+
+def test_a_held_key_tops_up_its_float_through_the_delegation(chain: Chain, served: Served) -> None:
+    """custody "daemon": the agent never sees the session key; the daemon redeems the
+    delegation to move USDC from the person's account to that key, within the cap only."""
+    params = grant_params(chain, "")
+    del params["sessionKey"]
+    with Client(served.daemon.socket_path) as client:
+        grant = client.request_grant(custody="daemon", **params)["grant"]
+        client.call("signerd_requestDelegation", {"grantId": grant["id"]})
+        session = grant["typedData"]["message"]["sessionKey"]
+        fund_eth(chain.w3, session, 10**17)  # the delegate pays its redemption's gas
+        topped = client.call("signerd_topUp", {"grantId": grant["id"], "amount": str(2 * USDC)})
+        assert topped["to"] == session and topped["tx"].startswith("0x")
+        assert usdc_balance(chain.w3, chain.usdc, session) == 2 * USDC
+        with pytest.raises(ChainError, match="transfer-amount-exceeded"):
+            client.call("signerd_topUp", {"grantId": grant["id"], "amount": str(2 * USDC)})
+    assert usdc_balance(chain.w3, chain.usdc, session) == 2 * USDC
