@@ -19,6 +19,7 @@ from typing import Any, Final
 from eth_abi.abi import encode as abi_encode
 
 from signerd.errors import (
+    DelegationNotFound,
     DelegationUnsupported,
     GrantExpired,
     GrantRevoked,
@@ -62,8 +63,10 @@ async def top_up(
             f"grant {grant.id} is {status}"
         )
     record = store.get_delegation(grant.id)
-    if record is None or record.disabled_at is not None:
-        raise GrantRevoked(f"grant {grant.id} has no enabled delegation to redeem")
+    if record is None:
+        raise DelegationNotFound(f"grant {grant.id} has no delegation to redeem")
+    if record.disabled_at is not None:
+        raise GrantRevoked(f"grant {grant.id}'s delegation was disabled on chain")
     tokens = {a.token for a in grant_allowances(grant.document)}
     if len(tokens) != 1:
         raise DelegationUnsupported(

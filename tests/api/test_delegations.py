@@ -15,6 +15,8 @@ from signerd.errors import (
     DelegationExists,
     DelegationNotFound,
     GrantRevoked,
+    HeldKeyNotFound,
+    ValidationError,
 )
 from signerd.flows.delegation import person_account
 from signerd.onchain.delegation import Delegation, delegation_typed_data
@@ -83,3 +85,16 @@ def test_revocation_on_chain_refusals_never_reach_the_device(tmp_path: Path) -> 
         assert env.fake.prompts == asked
         assert env.call("signerd_getGrant", {"id": delegated})["status"] == "revoked"
         assert env.call("signerd_getDelegation", {"grantId": delegated})["disabledAt"] is None
+
+
+def test_a_top_up_needs_a_held_key_and_a_live_delegation(tmp_path: Path) -> None:
+    with in_process(tmp_path) as env:
+        grant_id = new_grant(env)  # the agent's own key: the daemon cannot redeem for it
+        env.call("signerd_requestDelegation", {"grantId": grant_id})
+        with pytest.raises(HeldKeyNotFound):
+            env.call("signerd_topUp", {"grantId": grant_id, "amount": "1"})
+        with pytest.raises(ValidationError):
+            env.call("signerd_topUp", {"grantId": grant_id, "amount": "-1"})
+        bare = new_grant(env)
+        with pytest.raises(DelegationNotFound):
+            env.call("signerd_topUp", {"grantId": bare, "amount": "1"})
