@@ -8,6 +8,7 @@ operation signed on the device, after which redemption reverts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from emulator.delegation_framework import (
 from emulator.keys import MASTER_ADDRESS
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
+from signerd.config import load_config
 from signerd.errors import ChainError, ChainNotConfigured
+from signerd.flows.delegation import person_account
+from signerd.flows.permissions import dependencies
 from signerd.launch import DaemonProcess
 from signerd.onchain.delegation import Delegation
 from signerd.onchain.execution import erc20_transfer
@@ -282,3 +286,20 @@ def test_a_held_key_tops_up_its_float_through_the_delegation(chain: Chain, serve
         with pytest.raises(ChainError, match="transfer-amount-exceeded"):
             client.call("signerd_topUp", {"grantId": grant["id"], "amount": str(2 * USDC)})
     assert usdc_balance(chain.w3, chain.usdc, session) == 2 * USDC
+
+
+def test_dependencies_deploy_an_account_that_does_not_exist_yet(
+    chain: Chain, served: Served
+) -> None:
+    """An ERC-7715 response's `dependencies` for an owner without an account: sending the
+    factoryData to the factory creates the account the delegation names; then none."""
+    config = load_config(served.config).chain(chain.usdc.chain_id)
+    owner = Account.create().address
+    account = person_account(config, owner)
+    (dependency,) = asyncio.run(dependencies(config, owner, account))
+    assert dependency["factory"] == served.fw.factory
+    tx: Any = {"from": chain.w3.eth.accounts[0], "to": dependency["factory"]}
+    tx["data"] = dependency["factoryData"]
+    chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_transaction(tx), timeout=10)
+    assert contract(chain.w3, "HybridDeleGator", account).functions.owner().call() == owner
+    assert asyncio.run(dependencies(config, owner, account)) == []
