@@ -210,6 +210,8 @@ def test_revoke_on_chain_then_redemption_reverts(
         assert client.call("signerd_getDelegation", {"grantId": grant["id"]}) == record
     assert "disableDelegation" in revoked.stderr
     record_property("transactions", {"redeem": redeemed, "disable": record["disableTx"]})
+    record_property("told", revoked.stderr)
+    record_property("screens", served.device.screen_text()[-2500:])
 
 
 def test_erc7715_round_trip(chain: Chain, served: Served, record_property: Any) -> None:
