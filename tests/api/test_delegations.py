@@ -68,6 +68,8 @@ def test_refusals_never_reach_the_device(tmp_path: Path) -> None:
         with pytest.raises(DelegationNotFound):
             env.call("signerd_getDelegation", {"grantId": unknown_chain})
         assert env.fake.prompts == asked
+        events = [e.event for e in env.daemon.store.audit_entries()]
+        assert "invalid" in events and "failed" not in events
 
 
 def test_revocation_on_chain_refusals_never_reach_the_device(tmp_path: Path) -> None:
