@@ -30,6 +30,7 @@ from emulator.delegation_framework import (
     send_user_operation,
 )
 from emulator.keys import MASTER_ADDRESS, Keyring
+from emulator.ledger.launch import LedgerSimulatorProcess
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.devices.base import Signer
 from signerd.devices.registry import open_signer
@@ -250,3 +251,26 @@ def test_native_coin_plain_transfers_only_and_not_after_the_window(
     with pytest.raises(ContractLogicError, match="TimestampEnforcer:expired-delegation"):
         execute(chain, fw, session, delegation, native_transfer(shop, 1))
     assert w3.eth.get_balance(shop) == milli // 2
+
+
+def test_a_ledger_signs_the_delegation_too(
+    chain: Chain, setup: Setup, tmp_path: Path, record_property: Any
+) -> None:
+    """The simulated Ledger Nano S+ (Raw messages on: the app shows every field, the terms as
+    hex) signs the same delegation; the account accepts it and it redeems."""
+    fw, session = setup.fw, setup.session
+    with LedgerSimulatorProcess(
+        model="nanosp", auto="approve", log_path=tmp_path / "ledger.log"
+    ) as device:
+        device.set_settings(raw_messages=True)
+        with open_signer(device.path) as signer:
+            assert signer.get_address() == MASTER_ADDRESS
+            grant = grant_document(chain, session.address, local_sign)
+            delegation = compile_delegation(grant, setup.account, fw.enforcers)
+            typed = delegation_typed_data(delegation, fw.chain_id, fw.manager)
+            delegation = delegation.signed(signer.sign_typed_data(typed))
+        screens = device.screen_text()
+    assert "Delegation" in screens
+    redeem(chain, fw, session, delegation, USDC, session.address)
+    assert usdc_balance(chain.w3, chain.usdc, session.address) == USDC
+    record_property("ledger_screens", screens)
