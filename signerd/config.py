@@ -28,6 +28,9 @@ Example ``signerd.toml``::
     symbol = "USDC"
     decimals = 6
 
+``[[chains]]`` tells the daemon where MetaMask's Delegation Framework is on a chain, so that a
+grant can also become an on-chain delegation (signerd/onchain/chains.py documents the keys).
+
 ``[[tokens]]`` adds to the built-in table (signerd/grants/tokens.py); it cannot rename a
 built-in token. Every error is a ValidationError naming the setting ("tokens.0.symbol").
 """
@@ -47,6 +50,7 @@ from signerd.grants import fields
 from signerd.grants.schema import MAX_CHAIN_ID, MAX_DECIMALS
 from signerd.grants.tokens import BUILTIN_TOKENS, TokenInfo, TokenTable, token_table
 from signerd.grants.tokens import symbol as token_symbol
+from signerd.onchain.chains import ChainConfig, chain_config, parse_chains
 
 DEFAULT_RATE_PERIOD = 86_400
 DEFAULT_MAX_START_DELAY = 30 * 86_400
@@ -88,6 +92,11 @@ class Config:
     derivation_path: str = DEFAULT_DERIVATION_PATH
     policy: Policy = field(default_factory=Policy)
     tokens: TokenTable = field(default_factory=lambda: BUILTIN_TOKENS)
+    chains: dict[int, ChainConfig] = field(default_factory=dict)
+
+    def chain(self, chain_id: int) -> ChainConfig:
+        """The chain's Delegation Framework entry; ChainNotConfigured when there is none."""
+        return chain_config(self.chains, chain_id)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given fields replaced, ignoring those left as None."""
@@ -145,7 +154,7 @@ def load_config(path: Path | None) -> Config:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValidationError("config", f"cannot read {path}: {exc}") from exc
-    unknown = set(raw) - {"daemon", "policy", "tokens"}
+    unknown = set(raw) - {"daemon", "policy", "tokens", "chains"}
     if unknown:
         raise ValidationError(sorted(unknown)[0], "unknown config section")
     daemon = _table(raw, "daemon", _DAEMON_KEYS)
@@ -189,6 +198,7 @@ def load_config(path: Path | None) -> Config:
         values["derivation_path"] = _str(daemon, "derivation_path")
     values["policy"] = _policy(policy)
     values["tokens"] = _tokens(raw.get("tokens", []))
+    values["chains"] = parse_chains(raw.get("chains", []))
     return replace(config, **values)
 
 

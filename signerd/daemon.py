@@ -13,6 +13,7 @@ from signerd.api import Daemon
 from signerd.config import Config
 from signerd.devices.discovery import resolve_device
 from signerd.errors import SignerdError
+from signerd.flows.delegation import DelegationFlow
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
 from signerd.flows.payment import PaymentFlow
@@ -34,6 +35,7 @@ def assemble(config: Config, worker: DeviceWorker, store: Store) -> Daemon:
         started_at=time.time(),
         keys=keys,
         payments=PaymentFlow(store, keys),
+        delegations=DelegationFlow(config, worker, store),
     )
 
 

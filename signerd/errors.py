@@ -55,6 +55,13 @@ class ErrorCode(IntEnum):
     STORE_TAMPERED = -32045
     STALE_REVIEW = -32009
     DAEMON_UNAVAILABLE = -32044
+    DELEGATION_MISMATCH = -32070
+    DELEGATION_UNSUPPORTED = -32071
+    CHAIN_NOT_CONFIGURED = -32072
+    DELEGATION_NOT_FOUND = -32073
+    DELEGATION_EXISTS = -32074
+    CHAIN_ERROR = -32075
+    PERMISSION_UNSUPPORTED = -32076
 
 
 class SignerdError(Exception):
@@ -352,6 +359,56 @@ class StoreTampered(SignerdError):
     --verify`` lists every such row."""
 
     code = ErrorCode.STORE_TAMPERED
+
+
+# -- on chain -------------------------------------------------------------------------------
+
+
+class DelegationMismatch(SignerdError):
+    """A delegation does not encode exactly its grant's limits (``data.field`` names the
+    first difference: ``delegate``, ``salt``, ``caveats.N``, ...)."""
+
+    code = ErrorCode.DELEGATION_MISMATCH
+
+
+class DelegationUnsupported(SignerdError):
+    """The grant's limits cannot be enforced exactly by the Delegation Framework's enforcers
+    (no validAfter, or several tokens with one capped twice); nothing is weakened."""
+
+    code = ErrorCode.DELEGATION_UNSUPPORTED
+
+
+class ChainNotConfigured(SignerdError):
+    """The daemon has no ``[[chains]]`` entry (contracts, or an RPC URL where one is needed)
+    for the chain asked about; checked before the device is asked."""
+
+    code = ErrorCode.CHAIN_NOT_CONFIGURED
+
+
+class DelegationNotFound(SignerdError):
+    """The grant has no delegation (none was approved for it yet)."""
+
+    code = ErrorCode.DELEGATION_NOT_FOUND
+
+
+class DelegationExists(SignerdError):
+    """The grant already has its delegation: one grant, one delegation (``getDelegation``)."""
+
+    code = ErrorCode.DELEGATION_EXISTS
+
+
+class ChainError(SignerdError):
+    """The chain's node refused or failed a call or transaction (unreachable, reverted, out
+    of gas); ``data.tx`` names the transaction when one was sent."""
+
+    code = ErrorCode.CHAIN_ERROR
+
+
+class PermissionUnsupported(SignerdError):
+    """An ERC-7715 permission type (or rule type) this daemon does not grant; see
+    ``wallet_getSupportedExecutionPermissions``."""
+
+    code = ErrorCode.PERMISSION_UNSUPPORTED
 
 
 def error_classes() -> list[type[SignerdError]]:

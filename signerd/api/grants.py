@@ -49,7 +49,7 @@ async def request_grant(
 
 @API.method("signerd_listGrants", ListGrantsParams)
 async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams) -> dict[str, Any]:
-    before = _stored(daemon, ctx, params.before) if params.before is not None else None
+    before = stored_grant(daemon, ctx, params.before) if params.before is not None else None
     now = time.time()
     grants = daemon.store.list_grants(
         peer_uid=_owner_filter(daemon, ctx),
@@ -68,7 +68,7 @@ async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams
 
 @API.method("signerd_getGrant", GrantIdParams)
 async def get_grant(daemon: Daemon, ctx: CallContext, params: GrantIdParams) -> dict[str, Any]:
-    grant = _stored(daemon, ctx, params.id)
+    grant = stored_grant(daemon, ctx, params.id)
     return {**grant_overview(grant, time.time()), "grant": grant.document}
 
 
@@ -76,7 +76,7 @@ async def get_grant(daemon: Daemon, ctx: CallContext, params: GrantIdParams) -> 
 async def revoke_grant(
     daemon: Daemon, ctx: CallContext, params: RevokeGrantParams
 ) -> dict[str, Any]:
-    grant = _stored(daemon, ctx, params.id)
+    grant = stored_grant(daemon, ctx, params.id)
     if grant.revoked_at is None and grant.status(time.time()) == "expired":
         raise GrantExpired(f"grant {grant.id} has already expired")
     revoked = await asyncio.to_thread(
@@ -116,7 +116,7 @@ def _owner_filter(daemon: Daemon, ctx: CallContext) -> int | None:
     return None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
 
 
-def _stored(daemon: Daemon, ctx: CallContext, grant_id: str) -> StoredGrant:
+def stored_grant(daemon: Daemon, ctx: CallContext, grant_id: str) -> StoredGrant:
     """The grant, if the caller may see it. Another uid's grant is answered as unknown, so a
     caller cannot even learn that it exists."""
     grant = daemon.store.get_grant(grant_id)

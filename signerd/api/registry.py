@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from signerd.config import Config
 from signerd.errors import MethodNotFound
+from signerd.flows.delegation import DelegationFlow
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
 from signerd.flows.payment import PaymentFlow
@@ -53,6 +54,7 @@ class Daemon:
     started_at: float
     keys: HeldKeys  # the session keys the daemon holds (the grant flow's own)
     payments: PaymentFlow
+    delegations: DelegationFlow
     # Stops `signerd serve` (signerd_shutdown); None where the daemon is embedded (tests).
     shutdown: Callable[[], None] | None = None
     removes_socket: bool = True  # False when serving a socket a launcher passed (systemd)

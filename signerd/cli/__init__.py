@@ -14,7 +14,18 @@ import logging
 import click
 
 from signerd import __version__
-from signerd.cli import audit, device, grants, listing, mcp, payments, serve, service, status
+from signerd.cli import (
+    account,
+    audit,
+    device,
+    grants,
+    listing,
+    mcp,
+    payments,
+    serve,
+    service,
+    status,
+)
 from signerd.cli.common import SignerdGroup
 
 
@@ -47,6 +58,7 @@ for _command in (
     mcp.mcp,
     service.stop,
     service.install_service,
+    account.account,
 ):
     main.add_command(_command)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from signerd.cli import render
+from signerd.cli import delegations, render
 from signerd.cli.common import SOCKET_OPTION, json_option, print_json
 from signerd.errors import SignerdError
 from signerd.rpc.client import Client
@@ -77,11 +77,24 @@ def show(socket_path: Path | None, grant_id: str, as_json: bool) -> None:
 @SOCKET_OPTION
 @GRANT_ID_ARGUMENT
 @click.option("--reason", help="Why (kept in the audit log).")
+@click.option("--on-chain", is_flag=True, help="Also disable its delegation on chain (device).")
 @json_option()
-def revoke(socket_path: Path | None, grant_id: str, reason: str | None, as_json: bool) -> None:
-    """Revoke a grant (its id, or a unique prefix of it)."""
+def revoke(
+    socket_path: Path | None, grant_id: str, reason: str | None, on_chain: bool, as_json: bool
+) -> None:
+    """Revoke a grant (its id, or a unique prefix of it); with --on-chain, also disable its
+    delegation on chain (the person signs the user operation on the device)."""
     with Client(socket_path) as client:
-        revoked = client.revoke_grant(resolve_grant_id(client, grant_id), reason)
+        full_id = resolve_grant_id(client, grant_id)
+        if on_chain:
+            disabled = delegations.revoke_on_chain(client, full_id, reason)
+            if as_json:
+                print_json(disabled)
+            else:
+                click.echo(f"revoked {full_id} and disabled its delegation on chain")
+                click.echo(f"transaction {disabled.get('disableTx')}")
+            return
+        revoked = client.revoke_grant(full_id, reason)
     if as_json:
         print_json(revoked)
         return

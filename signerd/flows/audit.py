@@ -53,6 +53,12 @@ _OUTCOMES: tuple[tuple[type[errors.SignerdError], str], ...] = (
     (errors.TooManyPending, "policy_refused"),
     (errors.GrantExists, "duplicate"),
     (errors.ValidationError, "invalid"),
+    # On chain, refused before the device (signerd.flows.delegation, .permissions, .disable).
+    (errors.DelegationExists, "duplicate"),
+    (errors.ChainNotConfigured, "invalid"),
+    (errors.DelegationUnsupported, "invalid"),
+    (errors.DelegationMismatch, "invalid"),
+    (errors.DelegationNotFound, "invalid"),
     # A payment refused before anything was signed (signerd.flows.payment).
     (errors.PaymentRefused, "spend_refused"),
     (errors.BudgetExceeded, "spend_refused"),

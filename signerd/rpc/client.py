@@ -62,7 +62,7 @@ class Client:
     def call(
         self,
         method: str,
-        params: dict[str, Any] | None = None,
+        params: dict[str, Any] | list[Any] | None = None,  # a list: wallet_* methods
         *,
         on_progress: Progress | None = None,
     ) -> Any:

@@ -135,6 +135,10 @@ def parse_request(line: bytes) -> Request:
         raise RequestRefused(exc, request_id) from None
 
 
+POSITIONAL_PREFIX = "wallet_"
+POSITIONAL = "params"  # where a wallet_* method finds its positional params
+
+
 def _request_from(
     message: dict[str, Any], request_id: int | str | None, is_notification: bool
 ) -> Request:
@@ -146,6 +150,10 @@ def _request_from(
     params = message.get("params", {})
     if params is None:
         params = {}
+    if isinstance(params, list) and method.startswith(POSITIONAL_PREFIX):
+        # ERC-7715's methods take positional params (an array of requests): the method's
+        # params parser reads them under one name.
+        params = {POSITIONAL: params}
     if isinstance(params, list):
         if params:
             raise errors.ValidationError("params", "must be an object (named parameters)")

@@ -10,9 +10,9 @@ always committed together. Reads have their own connections and never wait for a
 
 The modules: ``db`` (the file, connections, transactions, migrations of ``schema``),
 ``grants``, ``spends`` (the ledger), ``audit`` (the chain), ``keys`` (held session keys,
-sealed); ``Store`` puts them together. No plaintext private key is ever stored: grant
-documents and audit details carrying a key-like field are refused, and held keys arrive
-sealed.
+sealed), ``delegations`` (a grant's on-chain delegation); ``Store`` puts them together. No
+plaintext private key is ever stored: grant documents and audit details carrying a key-like
+field are refused, and held keys arrive sealed.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from signerd.store.audit import (
 from signerd.store.batch import GroupCommit
 from signerd.store.chain import AuditEntry, audit_hash
 from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_data_dir
+from signerd.store.delegations import DelegationsMixin, StoredDelegation
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
 from signerd.store.keys import KeysMixin, KeystoreRecord
 from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
@@ -57,13 +58,14 @@ __all__ = [
     "SpendStatus",
     "Store",
     "StoreError",
+    "StoredDelegation",
     "StoredGrant",
     "audit_hash",
     "default_data_dir",
 ]
 
 
-class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin):
+class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin, DelegationsMixin):
     """The daemon's database. Usable from any thread; reads run while a write syncs.
 
     Open with ``Store.open(data_dir)``; use as a context manager or call ``close()``.

@@ -60,6 +60,9 @@ AuditEvent = Literal[
     "spend_released",
     "spend_refused",
     "sealed",
+    "delegated",
+    "delegation_disabled",
+    "delegation_redeemed",
 ]
 AUDIT_EVENTS: Final[frozenset[str]] = frozenset(get_args(AuditEvent))
 

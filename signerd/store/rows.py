@@ -56,11 +56,28 @@ SPEND_COLUMNS: Final = (
     "signature_ref",
     "settled_at",
 )
-_COLUMNS: Final = {"grants": GRANT_COLUMNS, "spends": SPEND_COLUMNS}
+DELEGATION_COLUMNS: Final = (
+    "grant_id",
+    "chain_id",
+    "manager",
+    "delegator",
+    "hash",
+    "delegation",
+    "created_at",
+    "disabled_at",
+    "disable_tx",
+)
+_COLUMNS: Final = {
+    "grants": GRANT_COLUMNS,
+    "spends": SPEND_COLUMNS,
+    "delegations": DELEGATION_COLUMNS,
+}
+_IDENTITY: Final = {"grants": "id", "spends": "key", "delegations": "grant_id"}
 # REAL columns read back as floats whatever number went in: hash them as floats.
-_REAL: Final = frozenset({"created_at", "revoked_at", "settled_at"})
+_REAL: Final = frozenset({"created_at", "revoked_at", "settled_at", "disabled_at"})
 GRANT_EVENTS: Final = frozenset({"approved", "revoked"})
 SPEND_EVENTS: Final = frozenset({"spend_reserved", "spend_committed", "spend_released"})
+DELEGATION_EVENTS: Final = frozenset({"delegated", "delegation_disabled"})
 
 # What a read selects next to a grant row: the hash its entry recorded, the grant that entry
 # is about, and whether a revocation was recorded after it (a row rolled back to unrevoked).
@@ -78,10 +95,17 @@ SPEND_SEAL_COLUMNS: Final = (
     " AS sealed_id,"
     " 0 AS revoked_later"
 )
+DELEGATION_SEAL_COLUMNS: Final = (
+    "(SELECT json_extract(detail, '$.row_hash') FROM audit WHERE seq = delegations.audit_seq)"
+    " AS sealed_hash,"
+    " (SELECT grant_id FROM audit WHERE seq = delegations.audit_seq) AS sealed_id,"
+    " EXISTS (SELECT 1 FROM audit WHERE grant_id = delegations.grant_id"
+    " AND event = 'delegation_disabled' AND seq > delegations.audit_seq) AS revoked_later"
+)
 
 
 def row_hash(table: str, row: Mapping[str, Any] | sqlite3.Row) -> str:
-    """The hash of a grants or spends row's values (a mapping or sqlite3.Row)."""
+    """The hash of a grants, spends or delegations row's values (a mapping or sqlite3.Row)."""
     body: dict[str, Any] = {"table": table}
     for column in _COLUMNS[table]:
         value = row[column]
@@ -91,7 +115,7 @@ def row_hash(table: str, row: Mapping[str, Any] | sqlite3.Row) -> str:
 
 def check_sealed(table: str, row: sqlite3.Row) -> None:
     """StoreTampered unless the row read with its seal columns matches its audit entry."""
-    identity = row["id"] if table == "grants" else row["key"]
+    identity = row[_IDENTITY[table]]
     if row["sealed_hash"] is None or row["sealed_id"] != identity:
         problem = "has no audit entry of its own"
     elif row["sealed_hash"] != row_hash(table, row):
@@ -100,7 +124,7 @@ def check_sealed(table: str, row: sqlite3.Row) -> None:
         problem = "reads as not revoked, but the audit log recorded its revocation"
     else:
         return
-    kind = "grant" if table == "grants" else "spend"
+    kind = table[:-1]
     raise StoreTampered(
         f"{kind} {identity} {problem}: the store was edited outside signerd;"
         " run `signerd audit --verify`",
@@ -118,12 +142,14 @@ def reconcile(
         detail = json.loads(entry["detail"]) or {}
         if not isinstance(detail, dict) or "row_hash" not in detail:
             continue  # written before rows were sealed
-        if entry["event"] in GRANT_EVENTS or detail.get("table") == "grants":
+        if entry["event"] in DELEGATION_EVENTS or detail.get("table") == "delegations":
+            recorded["delegations", entry["grant_id"]] = (entry["seq"], detail["row_hash"])
+        elif entry["event"] in GRANT_EVENTS or detail.get("table") == "grants":
             recorded["grants", entry["grant_id"]] = (entry["seq"], detail["row_hash"])
         elif entry["event"] in SPEND_EVENTS or detail.get("table") == "spends":
             recorded["spends", detail.get("key")] = (entry["seq"], detail["row_hash"])
     problems: list[tuple[int | None, str]] = []
-    for table, identity_column in (("grants", "id"), ("spends", "key")):
+    for table, identity_column in _IDENTITY.items():
         kind = table[:-1]
         for row in conn.execute(f"SELECT * FROM {table}"):
             identity = row[identity_column]

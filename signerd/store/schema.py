@@ -189,10 +189,31 @@ _V4_SEALED_ROWS: Final[tuple[Step, ...]] = (
     seal_existing_rows,
 )
 
+_V5_DELEGATIONS: Final = (
+    # A grant's on-chain delegation, signed on the device after the grant (at most one per
+    # grant). ``delegation`` is the signed struct's canonical JSON, ``hash`` the id that
+    # DelegationManager.disableDelegation records; sealed like grants (rows.py).
+    """CREATE TABLE delegations (
+        grant_id    TEXT PRIMARY KEY REFERENCES grants (id),
+        chain_id    INTEGER NOT NULL,
+        manager     TEXT NOT NULL COLLATE NOCASE,
+        delegator   TEXT NOT NULL COLLATE NOCASE,
+        hash        TEXT NOT NULL,
+        delegation  TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        disabled_at REAL,
+        disable_tx  TEXT,
+        audit_seq   INTEGER
+    )""",
+    """CREATE TRIGGER delegations_no_delete BEFORE DELETE ON delegations
+       BEGIN SELECT RAISE(ABORT, 'delegations are never deleted'); END""",
+)
+
 MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     _V1_GRANTS_AND_AUDIT,
     _V2_SPEND_LEDGER,
     _V3_HELD_KEYS,
     _V4_SEALED_ROWS,
+    _V5_DELEGATIONS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -107,7 +107,7 @@ def test_version_1_spends_stay_counted_after_the_upgrade(
     )
     conn.close()
     with Store.open(data) as new:
-        assert new.schema_version == SCHEMA_VERSION == 4
+        assert new.schema_version == SCHEMA_VERSION == 5
         # Version 4 sealed every row it found: each has its entry, so reads and checks pass.
         assert [e.event for e in new.audit_entries()] == ["sealed", "sealed"]
         assert new.get_grant(grant.id) == grant

@@ -1,0 +1,95 @@
+"""ERC-7715 over the socket: ``wallet_getSupportedExecutionPermissions``,
+``wallet_requestExecutionPermissions``, ``wallet_getGrantedExecutionPermissions`` and
+``wallet_revokeExecutionPermission``, each on the same grant flow, device approvals and store
+as the ``signerd_*`` methods (signerd.flows.permissions)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from signerd.api.delegations import threadsafe_progress
+from signerd.api.grants import stored_grant
+from signerd.api.registry import API, CallContext, Daemon
+from signerd.errors import DelegationMismatch
+from signerd.flows.audit import audited
+from signerd.flows.disable import disable_on_chain
+from signerd.flows.permissions import grant_permission, granted, match_context
+from signerd.onchain.delegation import decode_permission_context
+from signerd.onchain.erc7715 import RULE_TYPES, SUPPORTED
+from signerd.rpc.erc7715_params import (
+    NoPositionalParams,
+    RequestPermissionsParams,
+    RevokePermissionParams,
+)
+
+
+@API.method("wallet_getSupportedExecutionPermissions", NoPositionalParams)
+async def supported(daemon: Daemon, ctx: CallContext, params: NoPositionalParams) -> Any:
+    chains = [hex(c) for c, chain in sorted(daemon.config.chains.items()) if chain.rpc]
+    return {kind: {"chainIds": chains, "ruleTypes": list(RULE_TYPES)} for kind in SUPPORTED}
+
+
+@API.method("wallet_requestExecutionPermissions", RequestPermissionsParams)
+async def request_permissions(
+    daemon: Daemon, ctx: CallContext, params: RequestPermissionsParams
+) -> list[dict[str, Any]]:
+    answers = []
+    for request in params.requests:
+        answers.append(
+            await grant_permission(
+                daemon.config,
+                daemon.grants,
+                daemon.delegations,
+                request,
+                peer=ctx.peer,
+                progress=threadsafe_progress(ctx),
+                refusals=daemon.grants.refusals,
+            )
+        )
+    return answers
+
+
+@API.method("wallet_getGrantedExecutionPermissions", NoPositionalParams)
+async def granted_permissions(
+    daemon: Daemon, ctx: CallContext, params: NoPositionalParams
+) -> list[dict[str, Any]]:
+    owner = None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
+    answers = []
+    for grant in daemon.store.list_grants(
+        peer_uid=owner, status="active", now=time.time(), limit=500
+    ):
+        record = daemon.store.get_delegation(grant.id)
+        allowances = grant.document["typedData"]["message"]["allowances"]
+        if record is not None and record.disabled_at is None and len(allowances) == 1:
+            answers.append(granted(daemon.store, grant, record))
+    return answers
+
+
+@API.method("wallet_revokeExecutionPermission", RevokePermissionParams)
+async def revoke_permission(
+    daemon: Daemon, ctx: CallContext, params: RevokePermissionParams
+) -> dict[str, Any]:
+    try:
+        chain = decode_permission_context(params.context)
+    except ValueError as exc:
+        raise DelegationMismatch(str(exc), {"field": "permissionContext"}) from None
+    if len(chain) != 1:
+        raise DelegationMismatch(
+            "a signerd permission context is one root delegation", {"field": "permissionContext"}
+        )
+    (delegation,) = chain
+    grant = stored_grant(daemon, ctx, f"0x{delegation.salt:064x}")
+    match_context(daemon.config, daemon.store, grant, delegation)
+    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+        await disable_on_chain(
+            daemon.config,
+            daemon.worker,
+            daemon.store,
+            grant,
+            reason="wallet_revokeExecutionPermission",
+            peer=ctx.peer,
+            trail=trail,
+            progress=threadsafe_progress(ctx),
+        )
+    return {}

@@ -1,0 +1,129 @@
+"""ERC-7715 in process: every bad request gets its documented error and nothing reaches the
+device (a FakeSigner counts the prompts); a context whose caveats do not match its grant is
+refused before the revocation is shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signerd.errors import (
+    ChainNotConfigured,
+    DelegationMismatch,
+    ErrorCode,
+    PermissionUnsupported,
+    SignerdError,
+    ValidationError,
+)
+from signerd.onchain.delegation import Delegation, encode_permission_context
+from signerd.rpc.protocol import POSITIONAL
+from tests.api.onchain import BASE, CHAIN_ID, InProcess, in_process
+from tests.payments.factories import new_key, payment_grant_params
+from tests.support import USDC_BASE
+
+DAY = 86_400
+
+
+def permission(**over: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "chainId": hex(CHAIN_ID),
+        "to": new_key().public_key.to_checksum_address(),
+        "permission": {
+            "type": "erc20-token-periodic",
+            "isAdjustmentAllowed": False,
+            "data": {"tokenAddress": USDC_BASE, "periodAmount": hex(10**6), "periodDuration": DAY},
+        },
+        "rules": [{"type": "expiry", "data": {"timestamp": int(time.time()) + DAY}}],
+    }
+    request.update(over)
+    return request
+
+
+def with_data(**data: Any) -> dict[str, Any]:
+    request = permission()
+    request["permission"]["data"] |= data
+    return request
+
+
+def ask(env: InProcess, *requests: dict[str, Any]) -> Any:
+    return env.call("wallet_requestExecutionPermissions", {POSITIONAL: list(requests)})
+
+
+BAD: list[tuple[dict[str, Any], type[SignerdError], str | None]] = [
+    (
+        permission(
+            permission={"type": "erc20-token-stream", "isAdjustmentAllowed": False, "data": {}}
+        ),
+        PermissionUnsupported,
+        None,
+    ),
+    (with_data(periodAmount="1000"), ValidationError, "0.permission.data.periodAmount"),
+    (with_data(periodDuration="day"), ValidationError, "0.permission.data.periodDuration"),
+    (with_data(tokenAddress="0x12"), ValidationError, "0.permission.data.tokenAddress"),
+    (with_data(colour="red"), ValidationError, "0.permission.data.colour"),
+    (
+        permission(rules=[{"type": "expiry", "data": {"timestamp": int(time.time()) - 1}}]),
+        ValidationError,
+        "0.rules.0.data.timestamp",
+    ),
+    (permission(rules=[]), ValidationError, "0.rules"),
+    (
+        permission(rules=[{"type": "redeemer", "data": {"addresses": []}}]),
+        PermissionUnsupported,
+        None,
+    ),
+    (permission(chainId=hex(1)), ChainNotConfigured, None),
+]
+
+
+@pytest.mark.parametrize(("request_", "error", "field"), BAD)
+def test_bad_requests_never_reach_the_device(
+    tmp_path: Path, request_: dict[str, Any], error: type[SignerdError], field: str | None
+) -> None:
+    with in_process(tmp_path) as env:
+        with pytest.raises(error) as caught:
+            ask(env, request_)
+        assert env.fake.prompts == 0
+    if field is not None:
+        assert caught.value.data["field"] == field
+    assert caught.value.code != ErrorCode.INTERNAL_ERROR
+
+
+def test_a_chain_without_rpc_is_refused_before_the_device(tmp_path: Path) -> None:
+    with in_process(tmp_path) as env:  # BASE has no rpc URL
+        assert env.call("wallet_getSupportedExecutionPermissions", {POSITIONAL: []}) == {
+            kind: {"chainIds": [], "ruleTypes": ["expiry"]}
+            for kind in (
+                "erc20-token-periodic",
+                "native-token-periodic",
+                "erc20-token-allowance",
+                "native-token-allowance",
+            )
+        }
+        with pytest.raises(ChainNotConfigured):
+            ask(env, permission())
+        assert env.fake.prompts == 0
+
+
+def test_a_context_that_does_not_match_its_grant_is_refused(tmp_path: Path) -> None:
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        session = new_key().public_key.to_checksum_address()
+        grant = env.call("signerd_requestGrant", payment_grant_params(session))["grant"]
+        stored = env.call("signerd_requestDelegation", {"grantId": grant["id"]})
+        asked = env.fake.prompts
+        delegation = Delegation.from_json(stored["delegation"])
+        first, *rest = delegation.caveats
+        wider = dataclasses.replace(first, terms=first.terms[:-1] + b"\x00")
+        forged = dataclasses.replace(delegation, caveats=(wider, *rest))
+        context = "0x" + encode_permission_context([forged]).hex()
+        with pytest.raises(DelegationMismatch) as caught:
+            env.call("wallet_revokeExecutionPermission", {"permissionContext": context})
+        assert caught.value.data == {"field": "caveats.0"}
+        with pytest.raises(DelegationMismatch):
+            env.call("wallet_revokeExecutionPermission", {"permissionContext": "0x1234"})
+        assert env.fake.prompts == asked
