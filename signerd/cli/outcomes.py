@@ -36,6 +36,7 @@ _BY_CLASS: tuple[tuple[type[errors.SignerdError], ExitCode], ...] = (
     (errors.ValidationError, ExitCode.INVALID_INPUT),
     (errors.GrantNotFound, ExitCode.NOT_FOUND),
     (errors.HeldKeyNotFound, ExitCode.NOT_FOUND),
+    (errors.DelegationNotFound, ExitCode.NOT_FOUND),
     (errors.UserRejected, ExitCode.REJECTED),
     (errors.ApprovalTimeout, ExitCode.TIMED_OUT),
     (errors.PolicyRefused, ExitCode.REFUSED),
@@ -47,6 +48,11 @@ _BY_CLASS: tuple[tuple[type[errors.SignerdError], ExitCode], ...] = (
     (errors.BudgetExceeded, ExitCode.REFUSED),
     (errors.SpendConflict, ExitCode.REFUSED),
     (errors.PaymentRefused, ExitCode.REFUSED),
+    (errors.DelegationExists, ExitCode.REFUSED),
+    (errors.DelegationUnsupported, ExitCode.REFUSED),
+    (errors.PermissionUnsupported, ExitCode.REFUSED),
+    (errors.ChainNotConfigured, ExitCode.REFUSED),
+    (errors.DelegationMismatch, ExitCode.UNTRUSTED),
     (errors.UntrustedDaemon, ExitCode.UNTRUSTED),
     (errors.UnsafePath, ExitCode.UNTRUSTED),
     (errors.UnauthorizedPeer, ExitCode.UNTRUSTED),
@@ -61,6 +67,7 @@ _BY_CLASS: tuple[tuple[type[errors.SignerdError], ExitCode], ...] = (
     (errors.KeysLocked, ExitCode.UNAVAILABLE),
     (errors.StoreError, ExitCode.UNAVAILABLE),
     (errors.DeviceError, ExitCode.UNAVAILABLE),  # unavailable, busy, locked, stale review
+    (errors.ChainError, ExitCode.UNAVAILABLE),  # the node failed or refused a call
     (errors.ParseError, ExitCode.INTERNAL),
     (errors.InvalidRequest, ExitCode.INTERNAL),
     (errors.MethodNotFound, ExitCode.INTERNAL),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -144,6 +145,11 @@ def test_devices_lists_emulators_only_when_asked(monkeypatch: pytest.MonkeyPatch
 
 
 def test_every_command_takes_json() -> None:
-    for name, command in main.commands.items():
+    pending: list[tuple[str, click.Command]] = list(main.commands.items())
+    while pending:
+        name, command = pending.pop()
+        if isinstance(command, click.Group):  # its subcommands, e.g. `signerd account address`
+            pending += [(f"{name} {sub}", c) for sub, c in command.commands.items()]
+            continue
         options = {opt for param in command.params for opt in param.opts}
         assert "--json" in options, f"signerd {name} has no --json"
