@@ -27,7 +27,7 @@ from emulator.ledger.launch import ENV_SPECULOS_ELF, LedgerSimulatorProcess, Spe
 from emulator.process import EmulatorProcess
 from emulator.trezor.launch import ENV_TREZOR_EMU, TrezorEmulatorProcess, TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.launch import DaemonProcess
+from signerd.launch import DaemonProcess, wait_until
 from signerd.store import StoredGrant
 
 # A fixed clock for everything time-dependent: 2026-05-28T20:26:40Z, as the store keeps time
@@ -214,3 +214,14 @@ def start_simulator(
         raise ValueError(f"unknown device family {family!r}")
     assert emulator is not None
     return emulator.start()
+
+
+def wait_until_connected(socket_path: Path, timeout: float = STATE_TIMEOUT) -> None:
+    """Wait until the daemon on ``socket_path`` has connected to its device (it connects in
+    the background after it starts answering)."""
+
+    def connected() -> bool:
+        with Client(socket_path) as client:
+            return bool(client.status()["device"]["connected"])
+
+    wait_until(connected, timeout, what="the daemon to connect to its device")

@@ -28,6 +28,7 @@ from examples.x402_server import PAID_PATH, ServedApp, make_app, serve_in_thread
 from signerd.grants import verify_grant
 from signerd.launch import DaemonProcess
 from tests.chain.conftest import PRICE, Chain, chain, facilitator_key  # noqa: F401  # fixtures
+from tests.support import wait_until_connected
 
 TOOLS = {"signerd_status", "request_grant", "list_grants", "get_budget", "pay_x402", "revoke_grant"}
 CALL_TIMEOUT = 60.0
@@ -154,6 +155,7 @@ def test_an_llm_agent_gets_a_grant_and_pays_through_mcp(
         TrezorSimulatorProcess(auto="approve", log_path=tmp_path / "sim.log") as device,
         DaemonProcess(device.path, tmp_path) as daemon,
     ):
+        wait_until_connected(daemon.socket_path)
         anyio.run(agent, daemon.socket_path)
 
 
