@@ -196,7 +196,7 @@ def test_revoke_on_chain_then_redemption_reverts(
     redeemed = redeem(chain, served.fw, session, delegation, USDC, session.address)
 
     sock = str(served.daemon.socket_path)
-    revoked = signerd_cli("revoke", grant["id"], "--on-chain", "--socket", sock)
+    revoked = signerd_cli("revoke", grant["id"], "--on-chain", "--json", "--socket", sock)
     assert revoked.returncode == 0, revoked.stderr
     record = json.loads(revoked.stdout)
     assert record["disableTx"].startswith("0x") and record["disabledAt"] is not None
