@@ -288,12 +288,40 @@ def sign_message_screens(message: bytes, address: str, path: str) -> list[Screen
     ]
 
 
+def confirm_message_hash(message_hash: bytes) -> Screen:
+    """layout.py confirm_message_hash."""
+    return Screen(
+        "Confirm message hash", ("0x" + message_hash.hex(),), "confirm_message_hash", BR.SignTx
+    )
+
+
+def verify_message_screens(message: bytes, address: str) -> list[Screen]:
+    """confirm_signverify(verify=True) then show_success (verify_message.py)."""
+    return [
+        Screen("Verify address", (address,), "verify_message", confirm_label="Continue"),
+        Screen("Confirm message", (decode_message(message),), "verify_message"),
+        Screen("Success", ("The signature is valid.",), "verify_message", BR.Success),
+    ]
+
+
 def show_address(address: str, path: str) -> Screen:
     return Screen("Receive address", (address, f"Path: {path}"), "show_address", BR.Address)
 
 
 def show_public_key(xpub: str, path: str) -> Screen:
     return Screen("Public key", (xpub, f"Path: {path}"), "show_xpub", BR.PublicKey)
+
+
+def confirm_wipe() -> Screen:
+    """apps/management/wipe_device.py confirm_action."""
+    return Screen(
+        "Wipe device",
+        ("All data will be removed.",),
+        "confirm_wipe",
+        BR.WipeDevice,
+        kind=ScreenKind.HOLD,
+        confirm_label="Hold to wipe",
+    )
 
 
 def confirm_ping(message: str) -> Screen:

@@ -8,12 +8,13 @@ while a workflow waits steals that workflow's answer, as on the real emulator. T
 link is served by its own thread, so it reads screens and presses buttons while the wire link
 is blocked in a workflow.
 
-Debug link, as trezorlib's DebugLink uses it: DebugLinkDecision (button YES/NO/INFO, or a
-physical button) is a press and gets no answer; DebugLinkGetState answers DebugLinkState with
-`tokens` = the current screen's layout JSON (title, FormattedText, buttons, which
+Debug link, as trezorlib's DebugLink and TrezorTestContext use it: WipeDevice (no screen),
+DebugLinkReseedRandom, DebugLinkGetGcInfo (a constant heap), DebugLinkDecision (button
+YES/NO/INFO, or a physical button: a press, no answer), DebugLinkGetState (DebugLinkState
+with `tokens` = the current screen's layout JSON: title, FormattedText, buttons, which
 `LayoutContent` parses). Simulator extensions: that JSON carries a "sim" object
-{index, awaiting_input, busy, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list of
-the layout JSON of every screen of the current or last workflow, in order.
+{index, awaiting_input, busy, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list
+of the layout JSON of every screen of the current or last workflow, in order.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ PING = b"PINGPING"
 PONG = b"PONGPONG"
 # Receive timeout: how quickly the receiver threads notice a stop request.
 POLL_SECONDS = 0.2
+
+# A heap that never changes: trezorlib's test context checks only that it does not shrink.
+_GC_INFO = messages.DebugLinkGcInfo(
+    items=[
+        messages.DebugLinkGcInfoItem(name=name, value=1 << 20)
+        for name in ("free", "max_free", "total")
+    ]
+)
 
 _PHYSICAL = {
     messages.DebugPhysicalButton.LEFT_BTN: messages.DebugButton.NO,
@@ -173,6 +182,16 @@ class UdpLinks:
                     self.device.post(PressEvent(button))
             elif isinstance(msg, messages.DebugLinkGetState):
                 self._send_debug(peer, self.device.debug_state(msg.wait_layout))
+            elif isinstance(msg, messages.WipeDevice):
+                # core/src/apps/debug: a wipe without a screen, for test set-up.
+                self.device.wipe()
+                self._send_debug(peer, messages.Success(message="Device wiped"))
+            elif isinstance(msg, messages.DebugLinkReseedRandom):
+                self._send_debug(peer, messages.Success())
+            elif isinstance(msg, messages.DebugLinkGetGcInfo):
+                self._send_debug(peer, _GC_INFO)
+            elif isinstance(msg, messages.DebugLinkStop):
+                pass  # restarts the event loop: nothing to restart here, and no answer
             else:
                 self._send_debug(
                     peer,
