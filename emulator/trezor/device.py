@@ -197,6 +197,12 @@ class SimulatedTrezor:
         self._inbox.put(None)
 
     @property
+    def showing_more(self) -> bool:
+        """True while a "Show full …" screen is up."""
+        with self._cond:
+            return self._screen is not None and self._screen.kind is ScreenKind.SHOW_MORE
+
+    @property
     def awaiting_input(self) -> bool:
         """True while a screen waits for a press."""
         with self._cond:
@@ -249,6 +255,7 @@ class SimulatedTrezor:
     def _send(self, msg: protobuf.MessageType) -> None:
         if self._peer is None:
             return
+        LOG.info("-> %s", type(msg).__name__)
         msg_type, payload = encode(msg)
         self._send_message(self._peer, msg_type, payload)
 

@@ -93,9 +93,11 @@ def get_public_key(device: Device, msg: messages.GetPublicKey) -> messages.Publi
 def ethereum_get_public_key(
     device: Device, msg: messages.EthereumGetPublicKey
 ) -> messages.EthereumPublicKey:
-    node, xpub = hd_node(device.keyring, msg.address_n)
+    path = list(msg.address_n)
+    networks.check_path(path, networks.for_path(path, None))
+    node, xpub = hd_node(device.keyring, path)
     if msg.show_display:
-        device.confirm(layouts.show_public_key(xpub, layouts.path_to_str(msg.address_n)))
+        device.confirm(layouts.show_public_key(xpub, layouts.path_to_str(path)))
     return messages.EthereumPublicKey(node=node, xpub=xpub)
 
 

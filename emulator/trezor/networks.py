@@ -1,21 +1,19 @@
 """Which Ethereum networks the simulated Trezor knows, and which key paths each one opens.
 
 core/src/apps/ethereum/networks.py (v2.12.4, the same table on every core model) builds in
-a few networks; any other comes with the request as a signed definition
-(`encoded_network`), which a debug build checks against the dev key (trezorlib's
-`Definition.verify(dev=True)` is that check). keychain.py then allows the paths
-m/44'/<slip44>'/… of the network (plus 60' for other networks, 1' for Ethereum's own) and
+a few networks; any other comes with the request as a signed definition (`encoded_network`),
+checked as a debug build checks it (`definitions.py`). keychain.py then allows the paths
+m/44'/<slip44>'/… of the network (plus 60' for other networks, 1' for Ethereum's own), and
 60'/1' when the network is unknown (definitions.py `Definitions.from_encoded`).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-from trezorlib import messages, protobuf
-from trezorlib.definitions import Definition
+from trezorlib import messages
 
+from emulator.trezor.definitions import decode_definition
 from emulator.trezor.wire import data_error
 
 HARDENED = 0x8000_0000
@@ -42,17 +40,7 @@ BUILTIN = (
 
 
 def decode_network(encoded: bytes) -> Network:
-    """A network definition, checked as a debug firmware checks it."""
-    try:
-        definition = Definition.parse(encoded)
-        definition.verify(dev=True)
-        if definition.payload.data_type != messages.DefinitionType.ETHEREUM_NETWORK:
-            raise ValueError("not a network definition")
-        info = protobuf.load_message(
-            io.BytesIO(definition.payload.data), messages.EthereumNetworkInfo
-        )
-    except Exception as exc:  # construct, cosi and protobuf raise their own errors
-        raise data_error("Invalid network definition") from exc
+    info = decode_definition(encoded, messages.EthereumNetworkInfo)
     return Network(info.chain_id, info.slip44, info.symbol)
 
 
@@ -90,15 +78,19 @@ def allowed_coin_types(network: Network | None) -> tuple[int, ...]:
 
 
 def check_path(address_n: list[int], network: Network | None) -> None:
-    if (
-        len(address_n) < 2
-        or address_n[0] != 44 | HARDENED
-        or address_n[1] not in allowed_coin_types(network)
-    ):
+    """keychain.py PATTERNS_ADDRESS, by their first two levels: m/44'/coin'/… (BIP-44, SEP-5,
+    Ledger Live) or m/45'/coin/… (Casa, the coin type not hardened)."""
+    coins = allowed_coin_types(network)
+    ok = len(address_n) >= 2 and (
+        (address_n[0] == 44 | HARDENED and address_n[1] in coins)
+        or (address_n[0] == 45 | HARDENED and address_n[1] | HARDENED in coins)
+    )
+    if not ok:
         raise data_error("Forbidden key path")
 
 
 def for_path(address_n: list[int], encoded: bytes | None) -> Network | None:
     """with_keychain_from_path: the network named by the path's coin type."""
-    slip44 = address_n[1] & ~HARDENED if len(address_n) >= 2 else None
-    return resolve(encoded, slip44=slip44) if slip44 is not None else None
+    if len(address_n) < 2:
+        return None
+    return resolve(encoded, slip44=address_n[1] & ~HARDENED)

@@ -50,12 +50,21 @@ _PHYSICAL = {
 }
 
 
-def decision_button(decision: messages.DebugLinkDecision) -> messages.DebugButton | None:
-    """The press a DebugLinkDecision stands for; None for swipes, clicks and text input."""
+def decision_button(
+    decision: messages.DebugLinkDecision, showing_more: bool
+) -> messages.DebugButton | None:
+    """The press a DebugLinkDecision stands for; None for swipes and text input.
+
+    A touch (x, y) is the "Show full …" button on a screen that has one (trezorlib's test
+    flows tap it on a Model T: input_flows.py InputFlowEIP712ShowMore.SHOW_MORE) and is
+    ignored elsewhere, where the simulator has no coordinates to hit.
+    """
     if decision.button is not None:
         return messages.DebugButton(decision.button)
     if decision.physical_button is not None:
         return _PHYSICAL[messages.DebugPhysicalButton(decision.physical_button)]
+    if decision.x is not None and decision.y is not None and showing_more:
+        return messages.DebugButton.INFO
     return None
 
 
@@ -177,7 +186,7 @@ class UdpLinks:
                 continue
             if isinstance(msg, messages.DebugLinkDecision):
                 # The firmware does not answer decisions; hosts follow up with GetState.
-                button = decision_button(msg)
+                button = decision_button(msg, self.device.showing_more)
                 if button is not None:
                     self.device.post(PressEvent(button))
             elif isinstance(msg, messages.DebugLinkGetState):

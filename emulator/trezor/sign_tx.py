@@ -27,6 +27,7 @@ from trezorlib import messages
 
 from emulator.keys import Keyring
 from emulator.trezor import layouts, networks
+from emulator.trezor.definitions import decode_definition
 from emulator.trezor.layouts import BR, Screen, ScreenKind
 from emulator.trezor.wire import data_error
 
@@ -49,6 +50,11 @@ def _network_and_key(
     """with_keychain_from_chain_id: the chain's network, the key, the amount's symbol."""
     encoded = msg.definitions.encoded_network if msg.definitions else None
     network = networks.resolve(encoded, chain_id=msg.chain_id)
+    token = msg.definitions.encoded_token if msg.definitions else None
+    if network is not None and token:
+        # Definitions.from_encoded decodes (and so checks) a token once the network is
+        # known; the token's own screens are not reproduced.
+        decode_definition(bytes(token), messages.EthereumTokenInfo)
     networks.check_path(list(msg.address_n), network)
     key = PrivateKey(device.keyring.private_key(list(msg.address_n)))
     return key, network.symbol if network else "UNKN"
