@@ -97,6 +97,7 @@ def decode_definition(definition: bytes, expected: type[DefType]) -> DefType:
     if not _verified(signature, digest, mask):
         raise data_error("Invalid definition signature")
     try:
-        return protobuf.load_message(io.BytesIO(payload), expected)
+        decoded: DefType = protobuf.load_message(io.BytesIO(payload), expected)
     except (ValueError, EOFError, KeyError) as exc:
         raise data_error("Invalid definition") from exc
+    return decoded
