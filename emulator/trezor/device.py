@@ -10,7 +10,6 @@ terminal, or from the --auto policy.
 from __future__ import annotations
 
 import collections
-import enum
 import json
 import logging
 import os
@@ -18,7 +17,6 @@ import queue
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from trezorlib import messages, protobuf
@@ -26,6 +24,14 @@ from trezorlib import messages, protobuf
 from emulator.keys import Keyring
 from emulator.trezor import cipher, ethereum, layouts, sign_tx
 from emulator.trezor.layouts import Screen, ScreenKind
+from emulator.trezor.models import (
+    Approval,
+    Event,
+    Faults,
+    ModelSpec,
+    PressEvent,
+    WireEvent,
+)
 from emulator.trezor.storage import Storage
 from emulator.trezor.wire import (
     Address,
@@ -40,91 +46,9 @@ from emulator.trezor.wire import (
 LOG = logging.getLogger(__name__)
 
 MT = TypeVar("MT", bound=protobuf.MessageType)
-Cap = messages.Capability
-HARDENED = 0x8000_0000
-# SLIP-44 coin types the Ethereum keychain accepts without network definitions: ETH, testnets.
-ETHEREUM_SLIP44 = (60 | HARDENED, 1 | HARDENED)
 NOT_A_REPORT = ord("?")
 # How long a debug-link GetState that asks to wait for a layout waits at most.
 DEBUG_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the Features of one Trezor model say, and what its firmware can do."""
-
-    key: str
-    name: str
-    internal_model: str
-    version: tuple[int, int, int]
-    capabilities: tuple[messages.Capability, ...]
-    typed_data: bool  # streams EthereumSignTypedData (core); the One only signs hashes
-
-
-CORE_CAPABILITIES = (
-    Cap.Bitcoin,
-    Cap.Bitcoin_like,
-    Cap.Cardano,
-    Cap.Crypto,
-    Cap.Ethereum,
-    Cap.Monero,
-    Cap.Ripple,
-    Cap.Stellar,
-    Cap.Tezos,
-    Cap.U2F,
-    Cap.Shamir,
-    Cap.ShamirGroups,
-    Cap.PassphraseEntry,
-    Cap.Solana,
-    Cap.Translations,
-)
-
-MODELS: dict[str, ModelSpec] = {
-    # Core models run the screens of core/v2.12.4 (emulator/trezor/layouts.py).
-    "safe3": ModelSpec("safe3", "Safe 3", "T2B1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "safe5": ModelSpec("safe5", "Safe 5", "T3T1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "t": ModelSpec("t", "T", "T2T1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "one": ModelSpec(
-        "one",
-        "1",
-        "T1B1",
-        (1, 12, 1),
-        (Cap.Bitcoin, Cap.Bitcoin_like, Cap.Crypto, Cap.Ethereum, Cap.NEM, Cap.Stellar, Cap.U2F),
-        False,
-    ),
-}
-
-
-class Approval(enum.Enum):
-    """Who answers confirmations: a person (debug link / terminal) or a fixed policy."""
-
-    MANUAL = "manual"
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Misbehaviours for hardening the host (see `signerd-emulator trezor --help`)."""
-
-    drop_after: int | None = None
-    stall: bool = False
-    garbage: bool = False
-
-
-@dataclass(frozen=True)
-class WireEvent:
-    peer: Address
-    msg_type: int
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class PressEvent:
-    button: messages.DebugButton
-
-
-Event = WireEvent | PressEvent | None  # None stops the device thread
 
 
 class _Interrupted(Exception):
@@ -161,7 +85,7 @@ class SimulatedTrezor:
         send: Callable[[Address, int, bytes], None],
         send_raw: Callable[[Address, bytes], None],
         approval: Approval = Approval.MANUAL,
-        faults: Faults = Faults(),
+        faults: Faults | None = None,
         on_screen: ScreenCallback | None = None,
     ) -> None:
         self.storage = Storage(keyring, label="signerd simulator")
@@ -169,7 +93,7 @@ class SimulatedTrezor:
         self.keyring = keyring
         self.model = model
         self.approval = approval
-        self.faults = faults
+        self.faults = faults or Faults()
         self._send_message = send
         self._send_raw = send_raw
         self._on_screen = on_screen
@@ -467,27 +391,7 @@ class SimulatedTrezor:
     # --- management messages ------------------------------------------------------------
 
     def _features(self) -> messages.Features:
-        major, minor, patch = self.model.version
-        return messages.Features(
-            vendor="trezor.io",
-            major_version=major,
-            minor_version=minor,
-            patch_version=patch,
-            device_id=self._device_id,
-            language="en-US",
-            unlocked=True,
-            imported=False,
-            model=self.model.name,
-            internal_model=self.model.internal_model,
-            capabilities=list(self.model.capabilities),
-            safety_checks=messages.SafetyCheckLevel.Strict,
-            session_id=self._session_id,
-            passphrase_always_on_device=False,
-            busy=False,
-            # What a trezor-emu-core build reports: trezorlib's test context reseeds it.
-            fw_vendor="EMULATOR",
-            **self.storage.features_fields(),
-        )
+        return self.storage.features(self.model, self._device_id, self._session_id)
 
     def _initialize(self, msg: messages.Initialize) -> messages.Features:
         self._session_id = self.storage.open_session(msg.session_id)

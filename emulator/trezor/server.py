@@ -25,7 +25,8 @@ import threading
 
 from trezorlib import messages
 
-from emulator.trezor.device import PressEvent, SimulatedTrezor, WireEvent
+from emulator.trezor.device import SimulatedTrezor
+from emulator.trezor.models import PressEvent, WireEvent
 from emulator.trezor.wire import Address, Reassembler, WireFailure, decode, encode, reports
 
 LOG = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from trezorlib import messages
 
 from emulator.keys import Keyring
+from emulator.trezor.models import ModelSpec
 from emulator.trezor.wire import WireFailure
 
 # Sessions the firmware keeps at most (core/src/storage/cache.py: _MAX_SESSIONS_COUNT).
@@ -137,17 +138,37 @@ class Storage:
             )
         return self._trees[passphrase]
 
-    def features_fields(self) -> dict[str, object]:
-        """The Features fields that depend on storage."""
+    def features(
+        self, model: ModelSpec, device_id: str, session_id: bytes | None
+    ) -> messages.Features:
+        """Features as the firmware reports them for this model, storage and session."""
+        major, minor, patch = model.version
         with self._lock:
             seed = self._seed
-            return {
-                "initialized": seed is not None,
-                "label": seed.label if seed else None,
-                "pin_protection": bool(seed and seed.pin),
-                "passphrase_protection": bool(seed and seed.passphrase_protection),
-                "needs_backup": bool(seed and seed.needs_backup),
-                "no_backup": bool(seed and seed.no_backup),
-                "backup_type": messages.BackupType.Bip39 if seed else None,
-                "flags": self.flags,
-            }
+            return messages.Features(
+                vendor="trezor.io",
+                major_version=major,
+                minor_version=minor,
+                patch_version=patch,
+                device_id=device_id,
+                language="en-US",
+                unlocked=True,
+                imported=False,
+                model=model.name,
+                internal_model=model.internal_model,
+                capabilities=list(model.capabilities),
+                safety_checks=messages.SafetyCheckLevel.Strict,
+                session_id=session_id,
+                passphrase_always_on_device=False,
+                busy=False,
+                # What a trezor-emu-core build reports: trezorlib's test context reseeds it.
+                fw_vendor="EMULATOR",
+                initialized=seed is not None,
+                label=seed.label if seed else None,
+                pin_protection=bool(seed and seed.pin),
+                passphrase_protection=bool(seed and seed.passphrase_protection),
+                needs_backup=bool(seed and seed.needs_backup),
+                no_backup=bool(seed and seed.no_backup),
+                backup_type=messages.BackupType.Bip39 if seed else None,
+                flags=self.flags,
+            )
