@@ -226,7 +226,7 @@ class SimulatedTrezor:
         if self._on_screen is not None:
             self._on_screen(screen, None if auto is None else auto.name)
         self._call(
-            messages.ButtonRequest(code=screen.br_code, pages=1, name=screen.br_name),
+            messages.ButtonRequest(code=screen.br_code, pages=screen.pages, name=screen.br_name),
             messages.ButtonAck,
         )
         button = auto if auto is not None else self._wait_press()

@@ -114,10 +114,8 @@ def sign_message(
     key, address = ethereum_key(device.keyring, msg.address_n, msg.encoded_network)
     message = bytes(msg.message)
     if device.typed_data:
-        for screen in layouts.sign_message_screens(
-            message, address, layouts.path_to_str(msg.address_n)
-        ):
-            device.confirm(screen)
+        device.confirm(layouts.sign_message_address(address, layouts.path_to_str(msg.address_n)))
+        _confirm_message(device, message, "sign_message")
     else:
         device.confirm(layouts.legacy_verify_address(address))
         device.confirm(layouts.legacy_sign_message(message))
@@ -142,9 +140,18 @@ def verify_message(device: Device, msg: messages.EthereumVerifyMessage) -> messa
     address = str(recovered.to_checksum_address())
     if address.lower() != str(msg.address).lower():
         raise data_error("Invalid signature")
-    for screen in layouts.verify_message_screens(message, address):
-        device.confirm(screen)
+    device.confirm(layouts.verify_message_address(address))
+    _confirm_message(device, message, "verify_message")
+    device.confirm(layouts.signature_valid())
     return messages.Success(message="Message verified")
+
+
+def _confirm_message(device: Device, message: bytes, br_name: str) -> None:
+    screen = layouts.confirm_message(message, br_name)
+    if screen.kind is not layouts.ScreenKind.SHOW_MORE:
+        device.confirm(screen)
+    elif device.should_show_more(screen):
+        device.confirm(layouts.full_message(message, br_name))
 
 
 def sign_typed_data(
