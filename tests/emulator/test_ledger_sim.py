@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -400,3 +402,41 @@ def test_personal_message_p2_unread_and_p1_checked() -> None:
     )
     assert signer == EXPECTED
     assert any(event["text"] == "0x016869" for event in screen.events())
+
+
+def test_nano_warning_rejects_as_a_transaction_and_the_review_as_a_message() -> None:
+    """ledger-secure-sdk nbgl_use_case_nanos.c: the blind-signing warning's reject page is drawn
+    by the warning flow (getLastPageInfo falls to "Reject transaction"); the review's own last
+    page names its type; the skip page follows every pair but the first."""
+    screen = Screen()
+    app = EthereumApp(Keyring(), screen, model="nanosp", settings=Settings(raw_messages=True))
+    outcome: list[bytes] = []
+    implementation = _defined(app)
+    for raw in implementation:
+        assert _sw(app, raw) == 0x9000
+    thread = threading.Thread(
+        target=lambda: outcome.append(app.handle(_apdu(0x0C, 0x00, 0x01, SIGN_PATH)))
+    )
+    thread.start()
+    try:
+        for _ in range(100):
+            if screen.reviewing:
+                break
+            time.sleep(0.05)
+        assert screen.current_lines == ("Blind signing ahead", "To accept risk, press both buttons")
+        screen.press("right")
+        assert screen.current_lines == ("Reject transaction",)
+        screen.press("left")
+        screen.press("both")
+        assert screen.current_lines == ("Review typed message",)
+        seen = []
+        while screen.current_lines != ("Sign message",):
+            screen.press("right")
+            seen.append(screen.current_lines)
+        assert ("Press right button to continue message or press both to skip",) in seen
+        screen.press("right")
+        assert screen.current_lines == ("Reject message",)
+        screen.press("both")
+    finally:
+        thread.join(10)
+    assert outcome == [b"\x69\x85"]
