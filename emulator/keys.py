@@ -19,13 +19,17 @@ MASTER_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
 
 
 class Keyring:
-    """BIP-32 key tree of one mnemonic (no passphrase)."""
+    """BIP-32 key tree of one mnemonic and passphrase (none by default)."""
 
-    def __init__(self, mnemonic: str = DEFAULT_MNEMONIC) -> None:
+    def __init__(
+        self, mnemonic: str = DEFAULT_MNEMONIC, passphrase: str = "", *, check: bool = True
+    ) -> None:
         words = " ".join(mnemonic.split())
-        if not Mnemonic("english").check(words):
+        # LoadDevice(skip_checksum) loads words the checksum would refuse, as the firmware does.
+        if check and not Mnemonic("english").check(words):
             raise ValueError("invalid BIP-39 mnemonic (word list or checksum)")
-        self._tree = BIP32.from_seed(Mnemonic.to_seed(words))
+        self.mnemonic = words
+        self._tree = BIP32.from_seed(Mnemonic.to_seed(words, passphrase))
 
     def private_key(self, path: str | list[int]) -> bytes:
         """32-byte secp256k1 private key at a path like "m/44'/60'/0'/0/0" or a list of indices."""

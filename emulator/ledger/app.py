@@ -41,10 +41,12 @@ INS_EIP712_STRUCT_IMPL = 0x1C
 INS_EIP712_FILTERING = 0x1E
 INS_BOLOS_GET_VERSION = 0x01
 
+# Status words: ledger-secure-sdk include/status_words.h (SWO_*), as the app uses them.
 SW_OK = 0x9000
-SW_REJECTED = 0x6985  # APDU_RESPONSE_CONDITION_NOT_SATISFIED: also "rejected by the user"
-SW_INVALID_DATA = 0x6A80
-SW_WRONG_LENGTH = 0x6700
+SW_REJECTED = 0x6985  # SWO_CONDITIONS_NOT_SATISFIED: also "rejected by the user"
+SW_INVALID_DATA = 0x6A80  # SWO_INCORRECT_DATA
+SW_WRONG_DATA_LENGTH = 0x6A87  # SWO_WRONG_DATA_LENGTH: main.c, when apdu_parser fails
+SW_COMMAND_NOT_ALLOWED = 0x6980  # SWO_COMMAND_NOT_ALLOWED: EIP-712 with no context
 SW_INVALID_P1_P2 = 0x6B00
 SW_INS_NOT_SUPPORTED = 0x6D00
 SW_CLA_NOT_SUPPORTED = 0x6E00
@@ -55,7 +57,7 @@ APP_FLAG_DATA_ALLOWED = 0x01
 APP_FLAG_EXTERNAL_TOKEN_NEEDED = 0x02
 
 APP_NAME = "Ethereum"
-APP_VERSION = (1, 13, 0)
+APP_VERSION = (1, 22, 0)
 DASHBOARD_NAME = "BOLOS"
 DASHBOARD_VERSION = "1.1.2"
 
@@ -139,12 +141,15 @@ class EthereumApp:
     def _dispatch(self, apdu: bytes) -> bytes:
         if self.state == "locked":
             raise ApduError(SW_LOCKED, "device locked")
+        # ledger-secure-sdk lib_standard_app/parser.c apdu_parser: four header bytes, then
+        # no Lc (Lc = 0) or an Lc equal to the data's length; else main.c answers
+        # SWO_WRONG_DATA_LENGTH before looking at CLA or INS.
         if len(apdu) < 4:
-            raise ApduError(SW_WRONG_LENGTH, "APDU shorter than its header")
+            raise ApduError(SW_WRONG_DATA_LENGTH, "APDU shorter than its header")
         cla, ins, p1, p2 = apdu[:4]
-        body = apdu[5:] if len(apdu) >= 5 else b""
+        body = apdu[5:]
         if len(apdu) >= 5 and apdu[4] != len(body):
-            raise ApduError(SW_WRONG_LENGTH, "Lc does not match the data length")
+            raise ApduError(SW_WRONG_DATA_LENGTH, "Lc does not match the data length")
         if cla == CLA_BOLOS and ins == INS_BOLOS_GET_VERSION:
             return self._get_version()
         if self.state == "dashboard":
@@ -220,8 +225,11 @@ class EthereumApp:
     # -- personal message ------------------------------------------------------------------
 
     def _sign_personal(self, p1: int, p2: int, body: bytes) -> bytes:
-        if p2 != 0 or p1 not in (0x00, 0x80):
-            raise ApduError(SW_INVALID_P1_P2, "P1/P2")
+        # cmd_sign_message.c handle_sign_personal_message: P2 is never read; P1 first (00)
+        # or more (80); "more" with no message started is SWO_INCORRECT_DATA.
+        if p1 not in (0x00, 0x80):
+            self._message = None
+            raise ApduError(SW_INVALID_P1_P2, "P1")
         if p1 == 0x00:
             path, rest = parse_bip32(body)
             if len(rest) < 4:
@@ -231,7 +239,7 @@ class EthereumApp:
             self._message = bytearray(rest[4:])
         else:
             if self._message is None:
-                raise ApduError(SW_REJECTED, "no message started")
+                raise ApduError(SW_INVALID_DATA, "no message started")
             self._message += body
         if len(self._message) > self._message_len:
             self._message = None
@@ -240,16 +248,15 @@ class EthereumApp:
             return b""
         message = bytes(self._message)
         self._message = None
-        try:
-            text = message.decode("ascii")
-            printable = text.isprintable()
-        except UnicodeDecodeError:
-            printable = False
-        body_pages = (
-            [Page(("Message", text[i : i + 100])) for i in range(0, max(len(text), 1), 100)]
-            if printable
-            else [Page(("Message hash", "0x" + keccak(message).hex()))]
-        )
+        # final_process: a byte neither printable nor space makes the whole message shown
+        # as "0x" + lower-case hex; on a Nano every space character is drawn as " ".
+        if all(chr(b).isprintable() or chr(b).isspace() for b in message) and message.isascii():
+            text = "".join(" " if chr(b).isspace() else chr(b) for b in message)
+        else:
+            text = "0x" + message.hex()
+        body_pages = [
+            Page(("Message", text[i : i + 100])) for i in range(0, max(len(text), 1), 100)
+        ]
         pages = [
             Page(("Review message",)),
             *body_pages,
@@ -288,8 +295,8 @@ class EthereumApp:
 
     def _struct_impl(self, p1: int, p2: int, body: bytes) -> bytes:
         session = self._eip712
-        if session is None:
-            raise ApduError(SW_REJECTED, "no EIP-712 context")
+        if session is None:  # handle_eip712_struct_impl: SWO_COMMAND_NOT_ALLOWED
+            raise ApduError(SW_COMMAND_NOT_ALLOWED, "no EIP-712 context")
         if p2 == 0x00:
             shown = session.set_root(body)
         elif p2 == 0x0F:
@@ -308,8 +315,10 @@ class EthereumApp:
         return b""
 
     def _filtering(self, p1: int, p2: int, body: bytes) -> bytes:
+        # handle_eip712_filtering: no context is SWO_COMMAND_NOT_ALLOWED; P1 is read only by
+        # some filters; without full filtering every P2 but "activate" succeeds unread.
         if self._eip712 is None:
-            raise ApduError(SW_REJECTED, "no EIP-712 context")
+            raise ApduError(SW_COMMAND_NOT_ALLOWED, "no EIP-712 context")
         if p2 == 0x00:
             if not self.settings.raw_messages:
                 self._filtering_full = True
@@ -334,14 +343,17 @@ class EthereumApp:
             self.screen.show(("Blind signing must", "be enabled in", "settings"))
 
     def _sign_eip712(self, p1: int, p2: int, body: bytes) -> bytes:
-        if p1 != 0x00 or p2 not in (0x00, 0x01):
-            raise ApduError(SW_INVALID_P1_P2, "P1/P2")
+        # main.c: P2 00 is v0 (which wants P1 00), P2 01 the full implementation (P1 unread).
+        if p2 not in (0x00, 0x01):
+            raise ApduError(SW_INVALID_P1_P2, "P2")
         if p2 == 0x00:
+            if p1 != 0x00:
+                raise ApduError(SW_INVALID_P1_P2, "P1")
             return self._sign_eip712_v0(body)
         session = self._eip712
         self._eip712 = None
-        if session is None:
-            raise ApduError(SW_REJECTED, "no EIP-712 context")
+        if session is None:  # handle_eip712_sign: SWO_COMMAND_NOT_ALLOWED
+            raise ApduError(SW_COMMAND_NOT_ALLOWED, "no EIP-712 context")
         digest = session.signing_hash()
         path, _ = parse_bip32(body)
         assert session.message_hash is not None

@@ -19,10 +19,10 @@ from enum import IntEnum
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-SW_INVALID_DATA = 0x6A80
-SW_CONDITION_NOT_SATISFIED = 0x6985
-SW_ERROR_NO_INFO = 0x6A00
-SW_INVALID_P1_P2 = 0x6B00
+# ledger-secure-sdk include/status_words.h names, as app-ethereum uses them.
+SW_INVALID_DATA = 0x6A80  # SWO_INCORRECT_DATA
+SW_ERROR_NO_INFO = 0x6A00  # SWO_PARAMETER_ERROR_NO_INFO: apdu_reply's default on failure
+SW_INVALID_P1_P2 = 0x6B00  # SWO_WRONG_P1_P2
 
 DOMAIN_STRUCT = "EIP712Domain"
 
@@ -42,8 +42,14 @@ class Eip712Error(Exception):
 
 
 class FieldType(IntEnum):
-    """TypeDesc's low nibble (ethapp.adoc, EIP712 SEND STRUCT DEFINITION)."""
+    """TypeDesc's low nibble (ethapp.adoc, EIP712 SEND STRUCT DEFINITION).
 
+    typed_data.c set_struct_field_typedesc stores any nibble; one with no Solidity name
+    (UNKNOWN here) is refused only when a type hash needs its name (sol_typenames.c,
+    at E0 1C's root).
+    """
+
+    UNKNOWN = -1
     CUSTOM = 0
     INT = 1
     UINT = 2
@@ -55,7 +61,6 @@ class FieldType(IntEnum):
 
 
 _DYNAMIC = {FieldType.STRING, FieldType.DYN_BYTES}
-_SIZED = {FieldType.INT, FieldType.UINT, FieldType.FIX_BYTES}
 
 
 @dataclass(frozen=True)
@@ -71,15 +76,19 @@ class FieldDef:
         if self.type is FieldType.CUSTOM:
             assert self.struct_name is not None
             return self.struct_name
+        # format_hash_field_type.c: the size as given, 0 when the definition had none.
+        size = self.size or 0
         names = {
-            FieldType.INT: f"int{(self.size or 0) * 8}",
-            FieldType.UINT: f"uint{(self.size or 0) * 8}",
+            FieldType.INT: f"int{size * 8}",
+            FieldType.UINT: f"uint{size * 8}",
             FieldType.ADDRESS: "address",
             FieldType.BOOL: "bool",
             FieldType.STRING: "string",
-            FieldType.FIX_BYTES: f"bytes{self.size}",
+            FieldType.FIX_BYTES: f"bytes{size}",
             FieldType.DYN_BYTES: "bytes",
         }
+        if self.type not in names:
+            raise Eip712Error(SW_INVALID_DATA, f"no Solidity name for field {self.key!r}")
         return names[self.type]
 
     @property
@@ -89,7 +98,15 @@ class FieldDef:
 
 
 def parse_field_definition(data: bytes) -> FieldDef:
-    """Decode an E0 1A P2=FF payload exactly as ethapp.adoc lays it out."""
+    """Decode an E0 1A P2=FF payload as typed_data.c set_struct_field does.
+
+    Only the layout is checked (every part present, nothing left over, no size on a
+    custom type, array levels of kind 0 or 1): the app stores a size on any other type, of
+    any value, a sized type without one, any type nibble, an array of no levels and an
+    empty key name, and only trips on them later, if at all.
+    """
+    if not data:
+        raise Eip712Error(SW_INVALID_DATA, "empty struct field definition")
     reader = _Reader(data)
     desc = reader.byte()
     is_array = bool(desc & 0x80)
@@ -97,17 +114,15 @@ def parse_field_definition(data: bytes) -> FieldDef:
     try:
         ftype = FieldType(desc & 0x0F)
     except ValueError:
-        raise Eip712Error(SW_INVALID_DATA, f"unknown field type {desc & 0x0F}") from None
+        ftype = FieldType.UNKNOWN
     struct_name = None
-    if ftype is FieldType.CUSTOM:
-        struct_name = reader.text(reader.byte())
     size = None
     if has_size:
+        if ftype is FieldType.CUSTOM:
+            raise Eip712Error(SW_INVALID_DATA, "a custom type has no type size")
         size = reader.byte()
-        if ftype not in _SIZED or not 1 <= size <= 32:
-            raise Eip712Error(SW_INVALID_DATA, f"bad type size {size} for {ftype.name}")
-    elif ftype in _SIZED:
-        raise Eip712Error(SW_INVALID_DATA, f"{ftype.name} needs a type size")
+    elif ftype is FieldType.CUSTOM:
+        struct_name = reader.text(reader.byte())
     levels: list[int | None] = []
     if is_array:
         for _ in range(reader.byte()):
@@ -118,11 +133,9 @@ def parse_field_definition(data: bytes) -> FieldDef:
                 levels.append(reader.byte())
             else:
                 raise Eip712Error(SW_INVALID_DATA, f"bad array level kind {kind}")
-        if not levels:
-            raise Eip712Error(SW_INVALID_DATA, "array without levels")
     key = reader.text(reader.byte())
-    if not key or not reader.done:
-        raise Eip712Error(SW_INVALID_DATA, "malformed struct field definition")
+    if not reader.done:
+        raise Eip712Error(SW_INVALID_DATA, "trailing bytes after the key name")
     return FieldDef(key, ftype, struct_name, size, tuple(levels))
 
 
@@ -146,10 +159,8 @@ class _Reader:
         return self.take(1)[0]
 
     def text(self, n: int) -> str:
-        try:
-            return self.take(n).decode("ascii")
-        except UnicodeDecodeError:
-            raise Eip712Error(SW_INVALID_DATA, "non-ASCII name") from None
+        # The app copies name bytes as they come (memmove); latin-1 keeps every byte.
+        return self.take(n).decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,9 @@ class Eip712Session:
     def __init__(self) -> None:
         self.structs: dict[str, list[FieldDef]] = {}
         self._current_def: str | None = None
+        self._defined: set[str] = set()
+        self._duplicate = False
+        self._root_type: str | None = None  # path.c root_type: None, "domain", "message"
         self._implementing = False
         self._stack: list[_StructFrame | _ArrayFrame] = []
         self._root: str | None = None
@@ -207,20 +221,29 @@ class Eip712Session:
     # -- definitions (E0 1A) ---------------------------------------------------------------
 
     def define_struct(self, name_bytes: bytes) -> None:
+        # commands_712.c handle_eip712_struct_def: struct_state DEFINED (a root was set)
+        # fails without setting a code, so apdu_reply answers SWO_PARAMETER_ERROR_NO_INFO.
         if self._implementing:
             raise Eip712Error(SW_ERROR_NO_INFO, "definitions are closed once values stream")
+        # set_struct_name: no data (Lc 0) is SWO_INCORRECT_DATA; a name already defined is
+        # appended again, and lookups (get_structn) find the first one.
+        if not name_bytes:
+            raise Eip712Error(SW_INVALID_DATA, "struct name missing")
         name = _Reader(name_bytes).text(len(name_bytes))
-        if not name or name in self.structs:
-            raise Eip712Error(SW_INVALID_DATA, f"bad or duplicate struct name {name!r}")
-        self.structs[name] = []
+        self.structs.setdefault(name, [])
         self._current_def = name
+        self._duplicate = name in self._defined
+        self._defined.add(name)
 
     def define_field(self, data: bytes) -> None:
         if self._implementing:
             raise Eip712Error(SW_ERROR_NO_INFO, "definitions are closed once values stream")
+        # set_struct_field: no struct yet (g_structs NULL) is SWO_INCORRECT_DATA.
         if self._current_def is None:
-            raise Eip712Error(SW_CONDITION_NOT_SATISFIED, "field before any struct name")
-        self.structs[self._current_def].append(parse_field_definition(data))
+            raise Eip712Error(SW_INVALID_DATA, "field before any struct name")
+        field_def = parse_field_definition(data)
+        if not self._duplicate:  # a duplicate's fields go to a struct nobody looks up
+            self.structs[self._current_def].append(field_def)
 
     # -- implementation (E0 1C) ------------------------------------------------------------
 
@@ -230,12 +253,25 @@ class Eip712Session:
         return self._root if self._stack else None
 
     def set_root(self, name_bytes: bytes) -> list[Shown]:
-        if self._stack or self._pending_len is not None:
-            raise Eip712Error(SW_CONDITION_NOT_SATISFIED, "previous root not complete")
+        """path.c path_set_root: the domain first, then the message, each once."""
         name = _Reader(name_bytes).text(len(name_bytes))
-        if name not in self.structs:
+        if name not in self.structs:  # get_structn: SWO_INCORRECT_DATA
             raise Eip712Error(SW_INVALID_DATA, f"root struct {name!r} was not defined")
-        self._check_types_resolve()
+        if name == self._root:
+            raise Eip712Error(SW_ERROR_NO_INFO, f"{name} is already the root")
+        self._check_types_resolve(name)
+        # The root_type checks fail without a code: SWO_PARAMETER_ERROR_NO_INFO.
+        if name == DOMAIN_STRUCT:
+            if self._root_type is not None:
+                raise Eip712Error(SW_ERROR_NO_INFO, "the domain comes first, once")
+            self._root_type = "domain"
+        else:
+            if self._root_type != "domain":
+                raise Eip712Error(SW_ERROR_NO_INFO, "the message comes after the domain")
+            self._root_type = "message"
+        # A root left unfinished is dropped: its hash stays unset and the sign APDU fails.
+        self._stack = []
+        self._abort_pending()
         self._implementing = True
         self._root = name
         if name != DOMAIN_STRUCT:
@@ -249,8 +285,8 @@ class Eip712Session:
         if len(data) != 1:
             raise Eip712Error(SW_INVALID_DATA, "array size is one byte")
         want = self._need()
-        if want != "array":
-            raise Eip712Error(SW_CONDITION_NOT_SATISFIED, "no array expected here")
+        if want != "array":  # path_new_array_depth: SWO_INCORRECT_DATA
+            raise Eip712Error(SW_INVALID_DATA, "no array expected here")
         top = self._stack[-1]
         if isinstance(top, _StructFrame):
             fdef = top.fields[top.index]
@@ -270,8 +306,8 @@ class Eip712Session:
 
     def field_value(self, data: bytes, partial: bool) -> list[Shown]:
         """A (chunk of a) value; returns what is shown once the value is complete."""
-        if self._need() != "field":
-            raise Eip712Error(SW_CONDITION_NOT_SATISFIED, "no field value expected here")
+        if self._need() != "field":  # field_hash: path_get_field() NULL, SWO_INCORRECT_DATA
+            raise Eip712Error(SW_INVALID_DATA, "no field value expected here")
         fdef = self._current_field()
         if self._pending_len is None:
             if len(data) < 2:
@@ -371,13 +407,23 @@ class Eip712Session:
 
     # -- hashing ---------------------------------------------------------------------------
 
-    def _check_types_resolve(self) -> None:
-        for name, fields in self.structs.items():
-            for fdef in fields:
-                if fdef.type is FieldType.CUSTOM and fdef.struct_name not in self.structs:
-                    raise Eip712Error(
-                        SW_INVALID_DATA, f"{name}.{fdef.key} uses undefined {fdef.struct_name}"
-                    )
+    def _check_types_resolve(self, root: str) -> None:
+        """type_hash.c: every type the root reaches has a name (else SWO_INCORRECT_DATA)."""
+        seen: set[str] = set()
+        pending = [root]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for fdef in self.structs[name]:
+                if fdef.type is FieldType.CUSTOM:
+                    if fdef.struct_name not in self.structs:
+                        raise Eip712Error(
+                            SW_INVALID_DATA, f"{name}.{fdef.key} uses undefined {fdef.struct_name}"
+                        )
+                    pending.append(fdef.struct_name)
+                fdef.type_name  # noqa: B018 - raises for a type nibble with no name
 
     def encode_type(self, name: str) -> str:
         deps: set[str] = set()
@@ -401,8 +447,9 @@ class Eip712Session:
                 self._collect_deps(fdef.struct_name, seen)
 
     def signing_hash(self) -> bytes:
+        # handle_eip712_sign: a hash still zero or a field still expected: SWO_INCORRECT_DATA.
         if self.domain_hash is None or self.message_hash is None or self._stack:
-            raise Eip712Error(SW_CONDITION_NOT_SATISFIED, "domain or message not complete")
+            raise Eip712Error(SW_INVALID_DATA, "domain or message not complete")
         return keccak(b"\x19\x01" + self.domain_hash + self.message_hash)
 
 
@@ -417,29 +464,27 @@ def _encode_value(fdef: FieldDef, value: bytes) -> tuple[bytes, str]:
         return keccak(value), _cut(text)
     if t is FieldType.DYN_BYTES:
         return keccak(value), _cut("0x" + value.hex())
+    # encode_field.c: numbers and fixed bytes up to 32 bytes whatever the declared size;
+    # an int is sign-extended only when it comes at its full size.
+    if len(value) > 32:
+        raise Eip712Error(SW_INVALID_DATA, f"{len(value)}-byte value for {fdef.type_name}")
     if t is FieldType.UINT:
-        assert fdef.size is not None
-        if not value or len(value) > fdef.size:
-            raise Eip712Error(SW_INVALID_DATA, f"{len(value)}-byte value for {fdef.type_name}")
         return value.rjust(32, b"\0"), str(int.from_bytes(value, "big"))
     if t is FieldType.INT:
-        assert fdef.size is not None
-        if not value or len(value) > fdef.size:
-            raise Eip712Error(SW_INVALID_DATA, f"{len(value)}-byte value for {fdef.type_name}")
-        number = int.from_bytes(value.rjust(fdef.size, b"\0"), "big", signed=True)
-        return number.to_bytes(32, "big", signed=True), str(number)
+        if not value:
+            raise Eip712Error(SW_INVALID_DATA, f"empty value for {fdef.type_name}")
+        negative = len(value) == (fdef.size or 0) and value[0] & 0x80
+        encoded = value.rjust(32, b"\xff" if negative else b"\0")
+        return encoded, str(int.from_bytes(encoded, "big", signed=True))
     if t is FieldType.ADDRESS:
         if len(value) != 20:
             raise Eip712Error(SW_INVALID_DATA, "address must be 20 bytes")
         return value.rjust(32, b"\0"), to_checksum_address(value)
     if t is FieldType.BOOL:
-        if len(value) != 1 or value[0] > 1:
-            raise Eip712Error(SW_INVALID_DATA, "bool must be one byte 0 or 1")
+        if len(value) != 1:
+            raise Eip712Error(SW_INVALID_DATA, "bool must be one byte")
         return value.rjust(32, b"\0"), "true" if value[0] else "false"
     if t is FieldType.FIX_BYTES:
-        assert fdef.size is not None
-        if len(value) > fdef.size:
-            raise Eip712Error(SW_INVALID_DATA, f"{len(value)} bytes for {fdef.type_name}")
         return value.ljust(32, b"\0"), _cut("0x" + value.hex())
     raise Eip712Error(SW_INVALID_DATA, "a struct has no raw value")
 

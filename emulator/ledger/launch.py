@@ -63,6 +63,9 @@ SKIP_PREFIXES = ("Press right button to continue", "Skip")
 SETTINGS_TEXTS = ("App settings", "Settings")
 # "Raw messages" is N_storage.verbose_eip712; older app versions called it "Verbose EIP712".
 RAW_MESSAGES_TEXTS = ("Raw messages", "Verbose EIP712")
+# The status page the SDK shows for about 3 s after a review (nbgl_useCaseReviewStatus:
+# "Message signed", "Transaction rejected", "Address verified", ...): not a review.
+STATUS_SUFFIXES = (" signed", " rejected", " verified", " verification cancelled")
 BACK_TEXT = "Back"
 MAX_PAGES = 500
 MENU_PAGES = 12
@@ -89,6 +92,10 @@ def is_approval(lines: Lines) -> bool:
 
 def is_rejection(lines: Lines) -> bool:
     return any(line.startswith(REJECT_PREFIXES) for line in lines)
+
+
+def is_status(lines: Lines) -> bool:
+    return len(lines) <= 2 and any(line.endswith(STATUS_SUFFIXES) for line in lines)
 
 
 def is_warning(lines: Lines) -> bool:
@@ -169,7 +176,9 @@ class SpeculosLikeProcess(EmulatorProcess):
     def wait_for_review(self, timeout: float = 30.0) -> Lines:
         def review() -> Lines | None:
             lines = self.current_screen()
-            return lines if lines and lines != self.home else None
+            if not lines or lines == self.home or is_status(lines):
+                return None
+            return lines
 
         return wait_until(review, timeout, what=f"a review on the {self.name}")
 

@@ -19,13 +19,17 @@ PAIRS_PER_TOUCH_PAGE = 3
 def nano_review(pairs: list[tuple[str, str]], *, skippable: bool, operation: str) -> list[Page]:
     """The SDK's Nano advanced review behind the blind-signing warning.
 
-    Warning (both: go on; right: the reject page), the title, each pair, then "Sign message"
+    Warning (both: go on; right: "Reject transaction"), the title, each pair, then "Sign message"
     and "Reject <operation>". Skippable (verbose EIP-712): before every pair but the first a
     page "Press right button to continue message or press both to skip", where both buttons
     jump to "Sign message" (buttonSkipCallback: currentPage = nbPages - 2).
     """
     reject = Page((f"Reject {operation}",), "reject", last=True)
-    pages = [Page(WARNING_LINES, "accept", skip_to=2), reject, Page((REVIEW_TITLE,))]
+    # The warning's own reject page comes from the warning flow (reviewWithWarnCtx), drawn
+    # before the review's operation type is set: getLastPageInfo(false) then falls to
+    # TYPE_TRANSACTION, which is what the real app shows for a typed message too.
+    warning_reject = Page(("Reject transaction",), "reject", last=True)
+    pages = [Page(WARNING_LINES, "accept", skip_to=2), warning_reject, Page((REVIEW_TITLE,))]
     skip_pages: list[int] = []
     for i, pair in enumerate(pairs):
         if skippable and i > 0:

@@ -10,27 +10,29 @@ terminal, or from the --auto policy.
 from __future__ import annotations
 
 import collections
-import enum
 import json
 import logging
 import os
 import queue
 import secrets
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bip32.base58 import b58encode_check
-from bip32.utils import _serialize_extended_key
-from eth_keys.datatypes import PrivateKey
-from eth_utils.crypto import keccak
 from trezorlib import messages, protobuf
 
 from emulator.keys import Keyring
-from emulator.trezor import cipher, layouts
-from emulator.trezor.eip712 import generate_typed_data_hash
+from emulator.trezor import cipher, ethereum, layouts, sign_tx
 from emulator.trezor.layouts import Screen, ScreenKind
+from emulator.trezor.models import (
+    Approval,
+    Event,
+    Faults,
+    ModelSpec,
+    PressEvent,
+    WireEvent,
+)
+from emulator.trezor.storage import Storage
 from emulator.trezor.wire import (
     Address,
     WireFailure,
@@ -44,91 +46,9 @@ from emulator.trezor.wire import (
 LOG = logging.getLogger(__name__)
 
 MT = TypeVar("MT", bound=protobuf.MessageType)
-Cap = messages.Capability
-HARDENED = 0x8000_0000
-# SLIP-44 coin types the Ethereum keychain accepts without network definitions: ETH, testnets.
-ETHEREUM_SLIP44 = (60 | HARDENED, 1 | HARDENED)
 NOT_A_REPORT = ord("?")
 # How long a debug-link GetState that asks to wait for a layout waits at most.
 DEBUG_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the Features of one Trezor model say, and what its firmware can do."""
-
-    key: str
-    name: str
-    internal_model: str
-    version: tuple[int, int, int]
-    capabilities: tuple[messages.Capability, ...]
-    typed_data: bool  # streams EthereumSignTypedData (core); the One only signs hashes
-
-
-CORE_CAPABILITIES = (
-    Cap.Bitcoin,
-    Cap.Bitcoin_like,
-    Cap.Cardano,
-    Cap.Crypto,
-    Cap.Ethereum,
-    Cap.Monero,
-    Cap.Ripple,
-    Cap.Stellar,
-    Cap.Tezos,
-    Cap.U2F,
-    Cap.Shamir,
-    Cap.ShamirGroups,
-    Cap.PassphraseEntry,
-    Cap.Solana,
-    Cap.Translations,
-)
-
-MODELS: dict[str, ModelSpec] = {
-    # Core models run the screens of core/v2.12.4 (emulator/trezor/layouts.py).
-    "safe3": ModelSpec("safe3", "Safe 3", "T2B1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "safe5": ModelSpec("safe5", "Safe 5", "T3T1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "t": ModelSpec("t", "T", "T2T1", (2, 12, 4), CORE_CAPABILITIES, True),
-    "one": ModelSpec(
-        "one",
-        "1",
-        "T1B1",
-        (1, 12, 1),
-        (Cap.Bitcoin, Cap.Bitcoin_like, Cap.Crypto, Cap.Ethereum, Cap.NEM, Cap.Stellar, Cap.U2F),
-        False,
-    ),
-}
-
-
-class Approval(enum.Enum):
-    """Who answers confirmations: a person (debug link / terminal) or a fixed policy."""
-
-    MANUAL = "manual"
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Misbehaviours for hardening the host (see `signerd-emulator trezor --help`)."""
-
-    drop_after: int | None = None
-    stall: bool = False
-    garbage: bool = False
-
-
-@dataclass(frozen=True)
-class WireEvent:
-    peer: Address
-    msg_type: int
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class PressEvent:
-    button: messages.DebugButton
-
-
-Event = WireEvent | PressEvent | None  # None stops the device thread
 
 
 class _Interrupted(Exception):
@@ -144,6 +64,8 @@ class _Stopped(Exception):
 
 
 SIGNING_REQUESTS = (
+    messages.EthereumSignTx,
+    messages.EthereumSignTxEIP1559,
     messages.EthereumSignTypedData,
     messages.EthereumSignMessage,
     messages.EthereumSignTypedHash,
@@ -163,13 +85,15 @@ class SimulatedTrezor:
         send: Callable[[Address, int, bytes], None],
         send_raw: Callable[[Address, bytes], None],
         approval: Approval = Approval.MANUAL,
-        faults: Faults = Faults(),
+        faults: Faults | None = None,
         on_screen: ScreenCallback | None = None,
     ) -> None:
+        self.storage = Storage(keyring, label="signerd simulator")
+        # The current session's key tree, set before each message that needs the seed.
         self.keyring = keyring
         self.model = model
         self.approval = approval
-        self.faults = faults
+        self.faults = faults or Faults()
         self._send_message = send
         self._send_raw = send_raw
         self._on_screen = on_screen
@@ -177,9 +101,7 @@ class SimulatedTrezor:
         self._presses: collections.deque[messages.DebugButton] = collections.deque()
         self._peer: Address | None = None
         self._device_id = secrets.token_hex(12).upper()
-        self._sessions: set[bytes] = set()
         self._session_id: bytes | None = None
-        self._flags = 0
         # Debug-link view, shared with the debug thread under _cond.
         self._cond = threading.Condition()
         self._screen: Screen | None = None
@@ -197,6 +119,12 @@ class SimulatedTrezor:
 
     def stop(self) -> None:
         self._inbox.put(None)
+
+    @property
+    def showing_more(self) -> bool:
+        """True while a "Show full …" screen is up."""
+        with self._cond:
+            return self._screen is not None and self._screen.kind is ScreenKind.SHOW_MORE
 
     @property
     def awaiting_input(self) -> bool:
@@ -251,6 +179,7 @@ class SimulatedTrezor:
     def _send(self, msg: protobuf.MessageType) -> None:
         if self._peer is None:
             return
+        LOG.info("-> %s", type(msg).__name__)
         msg_type, payload = encode(msg)
         self._send_message(self._peer, msg_type, payload)
 
@@ -280,7 +209,7 @@ class SimulatedTrezor:
     # --- screens -------------------------------------------------------------------------
 
     def _show(self, screen: Screen) -> messages.DebugButton:
-        """Put a screen up (ButtonRequest/ButtonAck first) and return the button pressed."""
+        """Put a screen up (ButtonRequest/ButtonAck) and return the button pressed."""
         with self._cond:
             if self._history_flow != self._flow:
                 self._history_flow = self._flow
@@ -288,18 +217,18 @@ class SimulatedTrezor:
             self._history.append(screen)
             self._screen = screen
             self._screen_index += 1
-            self._awaiting = False
+            # The firmware's layout takes input while it waits for the ButtonAck, and
+            # trezorlib's test context reads the layout before it acks: the screen is up
+            # (and a press is kept for it) from the ButtonRequest on.
+            self._awaiting = True
             self._cond.notify_all()
         auto = self._auto_answer(screen)
         if self._on_screen is not None:
             self._on_screen(screen, None if auto is None else auto.name)
         self._call(
-            messages.ButtonRequest(code=screen.br_code, pages=1, name=screen.br_name),
+            messages.ButtonRequest(code=screen.br_code, pages=screen.pages, name=screen.br_name),
             messages.ButtonAck,
         )
-        with self._cond:
-            self._awaiting = True
-            self._cond.notify_all()
         button = auto if auto is not None else self._wait_press()
         with self._cond:
             self._awaiting = False
@@ -356,6 +285,14 @@ class SimulatedTrezor:
         )
         return bytes(ack.value)
 
+    def request_tx_data(self, length: int) -> bytes:
+        """sign_tx.py _get_next_chunk: the next calldata chunk, at most ``length`` bytes."""
+        ack = self._call(messages.EthereumTxRequest(data_length=length), messages.EthereumTxAck)
+        chunk = bytes(ack.data_chunk)
+        if len(chunk) > length:
+            raise data_error("Too much data")
+        return chunk
+
     # --- debug link ----------------------------------------------------------------------
 
     def debug_state(self, wait: messages.DebugWaitType | None) -> messages.DebugLinkState:
@@ -377,7 +314,7 @@ class SimulatedTrezor:
         return messages.DebugLinkState(
             tokens=[json.dumps(layout)],
             layout=json.dumps(history).encode(),
-            passphrase_protection=False,
+            passphrase_protection=self.storage.passphrase_protection,
         )
 
     # --- dispatch ------------------------------------------------------------------------
@@ -390,6 +327,8 @@ class SimulatedTrezor:
         handler = self._handlers().get(type(msg))
         if handler is None:
             raise unexpected_message()
+        if isinstance(msg, ethereum.SEED_MESSAGES):
+            self._unlock_seed()
         return handler(msg)
 
     def _fault_answer(self) -> bool:
@@ -415,55 +354,63 @@ class SimulatedTrezor:
             messages.ApplyFlags: self._apply_flags,
             messages.EndSession: self._end_session,
             messages.LockDevice: lambda _msg: messages.Success(),
-            messages.GetPublicKey: self._get_public_key,
-            messages.EthereumGetPublicKey: self._ethereum_get_public_key,
-            messages.EthereumGetAddress: self._ethereum_get_address,
-            messages.EthereumSignMessage: self._ethereum_sign_message,
-            messages.EthereumSignTypedHash: self._ethereum_sign_typed_hash,
+            messages.LoadDevice: self._load_device,
+            messages.WipeDevice: self._wipe_device,
+            messages.GetPublicKey: lambda msg: ethereum.get_public_key(self, msg),
+            messages.EthereumGetPublicKey: lambda msg: ethereum.ethereum_get_public_key(self, msg),
+            messages.EthereumGetAddress: lambda msg: ethereum.get_address(self, msg),
+            messages.EthereumSignMessage: lambda msg: ethereum.sign_message(self, msg),
+            messages.EthereumVerifyMessage: lambda msg: ethereum.verify_message(self, msg),
+            messages.EthereumSignTypedHash: lambda msg: ethereum.sign_typed_hash(self, msg),
+            messages.EthereumSignTx: lambda msg: sign_tx.sign_tx(self, msg),
+            messages.EthereumSignTxEIP1559: lambda msg: sign_tx.sign_tx_eip1559(self, msg),
             messages.CipherKeyValue: lambda msg: cipher.cipher_key_value(
                 self, msg, legacy=not self.model.typed_data
             ),
         }
         if self.model.typed_data:
-            handlers[messages.EthereumSignTypedData] = self._ethereum_sign_typed_data
+            handlers[messages.EthereumSignTypedData] = lambda msg: ethereum.sign_typed_data(
+                self, msg
+            )
         return handlers
+
+    @property
+    def typed_data(self) -> bool:
+        return self.model.typed_data
+
+    def _unlock_seed(self) -> None:
+        """This session's key tree, asking the host for the passphrase if it has none yet."""
+        keyring = self.storage.keyring(self._session_id)
+        if keyring is None:
+            ack = self._call(messages.PassphraseRequest(), messages.PassphraseAck)
+            if ack.on_device:
+                raise data_error("Passphrase entry on the device is not simulated")
+            keyring = self.storage.set_passphrase(self._session_id, ack.passphrase or "")
+        self.keyring = keyring
 
     # --- management messages ------------------------------------------------------------
 
     def _features(self) -> messages.Features:
-        major, minor, patch = self.model.version
-        return messages.Features(
-            vendor="trezor.io",
-            major_version=major,
-            minor_version=minor,
-            patch_version=patch,
-            device_id=self._device_id,
-            pin_protection=False,
-            passphrase_protection=False,
-            language="en-US",
-            label="signerd simulator",
-            initialized=True,
-            unlocked=True,
-            imported=False,
-            flags=self._flags,
-            model=self.model.name,
-            internal_model=self.model.internal_model,
-            capabilities=list(self.model.capabilities),
-            backup_type=messages.BackupType.Bip39,
-            no_backup=False,
-            safety_checks=messages.SafetyCheckLevel.Strict,
-            session_id=self._session_id,
-            passphrase_always_on_device=False,
-            busy=False,
-        )
+        return self.storage.features(self.model, self._device_id, self._session_id)
 
     def _initialize(self, msg: messages.Initialize) -> messages.Features:
-        if msg.session_id is not None and msg.session_id in self._sessions:
-            self._session_id = msg.session_id
-        else:
-            self._session_id = secrets.token_bytes(32)
-            self._sessions.add(self._session_id)
+        self._session_id = self.storage.open_session(msg.session_id)
         return self._features()
+
+    def _load_device(self, msg: messages.LoadDevice) -> messages.Success:
+        self.storage.load(msg)
+        return messages.Success(message="Device loaded")
+
+    def _wipe_device(self, _msg: messages.WipeDevice) -> messages.Success:
+        self.confirm(layouts.confirm_wipe())
+        self.wipe()
+        return messages.Success(message="Device wiped")
+
+    def wipe(self) -> None:
+        """Erase storage (WipeDevice on either link); a new device id, as after a real wipe."""
+        self.storage.wipe()
+        self._session_id = None
+        self._device_id = secrets.token_hex(12).upper()
 
     def _cancel_idle(self, _msg: messages.Cancel) -> messages.Failure:
         return action_cancelled().to_message()
@@ -474,126 +421,11 @@ class SimulatedTrezor:
         return messages.Success(message=msg.message)
 
     def _apply_flags(self, msg: messages.ApplyFlags) -> messages.Success:
-        self._flags |= msg.flags
+        self.storage.flags |= msg.flags
         return messages.Success(message="Flags applied")
 
     def _end_session(self, _msg: messages.EndSession) -> messages.Success:
         if self._session_id is not None:
-            self._sessions.discard(self._session_id)
+            self.storage.end_session(self._session_id)
         self._session_id = None
         return messages.Success()
-
-    # --- keys ----------------------------------------------------------------------------
-
-    def _hd_node(self, address_n: Sequence[int]) -> tuple[messages.HDNodeType, str]:
-        path = list(address_n)
-        chain_code, public_key = self.keyring.extended_public(path)
-        parent = self.keyring.fingerprint(path[:-1]) if path else bytes(4)
-        child_num = path[-1] if path else 0
-        node = messages.HDNodeType(
-            depth=len(path),
-            fingerprint=int.from_bytes(parent, "big"),
-            child_num=child_num,
-            chain_code=chain_code,
-            public_key=public_key,
-        )
-        xpub = b58encode_check(
-            _serialize_extended_key(public_key, len(path), parent, child_num, chain_code)
-        ).decode()
-        return node, xpub
-
-    def _ethereum_key(self, address_n: Sequence[int]) -> tuple[PrivateKey, str]:
-        """Private key and checksummed address; paths outside the Ethereum keychain refused."""
-        path = list(address_n)
-        if len(path) < 2 or path[0] != 44 | HARDENED or path[1] not in ETHEREUM_SLIP44:
-            raise data_error("Forbidden key path")
-        key = PrivateKey(self.keyring.private_key(path))
-        return key, str(key.public_key.to_checksum_address())
-
-    @staticmethod
-    def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
-        """r ‖ s ‖ v with v = 27 + recovery id, as the firmware returns Ethereum signatures."""
-        signature = key.sign_msg_hash(digest)
-        return bytes(signature.r.to_bytes(32, "big") + signature.s.to_bytes(32, "big")) + bytes(
-            [27 + signature.v]
-        )
-
-    def _get_public_key(self, msg: messages.GetPublicKey) -> messages.PublicKey:
-        if msg.ecdsa_curve_name not in (None, "secp256k1"):
-            raise data_error("Unsupported curve")
-        node, xpub = self._hd_node(msg.address_n)
-        if msg.show_display:
-            self.confirm(layouts.show_public_key(xpub, layouts.path_to_str(msg.address_n)))
-        return messages.PublicKey(
-            node=node,
-            xpub=xpub,
-            root_fingerprint=int.from_bytes(self.keyring.fingerprint([]), "big"),
-        )
-
-    def _ethereum_get_public_key(
-        self, msg: messages.EthereumGetPublicKey
-    ) -> messages.EthereumPublicKey:
-        node, xpub = self._hd_node(msg.address_n)
-        if msg.show_display:
-            self.confirm(layouts.show_public_key(xpub, layouts.path_to_str(msg.address_n)))
-        return messages.EthereumPublicKey(node=node, xpub=xpub)
-
-    # --- Ethereum ------------------------------------------------------------------------
-
-    def _ethereum_get_address(self, msg: messages.EthereumGetAddress) -> messages.EthereumAddress:
-        _key, address = self._ethereum_key(msg.address_n)
-        if msg.show_display:
-            self.confirm(layouts.show_address(address, layouts.path_to_str(msg.address_n)))
-        return messages.EthereumAddress(address=address)
-
-    def _ethereum_sign_message(
-        self, msg: messages.EthereumSignMessage
-    ) -> messages.EthereumMessageSignature:
-        key, address = self._ethereum_key(msg.address_n)
-        message = bytes(msg.message)
-        if self.model.typed_data:
-            for screen in layouts.sign_message_screens(
-                message, address, layouts.path_to_str(msg.address_n)
-            ):
-                self.confirm(screen)
-        else:
-            self.confirm(layouts.legacy_verify_address(address))
-            self.confirm(layouts.legacy_sign_message(message))
-        digest = keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message)
-        return messages.EthereumMessageSignature(
-            address=address, signature=self._sign_digest(key, bytes(digest))
-        )
-
-    def _ethereum_sign_typed_data(
-        self, msg: messages.EthereumSignTypedData
-    ) -> messages.EthereumTypedDataSignature:
-        key, address = self._ethereum_key(msg.address_n)
-        self.confirm(layouts.confirm_signing_address(bytes.fromhex(address[2:])))
-        compat = True if msg.metamask_v4_compat is None else bool(msg.metamask_v4_compat)
-        digest = generate_typed_data_hash(self, msg.primary_type, compat)
-        return messages.EthereumTypedDataSignature(
-            address=address, signature=self._sign_digest(key, digest)
-        )
-
-    def _ethereum_sign_typed_hash(
-        self, msg: messages.EthereumSignTypedHash
-    ) -> messages.EthereumTypedDataSignature:
-        domain_hash = bytes(msg.domain_separator_hash)
-        message_hash = None if msg.message_hash is None else bytes(msg.message_hash)
-        if len(domain_hash) != 32 or (message_hash is not None and len(message_hash) != 32):
-            raise data_error("Invalid hash length")
-        key, address = self._ethereum_key(msg.address_n)
-        if self.model.typed_data:
-            self.confirm(layouts.confirm_signing_address(bytes.fromhex(address[2:])))
-            self.confirm(layouts.confirm_typed_hashes(domain_hash, message_hash))
-            self.confirm(layouts.confirm_typed_data_final())
-        else:
-            self.confirm(layouts.legacy_unable_to_show())
-            self.confirm(layouts.legacy_verify_address(address))
-            self.confirm(layouts.legacy_confirm_hash("EIP-712 domain hash", domain_hash))
-            if message_hash is not None:
-                self.confirm(layouts.legacy_confirm_hash("EIP-712 message hash", message_hash))
-        digest = keccak(b"\x19\x01" + domain_hash + (message_hash or b""))
-        return messages.EthereumTypedDataSignature(
-            address=address, signature=self._sign_digest(key, bytes(digest))
-        )

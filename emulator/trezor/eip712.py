@@ -37,7 +37,10 @@ class TypedDataHost(Protocol):
 
 
 def generate_typed_data_hash(
-    host: TypedDataHost, primary_type: str, metamask_v4_compat: bool = True
+    host: TypedDataHost,
+    primary_type: str,
+    metamask_v4_compat: bool = True,
+    show_message_hash: bytes | None = None,
 ) -> bytes:
     """keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(message)), streaming as the firmware."""
     envelope = TypedDataEnvelope(host, primary_type, metamask_v4_compat)
@@ -60,6 +63,11 @@ def generate_typed_data_hash(
             )
         )
         message_hash = envelope.hash_struct(primary_type, [1], show_message, [primary_type])
+
+    if show_message_hash is not None:
+        if message_hash != bytes(show_message_hash):
+            raise data_error("Message hash mismatch")
+        host.confirm(layouts.confirm_message_hash(message_hash))
 
     host.confirm(layouts.confirm_typed_data_final())
     return bytes(keccak(b"\x19\x01" + domain_separator + message_hash))

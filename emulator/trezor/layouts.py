@@ -43,6 +43,7 @@ class Screen:
     kind: ScreenKind = ScreenKind.CONFIRM
     more_label: str | None = None
     confirm_label: str = "Confirm"
+    pages: int = 1  # what ButtonRequest.pages says; swipes between pages are not simulated
 
     def text(self) -> str:
         """Title and body on one line each: what a test searches."""
@@ -68,6 +69,7 @@ class Screen:
             buttons["middle_btn"] = {"component": "Button", "text": self.more_label}
         return {
             "component": "Frame",
+            "page_count": self.pages,
             "title": self.title,
             "content": {"component": "FormattedText", "text": body},
             "buttons": buttons,
@@ -281,11 +283,55 @@ def confirm_typed_hashes(domain_hash: bytes, message_hash: bytes | None) -> Scre
     return Screen("Confirm typed hashes", tuple(lines), "confirm_typed_hash")
 
 
-def sign_message_screens(message: bytes, address: str, path: str) -> list[Screen]:
-    return [
-        Screen("Sign ETH message", (f"Address: {address}", f"Path: {path}"), "sign_message"),
-        Screen("Confirm message", (decode_message(message),), "sign_message"),
-    ]
+# bolt/__init__.py confirm_signverify: a message over LONG_MSG_PAGE_THRESHOLD (5) pages is
+# offered in full behind an info button (confirm_blob, ask_pagination); a Model T page holds
+# about this many characters of message text.
+MESSAGE_PAGE_CHARS = 100
+LONG_MSG_PAGE_THRESHOLD = 5
+
+
+def message_pages(message: bytes) -> int:
+    return max(1, -(-len(decode_message(message)) // MESSAGE_PAGE_CHARS))
+
+
+def confirm_message(message: bytes, br_name: str) -> Screen:
+    """The message; a long one as a "Show full message" prompt (INFO opens it)."""
+    text = decode_message(message)
+    if message_pages(message) <= LONG_MSG_PAGE_THRESHOLD:
+        return Screen("Confirm message", (text,), br_name)
+    return Screen(
+        "Confirm message",
+        (text[:MESSAGE_PAGE_CHARS] + "…",),
+        br_name,
+        kind=ScreenKind.SHOW_MORE,
+        more_label="Show all",
+    )
+
+
+def full_message(message: bytes, br_name: str) -> Screen:
+    return Screen(
+        "Confirm message", (decode_message(message),), br_name, pages=message_pages(message)
+    )
+
+
+def sign_message_address(address: str, path: str) -> Screen:
+    return Screen("Sign ETH message", (f"Address: {address}", f"Path: {path}"), "sign_message")
+
+
+def confirm_message_hash(message_hash: bytes) -> Screen:
+    """layout.py confirm_message_hash."""
+    return Screen(
+        "Confirm message hash", ("0x" + message_hash.hex(),), "confirm_message_hash", BR.SignTx
+    )
+
+
+def verify_message_address(address: str) -> Screen:
+    return Screen("Verify address", (address,), "verify_message", confirm_label="Continue")
+
+
+def signature_valid() -> Screen:
+    """verify_message.py show_success."""
+    return Screen("Success", ("The signature is valid.",), "verify_message", BR.Success)
 
 
 def show_address(address: str, path: str) -> Screen:
@@ -294,6 +340,18 @@ def show_address(address: str, path: str) -> Screen:
 
 def show_public_key(xpub: str, path: str) -> Screen:
     return Screen("Public key", (xpub, f"Path: {path}"), "show_xpub", BR.PublicKey)
+
+
+def confirm_wipe() -> Screen:
+    """apps/management/wipe_device.py confirm_action."""
+    return Screen(
+        "Wipe device",
+        ("All data will be removed.",),
+        "confirm_wipe",
+        BR.WipeDevice,
+        kind=ScreenKind.HOLD,
+        confirm_label="Hold to wipe",
+    )
 
 
 def confirm_ping(message: str) -> Screen:

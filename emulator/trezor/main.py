@@ -13,15 +13,9 @@ import click
 from trezorlib import messages
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
-from emulator.trezor.device import (
-    MODELS,
-    Approval,
-    Faults,
-    PressEvent,
-    ScreenCallback,
-    SimulatedTrezor,
-)
+from emulator.trezor.device import ScreenCallback, SimulatedTrezor
 from emulator.trezor.layouts import Screen, ScreenKind
+from emulator.trezor.models import MODELS, Approval, Faults, PressEvent
 from emulator.trezor.server import UdpLinks
 
 LOG = logging.getLogger(__name__)

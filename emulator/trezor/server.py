@@ -8,12 +8,13 @@ while a workflow waits steals that workflow's answer, as on the real emulator. T
 link is served by its own thread, so it reads screens and presses buttons while the wire link
 is blocked in a workflow.
 
-Debug link, as trezorlib's DebugLink uses it: DebugLinkDecision (button YES/NO/INFO, or a
-physical button) is a press and gets no answer; DebugLinkGetState answers DebugLinkState with
-`tokens` = the current screen's layout JSON (title, FormattedText, buttons, which
+Debug link, as trezorlib's DebugLink and TrezorTestContext use it: WipeDevice (no screen),
+DebugLinkReseedRandom, DebugLinkGetGcInfo (a constant heap), DebugLinkDecision (button
+YES/NO/INFO, or a physical button: a press, no answer), DebugLinkGetState (DebugLinkState
+with `tokens` = the current screen's layout JSON: title, FormattedText, buttons, which
 `LayoutContent` parses). Simulator extensions: that JSON carries a "sim" object
-{index, awaiting_input, busy, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list of
-the layout JSON of every screen of the current or last workflow, in order.
+{index, awaiting_input, busy, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list
+of the layout JSON of every screen of the current or last workflow, in order.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import threading
 
 from trezorlib import messages
 
-from emulator.trezor.device import PressEvent, SimulatedTrezor, WireEvent
+from emulator.trezor.device import SimulatedTrezor
+from emulator.trezor.models import PressEvent, WireEvent
 from emulator.trezor.wire import Address, Reassembler, WireFailure, decode, encode, reports
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ PONG = b"PONGPONG"
 # Receive timeout: how quickly the receiver threads notice a stop request.
 POLL_SECONDS = 0.2
 
+# A heap that never changes: trezorlib's test context checks only that it does not shrink.
+_GC_INFO = messages.DebugLinkGcInfo(
+    items=[
+        messages.DebugLinkGcInfoItem(name=name, value=1 << 20)
+        for name in ("free", "max_free", "total")
+    ]
+)
+
 _PHYSICAL = {
     messages.DebugPhysicalButton.LEFT_BTN: messages.DebugButton.NO,
     messages.DebugPhysicalButton.MIDDLE_BTN: messages.DebugButton.YES,
@@ -41,12 +51,21 @@ _PHYSICAL = {
 }
 
 
-def decision_button(decision: messages.DebugLinkDecision) -> messages.DebugButton | None:
-    """The press a DebugLinkDecision stands for; None for swipes, clicks and text input."""
+def decision_button(
+    decision: messages.DebugLinkDecision, showing_more: bool
+) -> messages.DebugButton | None:
+    """The press a DebugLinkDecision stands for; None for swipes and text input.
+
+    A touch (x, y) is the "Show full …" button on a screen that has one (trezorlib's test
+    flows tap it on a Model T: input_flows.py InputFlowEIP712ShowMore.SHOW_MORE) and is
+    ignored elsewhere, where the simulator has no coordinates to hit.
+    """
     if decision.button is not None:
         return messages.DebugButton(decision.button)
     if decision.physical_button is not None:
         return _PHYSICAL[messages.DebugPhysicalButton(decision.physical_button)]
+    if decision.x is not None and decision.y is not None and showing_more:
+        return messages.DebugButton.INFO
     return None
 
 
@@ -168,11 +187,21 @@ class UdpLinks:
                 continue
             if isinstance(msg, messages.DebugLinkDecision):
                 # The firmware does not answer decisions; hosts follow up with GetState.
-                button = decision_button(msg)
+                button = decision_button(msg, self.device.showing_more)
                 if button is not None:
                     self.device.post(PressEvent(button))
             elif isinstance(msg, messages.DebugLinkGetState):
                 self._send_debug(peer, self.device.debug_state(msg.wait_layout))
+            elif isinstance(msg, messages.WipeDevice):
+                # core/src/apps/debug: a wipe without a screen, for test set-up.
+                self.device.wipe()
+                self._send_debug(peer, messages.Success(message="Device wiped"))
+            elif isinstance(msg, messages.DebugLinkReseedRandom):
+                self._send_debug(peer, messages.Success())
+            elif isinstance(msg, messages.DebugLinkGetGcInfo):
+                self._send_debug(peer, _GC_INFO)
+            elif isinstance(msg, messages.DebugLinkStop):
+                pass  # restarts the event loop: nothing to restart here, and no answer
             else:
                 self._send_debug(
                     peer,

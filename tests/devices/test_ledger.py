@@ -108,7 +108,7 @@ def test_address(stax: LedgerSimulatorProcess) -> None:
     with LedgerSigner(stax.path) as signer:
         assert signer.get_address(PATH) == ACCOUNT.address
         info = signer.info
-    assert (info.family, info.firmware, info.path) == ("ledger", "1.13.0", stax.path)
+    assert (info.family, info.firmware, info.path) == ("ledger", "1.22.0", stax.path)
 
 
 def test_stax_typed_data_signature_is_eth_accounts(stax: LedgerSimulatorProcess) -> None:

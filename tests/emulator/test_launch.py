@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.ledger.launch import SPECULOS_BOOTSTRAP, SpeculosProcess
+from emulator.ledger.launch import (
+    SPECULOS_BOOTSTRAP,
+    SpeculosProcess,
+    is_approval,
+    is_rejection,
+    is_status,
+)
 from emulator.loopback import LOOPBACK_PATCH, check_loopback, proc_address
 from tests.support import start_simulator
 
@@ -76,3 +82,13 @@ def test_speculos_command_uses_its_real_options(tmp_path: Path) -> None:
         str(launcher.api_port),
     ]
     assert launcher.path == f"tcp:127.0.0.1:{launcher.apdu_port}"
+
+
+def test_the_status_page_after_a_review_is_not_a_review() -> None:
+    """The SDK's review status ("Message signed", about 3 s) and the home page are no review;
+    "Reject message" and "Sign message" pages are."""
+    assert is_status(["Message signed"]) and is_status(["Transaction rejected"])
+    assert is_status(["Address verified"])
+    assert not is_status(["Sign message"]) and not is_status(["Reject message"])
+    assert is_rejection(["Reject message"]) and is_rejection(["Reject transaction"])
+    assert is_approval(["Sign message"]) and not is_approval(["Message signed"])
