@@ -26,6 +26,7 @@ import collections
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from typing import Any
@@ -184,6 +185,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sent": source.taken,
         "ran_dry": source.lines != [] and source.taken == len(source.lines),
     }
+
+
+def run_against(daemon_socket: str, daemon_pid: int, duration: float, *args: str) -> dict[str, Any]:
+    """Run this load generator in its own process against a daemon; its JSON result, with
+    RuntimeError if the daemon answered errors (the first reply of each client is decoded)."""
+    argv = [sys.executable, "-m", "bench.loadgen", "--socket", daemon_socket]
+    argv += ["--pid", str(daemon_pid), "--duration", str(duration), *args]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300)
+    result: dict[str, Any] = json.loads(out.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"the daemon answered errors: {result['errors'][:3]}")
+    return result
 
 
 def main() -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ import coincurve
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from bench import loadgen
 from bench.report import Row, percentile
 from bench.samples import USDC_BASE, random_address, wait_until_idle
 from emulator.trezor.launch import TrezorSimulatorProcess
@@ -73,13 +72,8 @@ def _requests(path: Path, grant_id: str, session: str, count: int) -> None:
 
 def _load(daemon: DaemonProcess, requests: Path, clients: int, duration: float) -> dict[str, Any]:
     assert daemon.proc is not None
-    argv = [sys.executable, "-m", "bench.loadgen", "--socket", str(daemon.socket_path)]
-    argv += ["--pid", str(daemon.proc.pid), "--duration", str(duration)]
-    argv += ["--requests", str(requests), "--clients", str(clients)]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
-    result: dict[str, Any] = json.loads(out.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"signerd_signPayment answered errors: {result['errors'][:3]}")
+    args = ("--requests", str(requests), "--clients", str(clients))
+    result = loadgen.run_against(str(daemon.socket_path), daemon.proc.pid, duration, *args)
     if result["ran_dry"]:
         raise RuntimeError("the load generator ran out of payments: raise the sample size")
     return result

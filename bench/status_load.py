@@ -13,13 +13,11 @@ another process, on persistent connections. Rows:
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench import loadgen
 from bench.report import Row, percentile
 from bench.samples import wait_until_idle
 from emulator.trezor.launch import TrezorSimulatorProcess
@@ -32,13 +30,7 @@ TARGET_RATE = 10_000.0
 
 def _load(daemon: DaemonProcess, duration: float, *args: str) -> dict[str, Any]:
     assert daemon.proc is not None
-    argv = [sys.executable, "-m", "bench.loadgen", "--socket", str(daemon.socket_path)]
-    argv += ["--pid", str(daemon.proc.pid), "--duration", str(duration), *args]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True)
-    result: dict[str, Any] = json.loads(out.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"signerd_status answered errors: {result['errors'][:3]}")
-    return result
+    return loadgen.run_against(str(daemon.socket_path), daemon.proc.pid, duration, *args)
 
 
 def run(duration: float = 3.0) -> list[Row]:
