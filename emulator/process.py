@@ -2,7 +2,8 @@
 
 Used by the test suite, the demo and the benchmarks: one interface for every family, so the
 same test runs against a simulated Trezor, a simulated Ledger or a real emulator. The
-launchers themselves are per family: emulator/trezor/launch.py and emulator/ledger/launch.py.
+launchers themselves are per family: emulator/trezor/launch.py, emulator/ledger/launch.py and
+emulator/ledger/speculos_launch.py.
 """
 
 from __future__ import annotations

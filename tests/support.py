@@ -23,7 +23,8 @@ import pytest
 from eth_account import Account
 
 from emulator.keys import DEFAULT_MNEMONIC, MASTER_ADDRESS
-from emulator.ledger.launch import ENV_SPECULOS_ELF, LedgerSimulatorProcess, SpeculosProcess
+from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.ledger.speculos_launch import ENV_SPECULOS_ELF, SpeculosProcess
 from emulator.process import EmulatorProcess
 from emulator.trezor.launch import ENV_TREZOR_EMU, TrezorEmulatorProcess, TrezorSimulatorProcess
 from signerd.client import Client

@@ -2,10 +2,15 @@
 
 Layout:
   app.py       the Ethereum app: settings, state, APDUs, the review pages it shows
-  eip712.py    the app's EIP-712 struct definitions, implementations and filtering
+  apdu.py      the app's status words, APDU refusal and BIP-32 path parsing
+  app_eip712.py  the app's EIP-712 commands (definitions, values, filtering, sign) and review
+  eip712.py    the streamed EIP-712 session: struct implementations hashed as they arrive
+  eip712_defs.py    EIP-712 struct/field definitions and their type hashes
+  eip712_values.py  EIP-712 value encoding and the text shown for each value
   screen.py    the screen and buttons: review flows, Speculos-style screen events
   server.py    the APDU TCP server and the REST API
   main.py      the `signerd-emulator ledger` click command
-  launch.py    LedgerSimulatorProcess and SpeculosProcess (the real Speculos): start one as
-               a child process and walk its reviews
+  launch.py    LedgerSimulatorProcess: start the simulator as a child process
+  speculos_launch.py  SpeculosProcess: start the real Speculos as a child process
+  speculos_api.py     Speculos' REST API and the review walker both launchers share
 """

@@ -8,178 +8,37 @@ the resulting signature with eth-account's proves the stream is complete and cor
 
 Pure data handling, no I/O: `Eip712Session` answers each APDU payload with the items the
 device would show (struct headers and formatted fields) or raises `Eip712Error` carrying
-the status word the app would return.
+the status word the app would return. The definitions and their type hashes are in
+`eip712_defs.py`, the encoding and display of one value in `eip712_values.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-# ledger-secure-sdk include/status_words.h names, as app-ethereum uses them.
-SW_INVALID_DATA = 0x6A80  # SWO_INCORRECT_DATA
-SW_ERROR_NO_INFO = 0x6A00  # SWO_PARAMETER_ERROR_NO_INFO: apdu_reply's default on failure
-SW_INVALID_P1_P2 = 0x6B00  # SWO_WRONG_P1_P2
-
-DOMAIN_STRUCT = "EIP712Domain"
-
-# What the app shows of a value: strings are cut at 100 characters with "..." (ui_logic.c
-# truncates to its display buffer), titles at 40.
-MAX_VALUE_CHARS = 100
-MAX_TITLE_CHARS = 40
-
-
-class Eip712Error(Exception):
-    """The APDU is refused with ``sw``; the app drops the whole EIP-712 context."""
-
-    def __init__(self, sw: int, reason: str) -> None:
-        super().__init__(f"0x{sw:04X}: {reason}")
-        self.sw = sw
-        self.reason = reason
-
-
-class FieldType(IntEnum):
-    """TypeDesc's low nibble (ethapp.adoc, EIP712 SEND STRUCT DEFINITION).
-
-    typed_data.c set_struct_field_typedesc stores any nibble; one with no Solidity name
-    (UNKNOWN here) is refused only when a type hash needs its name (sol_typenames.c,
-    at E0 1C's root).
-    """
-
-    UNKNOWN = -1
-    CUSTOM = 0
-    INT = 1
-    UINT = 2
-    ADDRESS = 3
-    BOOL = 4
-    STRING = 5
-    FIX_BYTES = 6
-    DYN_BYTES = 7
-
+from emulator.ledger.eip712_defs import (
+    DOMAIN_STRUCT,
+    SW_ERROR_NO_INFO,
+    SW_INVALID_DATA,
+    Eip712Error,
+    FieldDef,
+    FieldType,
+    Reader,
+    check_types_resolve,
+    parse_field_definition,
+    type_hash,
+)
+from emulator.ledger.eip712_values import (
+    MAX_TITLE_CHARS,
+    Shown,
+    ShownField,
+    ShownStruct,
+    encode_value,
+)
 
 _DYNAMIC = {FieldType.STRING, FieldType.DYN_BYTES}
-
-
-@dataclass(frozen=True)
-class FieldDef:
-    key: str
-    type: FieldType
-    struct_name: str | None  # only for CUSTOM
-    size: int | None  # bytes, for int/uint/bytesN
-    array_levels: tuple[int | None, ...]  # None = dynamic level, N = fixed size N
-
-    @property
-    def base_type_name(self) -> str:
-        if self.type is FieldType.CUSTOM:
-            assert self.struct_name is not None
-            return self.struct_name
-        # format_hash_field_type.c: the size as given, 0 when the definition had none.
-        size = self.size or 0
-        names = {
-            FieldType.INT: f"int{size * 8}",
-            FieldType.UINT: f"uint{size * 8}",
-            FieldType.ADDRESS: "address",
-            FieldType.BOOL: "bool",
-            FieldType.STRING: "string",
-            FieldType.FIX_BYTES: f"bytes{size}",
-            FieldType.DYN_BYTES: "bytes",
-        }
-        if self.type not in names:
-            raise Eip712Error(SW_INVALID_DATA, f"no Solidity name for field {self.key!r}")
-        return names[self.type]
-
-    @property
-    def type_name(self) -> str:
-        levels = "".join("[]" if n is None else f"[{n}]" for n in self.array_levels)
-        return self.base_type_name + levels
-
-
-def parse_field_definition(data: bytes) -> FieldDef:
-    """Decode an E0 1A P2=FF payload as typed_data.c set_struct_field does.
-
-    Only the layout is checked (every part present, nothing left over, no size on a
-    custom type, array levels of kind 0 or 1): the app stores a size on any other type, of
-    any value, a sized type without one, any type nibble, an array of no levels and an
-    empty key name, and only trips on them later, if at all.
-    """
-    if not data:
-        raise Eip712Error(SW_INVALID_DATA, "empty struct field definition")
-    reader = _Reader(data)
-    desc = reader.byte()
-    is_array = bool(desc & 0x80)
-    has_size = bool(desc & 0x40)
-    try:
-        ftype = FieldType(desc & 0x0F)
-    except ValueError:
-        ftype = FieldType.UNKNOWN
-    struct_name = None
-    size = None
-    if has_size:
-        if ftype is FieldType.CUSTOM:
-            raise Eip712Error(SW_INVALID_DATA, "a custom type has no type size")
-        size = reader.byte()
-    elif ftype is FieldType.CUSTOM:
-        struct_name = reader.text(reader.byte())
-    levels: list[int | None] = []
-    if is_array:
-        for _ in range(reader.byte()):
-            kind = reader.byte()
-            if kind == 0:
-                levels.append(None)
-            elif kind == 1:
-                levels.append(reader.byte())
-            else:
-                raise Eip712Error(SW_INVALID_DATA, f"bad array level kind {kind}")
-    key = reader.text(reader.byte())
-    if not reader.done:
-        raise Eip712Error(SW_INVALID_DATA, "trailing bytes after the key name")
-    return FieldDef(key, ftype, struct_name, size, tuple(levels))
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def done(self) -> bool:
-        return self._pos == len(self._data)
-
-    def take(self, n: int) -> bytes:
-        if self._pos + n > len(self._data):
-            raise Eip712Error(SW_INVALID_DATA, "payload too short")
-        chunk = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def text(self, n: int) -> str:
-        # The app copies name bytes as they come (memmove); latin-1 keeps every byte.
-        return self.take(n).decode("latin-1")
-
-
-@dataclass(frozen=True)
-class ShownStruct:
-    """A struct entered: its type name; `root` for the domain and the message themselves."""
-
-    name: str
-    root: bool = False
-
-
-@dataclass(frozen=True)
-class ShownField:
-    """One field screen: key name (title) and the formatted value."""
-
-    key: str
-    value: str
-
-
-Shown = ShownStruct | ShownField
 
 
 @dataclass
@@ -229,7 +88,7 @@ class Eip712Session:
         # appended again, and lookups (get_structn) find the first one.
         if not name_bytes:
             raise Eip712Error(SW_INVALID_DATA, "struct name missing")
-        name = _Reader(name_bytes).text(len(name_bytes))
+        name = Reader(name_bytes).text(len(name_bytes))
         self.structs.setdefault(name, [])
         self._current_def = name
         self._duplicate = name in self._defined
@@ -254,12 +113,12 @@ class Eip712Session:
 
     def set_root(self, name_bytes: bytes) -> list[Shown]:
         """path.c path_set_root: the domain first, then the message, each once."""
-        name = _Reader(name_bytes).text(len(name_bytes))
+        name = Reader(name_bytes).text(len(name_bytes))
         if name not in self.structs:  # get_structn: SWO_INCORRECT_DATA
             raise Eip712Error(SW_INVALID_DATA, f"root struct {name!r} was not defined")
         if name == self._root:
             raise Eip712Error(SW_ERROR_NO_INFO, f"{name} is already the root")
-        self._check_types_resolve(name)
+        check_types_resolve(self.structs, name)
         # The root_type checks fail without a code: SWO_PARAMETER_ERROR_NO_INFO.
         if name == DOMAIN_STRUCT:
             if self._root_type is not None:
@@ -330,7 +189,7 @@ class Eip712Session:
             raise Eip712Error(SW_INVALID_DATA, "complete value marked partial")
         value = bytes(self._pending)
         self._abort_pending()
-        encoded, text = _encode_value(fdef, value)
+        encoded, text = encode_value(fdef, value)
         shown: list[Shown] = [ShownField(fdef.key[:MAX_TITLE_CHARS], text)]
         self._deliver(encoded)
         self._settle(shown)
@@ -407,87 +266,11 @@ class Eip712Session:
 
     # -- hashing ---------------------------------------------------------------------------
 
-    def _check_types_resolve(self, root: str) -> None:
-        """type_hash.c: every type the root reaches has a name (else SWO_INCORRECT_DATA)."""
-        seen: set[str] = set()
-        pending = [root]
-        while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            for fdef in self.structs[name]:
-                if fdef.type is FieldType.CUSTOM:
-                    if fdef.struct_name not in self.structs:
-                        raise Eip712Error(
-                            SW_INVALID_DATA, f"{name}.{fdef.key} uses undefined {fdef.struct_name}"
-                        )
-                    pending.append(fdef.struct_name)
-                fdef.type_name  # noqa: B018 - raises for a type nibble with no name
-
-    def encode_type(self, name: str) -> str:
-        deps: set[str] = set()
-        self._collect_deps(name, deps)
-        deps.discard(name)
-        return "".join(self._struct_signature(n) for n in [name, *sorted(deps)])
-
     def type_hash(self, name: str) -> bytes:
-        return keccak(text=self.encode_type(name))
-
-    def _struct_signature(self, name: str) -> str:
-        body = ",".join(f"{f.type_name} {f.key}" for f in self.structs[name])
-        return f"{name}({body})"
-
-    def _collect_deps(self, name: str, seen: set[str]) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for fdef in self.structs[name]:
-            if fdef.type is FieldType.CUSTOM and fdef.struct_name is not None:
-                self._collect_deps(fdef.struct_name, seen)
+        return type_hash(self.structs, name)
 
     def signing_hash(self) -> bytes:
         # handle_eip712_sign: a hash still zero or a field still expected: SWO_INCORRECT_DATA.
         if self.domain_hash is None or self.message_hash is None or self._stack:
             raise Eip712Error(SW_INVALID_DATA, "domain or message not complete")
         return keccak(b"\x19\x01" + self.domain_hash + self.message_hash)
-
-
-def _encode_value(fdef: FieldDef, value: bytes) -> tuple[bytes, str]:
-    """(32-byte EIP-712 encoding, text the device shows) of a raw value, as field_hash.c."""
-    t = fdef.type
-    if t is FieldType.STRING:
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Eip712Error(SW_INVALID_DATA, "string is not UTF-8") from None
-        return keccak(value), _cut(text)
-    if t is FieldType.DYN_BYTES:
-        return keccak(value), _cut("0x" + value.hex())
-    # encode_field.c: numbers and fixed bytes up to 32 bytes whatever the declared size;
-    # an int is sign-extended only when it comes at its full size.
-    if len(value) > 32:
-        raise Eip712Error(SW_INVALID_DATA, f"{len(value)}-byte value for {fdef.type_name}")
-    if t is FieldType.UINT:
-        return value.rjust(32, b"\0"), str(int.from_bytes(value, "big"))
-    if t is FieldType.INT:
-        if not value:
-            raise Eip712Error(SW_INVALID_DATA, f"empty value for {fdef.type_name}")
-        negative = len(value) == (fdef.size or 0) and value[0] & 0x80
-        encoded = value.rjust(32, b"\xff" if negative else b"\0")
-        return encoded, str(int.from_bytes(encoded, "big", signed=True))
-    if t is FieldType.ADDRESS:
-        if len(value) != 20:
-            raise Eip712Error(SW_INVALID_DATA, "address must be 20 bytes")
-        return value.rjust(32, b"\0"), to_checksum_address(value)
-    if t is FieldType.BOOL:
-        if len(value) != 1:
-            raise Eip712Error(SW_INVALID_DATA, "bool must be one byte")
-        return value.rjust(32, b"\0"), "true" if value[0] else "false"
-    if t is FieldType.FIX_BYTES:
-        return value.ljust(32, b"\0"), _cut("0x" + value.hex())
-    raise Eip712Error(SW_INVALID_DATA, "a struct has no raw value")
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."

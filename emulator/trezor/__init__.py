@@ -4,7 +4,8 @@ Layout:
   wire.py      protocol v1 framing (64-byte "?##" reports), message (de)serialisation, failures
   layouts.py   the screens the firmware shows, as data (title, text, buttons) and debug-link JSON
   eip712.py    the firmware's streaming EIP-712 hasher (struct and value requests)
-  device.py    the simulated firmware: features, sessions, keys, Ethereum flows, confirmations
+  loop.py      the firmware's message loop: one message at a time, screens, presses, debug view
+  device.py    the simulated firmware: features, sessions, keys, the message handler table
   server.py    the UDP sockets (wire link and debug link) and the threads that drive the device
   main.py      the `signerd-emulator trezor` click command
   launch.py    TrezorSimulatorProcess and TrezorEmulatorProcess (trezor-emu-core): start one as a

@@ -13,8 +13,9 @@ import click
 from trezorlib import messages
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
-from emulator.trezor.device import ScreenCallback, SimulatedTrezor
+from emulator.trezor.device import SimulatedTrezor
 from emulator.trezor.layouts import Screen, ScreenKind
+from emulator.trezor.loop import ScreenCallback
 from emulator.trezor.models import MODELS, Approval, Faults, PressEvent
 from emulator.trezor.server import UdpLinks
 

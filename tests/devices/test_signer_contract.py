@@ -20,7 +20,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from emulator.keys import DEFAULT_MNEMONIC, MASTER_ADDRESS
-from emulator.ledger.launch import SpeculosLikeProcess
+from emulator.ledger.speculos_api import SpeculosLikeProcess
 from emulator.process import EmulatorProcess, free_port
 from signerd.devices import Signer, open_signer
 from signerd.errors import Cancelled, DeviceUnavailable, UserRejected

@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from emulator.keys import DEFAULT_MNEMONIC
-from emulator.ledger.launch import (
-    SPECULOS_BOOTSTRAP,
-    SpeculosProcess,
-    is_approval,
-    is_rejection,
-    is_status,
-)
+from emulator.ledger.speculos_api import is_approval, is_rejection, is_status
+from emulator.ledger.speculos_launch import SPECULOS_BOOTSTRAP, SpeculosProcess
 from emulator.loopback import LOOPBACK_PATCH, check_loopback, proc_address
 from tests.support import start_simulator
 
