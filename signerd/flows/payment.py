@@ -147,7 +147,7 @@ class PaymentFlow:
             peer=trail.peer,
         )
         # Group-committed: many payments' reservations share one transaction and one fsync.
-        spend = await asyncio.wrap_future(store.submit_spend_write(reserve))
+        spend = await store.submit_spend_write(reserve)
         if spend.status == "committed" and spend.signature_ref is not None:
             return Payment(bytes.fromhex(spend.signature_ref[2:]), spend)
         if spend.status == "released":
@@ -161,7 +161,7 @@ class PaymentFlow:
             signature = sign_digest(key, auth.digest)
         except BaseException:
             release = store.release_write(auth.nonce, peer=trail.peer)
-            await asyncio.wrap_future(store.submit_spend_write(release, durable=False))
+            await store.submit_spend_write(release, durable=False)
             raise
         commit = store.commit_write(
             auth.nonce, signature_ref="0x" + signature.hex(), peer=trail.peer
@@ -169,5 +169,5 @@ class PaymentFlow:
         # Not synced on its own: the reservation is on disk already and counts against the
         # cap, so a commit lost to a power cut (never to a crash of the process) costs no
         # money; the same nonce again returns this signature and commits it.
-        committed = await asyncio.wrap_future(store.submit_spend_write(commit, durable=False))
+        committed = await store.submit_spend_write(commit, durable=False)
         return Payment(signature, committed)

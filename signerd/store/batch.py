@@ -7,15 +7,21 @@ syncing in the next one: each write in its own savepoint (a refused one is rolle
 and raises for its caller only), one COMMIT for them all. A caller's future resolves only
 after that COMMIT returned, so a reply sent then is on disk, as with one transaction each.
 
-One thread owns the writes; callers wait on a ``concurrent.futures.Future`` (from threads)
-or ``asyncio.wrap_future`` of it (from the event loop, which never blocks).
+One thread owns the writes. Callers on the event loop await an asyncio future
+(``submit_async``): a batch's futures are settled by one callback per loop, so a batch of a
+hundred payments costs the loop one wake-up from the writer thread, not a hundred (and the
+loop never blocks). Threads that may block wait on a ``concurrent.futures.Future``
+(``submit``, ``run``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -26,6 +32,8 @@ from signerd.errors import StoreError
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], T]
 Transaction = Callable[[bool], AbstractContextManager[sqlite3.Connection]]
+AnyFuture = Future[Any] | asyncio.Future[Any]
+Outcome = tuple[AnyFuture, Any, BaseException | None]
 
 LOG = logging.getLogger(__name__)
 # A batch this large already makes the fsync a small share of its time; bounding it keeps
@@ -42,7 +50,7 @@ class GroupCommit:
 
     def __init__(self, transaction: Transaction) -> None:
         self._transaction = transaction
-        self._pending: list[tuple[Write[Any], bool, Future[Any]]] = []
+        self._pending: list[tuple[Write[Any], bool, AnyFuture]] = []
         self._wakeup = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -55,6 +63,16 @@ class GroupCommit:
         disk with the next durable commit.
         """
         future: Future[T] = Future()
+        self._enqueue(write, durable, future)
+        return future
+
+    def submit_async(self, write: Write[T], *, durable: bool = True) -> asyncio.Future[T]:
+        """``submit`` for a caller on the running event loop: an asyncio future of it."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(write, durable, future)
+        return future
+
+    def _enqueue(self, write: Write[Any], durable: bool, future: AnyFuture) -> None:
         with self._wakeup:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -65,7 +83,6 @@ class GroupCommit:
                 )
                 self._thread.start()
             self._wakeup.notify()
-        return future
 
     def run(self, write: Write[T], *, durable: bool = True) -> T:
         """``submit`` and wait: from a thread that may block (never the event loop)."""
@@ -91,9 +108,9 @@ class GroupCommit:
                 del self._pending[:MAX_BATCH]
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Write[Any], bool, Future[Any]]]) -> None:
-        started = [item for item in batch if item[2].set_running_or_notify_cancel()]
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _commit(self, batch: list[tuple[Write[Any], bool, AnyFuture]]) -> None:
+        started = [item for item in batch if _start(item[2])]
+        outcomes: list[Outcome] = []
         try:
             with self._transaction(any(durable for _, durable, _ in started)) as conn:
                 for write, _, future in started:
@@ -101,14 +118,40 @@ class GroupCommit:
         except BaseException as exc:  # the whole batch failed to commit: nothing of it holds
             LOG.warning("a batch of %d spend writes failed to commit: %s", len(started), exc)
             failure = exc if isinstance(exc, StoreError) else StoreError(f"write failed: {exc}")
-            for _, _, future in started:
-                future.set_exception(failure)
-            return
-        for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
+            outcomes = [(future, None, failure) for _, _, future in started]
+        by_loop: defaultdict[asyncio.AbstractEventLoop, list[Outcome]] = defaultdict(list)
+        for outcome in outcomes:
+            future = outcome[0]
+            if isinstance(future, asyncio.Future):
+                by_loop[future.get_loop()].append(outcome)
             else:
-                future.set_exception(error)
+                _settle(outcome)
+        for loop, settled in by_loop.items():
+            # RuntimeError: the loop was closed, so nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _start(future: AnyFuture) -> bool:
+    """Whether the write of ``future`` should run (not if its caller gave up before)."""
+    if isinstance(future, asyncio.Future):
+        return not future.cancelled()  # settled on its loop, so a late cancel is harmless
+    return future.set_running_or_notify_cancel()
+
+
+def _settle(outcome: Outcome) -> None:
+    future, result, error = outcome
+    if isinstance(future, asyncio.Future) and future.done():
+        return  # cancelled by its caller meanwhile
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+def _settle_all(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        _settle(outcome)
 
 
 def _in_savepoint(conn: sqlite3.Connection, write: Write[Any]) -> tuple[Any, Exception | None]:

@@ -20,11 +20,11 @@ or threads can never both spend the same remaining headroom.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
@@ -114,10 +114,10 @@ class SpendsMixin:
             self._writer_cache.forget()
             raise
 
-    def submit_spend_write(self, write: Write[T], *, durable: bool = True) -> Future[T]:
-        """Queue a ``*_write`` for the next group commit: its future resolves once committed
-        (``asyncio.wrap_future`` it on the event loop)."""
-        return self._spend_writes.submit(write, durable=durable)
+    def submit_spend_write(self, write: Write[T], *, durable: bool = True) -> asyncio.Future[T]:
+        """Queue a ``*_write`` for the next group commit, from the event loop: its future
+        resolves once the batch it ran in committed."""
+        return self._spend_writes.submit_async(write, durable=durable)
 
     def reserve_spend(self, grant_id: str, **spend: Any) -> SpendRecord:
         """``reserve_write`` run and waited for (from a thread that may block)."""
