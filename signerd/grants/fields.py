@@ -7,13 +7,11 @@ same functions, so a grant the daemon would build is exactly a grant a verifier 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import checksum_address
 from signerd.errors import ValidationError
 from signerd.grants.schema import ZERO_ADDRESS
 
@@ -22,9 +20,9 @@ _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _DECIMAL = re.compile(r"[0-9]{1,78}")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
-# EIP-55 costs a keccak plus eth_utils' conversions (~50 us), the largest share of verifying
-# a grant; the same few addresses (master, tokens, targets) recur across grants.
-_checksummed = functools.lru_cache(maxsize=4096)(to_checksum_address)
+# EIP-55 costs a keccak, the largest share of checking a grant's values; the same few
+# addresses (master, tokens, targets) recur across grants, so the answers are cached.
+_checksummed = checksum_address
 
 
 def checksummed(raw: bytes) -> str:

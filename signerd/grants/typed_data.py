@@ -1,41 +1,41 @@
-"""Rendering a grant request as EIP-712 typed data, hashing it, and packaging the signed grant.
+"""Rendering a grant request as EIP-712 typed data, recovering its signer, and packaging the
+signed grant.
 
-The digest doubles as the grant's id ("0x" + hex). It is EIP-712's hashStruct written out for
-the two fixed schemas (version 2 in schema.py, version 1 in v1.py): eth-account's general
-encoder (encode_typed_data) walks the types through eth-abi on every call and took three
-quarters of the time of verifying a grant. The tests check this encoder against eth-account's
-on generated documents of both versions.
+The digest (digest.py, re-exported here) doubles as the grant's id ("0x" + hex). Recovery
+calls libsecp256k1 through coincurve directly, with eth-keys' refusals kept word for word:
+eth-keys' Signature and PublicKey wrappers validated and converted on every call, and cost
+about a fifth of verifying a grant.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from Crypto.Hash import keccak as _keccak
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature
-from eth_utils.exceptions import ValidationError as KeysValidationError
+import coincurve
 
+from signerd.addresses import checksum_address
 from signerd.errors import ValidationError
 from signerd.grants import fields
 from signerd.grants.agent import check_agent
+from signerd.grants.digest import grant_digest, keccak
 from signerd.grants.request import GrantRequest
 from signerd.grants.schema import DOMAIN_VERSION, MAX_STRING, PRIMARY_TYPE, TYPES, UINT256_MAX
 from signerd.grants.summary import summary_problem
-from signerd.grants.v1 import DOMAIN_VERSION_V1, TYPES_V1
+
+__all__ = [
+    "SIGNATURE_LENGTH",
+    "build_grant_typed_data",
+    "grant_digest",
+    "grant_id",
+    "keccak",
+    "normalize_signature",
+    "recover_signer",
+    "signed_grant",
+]
 
 SIGNATURE_LENGTH: Final = 65
 _SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-
-
-def keccak(data: bytes) -> bytes:
-    """Keccak-256, straight from pycryptodome: eth-hash's backend wrapper costs twice as much
-    per call, and a grant's digest takes a dozen calls."""
-    return _keccak.new(digest_bits=256, data=data).digest()
 
 
 def build_grant_typed_data(
@@ -73,27 +73,6 @@ def build_grant_typed_data(
     }
 
 
-def grant_digest(typed_data: Mapping[str, Any]) -> bytes:
-    """The 32-byte EIP-712 hash keccak(0x19 0x01 domainSeparator hashStruct(message)).
-
-    ``typed_data`` must use a grant schema (version 2's TYPES or version 1's) and
-    PRIMARY_TYPE; values as the rendering and verification produce them (ints, 0x-hex
-    addresses, strings). Raises ValidationError naming the first value that cannot be encoded.
-    """
-    types = typed_data.get("types")
-    if types == TYPES:
-        version = DOMAIN_VERSION
-    elif types == TYPES_V1:
-        version = DOMAIN_VERSION_V1
-    else:
-        raise ValidationError("typedData.types", "are not the signerd SessionGrant types")
-    if typed_data.get("primaryType") != PRIMARY_TYPE:
-        raise ValidationError("typedData.primaryType", f"must be {PRIMARY_TYPE!r}")
-    domain = _hash_struct(version, "EIP712Domain", typed_data.get("domain"), "typedData.domain")
-    message = _hash_struct(version, PRIMARY_TYPE, typed_data.get("message"), "typedData.message")
-    return keccak(b"\x19\x01" + domain + message)
-
-
 def grant_id(digest: bytes) -> str:
     """The grant's id: its digest as lowercase 0x-hex."""
     return "0x" + digest.hex()
@@ -120,12 +99,18 @@ def normalize_signature(signature: bytes) -> bytes:
 def recover_signer(digest: bytes, signature: bytes) -> str:
     """The checksummed address whose key made ``signature`` over ``digest``."""
     canonical = normalize_signature(signature)
+    r = int.from_bytes(canonical[:32], "big")
+    if r >= _SECP256K1_N:
+        # eth-keys' words, which refused such an r before libsecp256k1 was called directly.
+        detail = f"Value {r} is not less than or equal to {_SECP256K1_N - 1}"
+        raise ValidationError("signature", f"does not recover to any key ({detail})")
     try:
-        recovered = Signature(canonical[:64] + bytes([canonical[64] - 27]))
-        public_key = recovered.recover_public_key_from_msg_hash(digest)
-    except (BadSignature, KeysValidationError) as exc:
+        public_key = coincurve.PublicKey.from_signature_and_message(
+            canonical[:64] + bytes([canonical[64] - 27]), digest, hasher=None
+        )
+    except Exception as exc:  # coincurve raises ValueError or its own errors, as eth-keys saw
         raise ValidationError("signature", f"does not recover to any key ({exc})") from exc
-    return fields.checksummed(public_key.to_canonical_address())
+    return checksum_address("0x" + keccak(public_key.format(compressed=False)[1:])[12:].hex())
 
 
 def signed_grant(
@@ -150,74 +135,3 @@ def signed_grant(
         "signature": "0x" + canonical.hex(),
         "signer": signer,
     }
-
-
-_SCHEMAS: Final = {DOMAIN_VERSION: TYPES, DOMAIN_VERSION_V1: TYPES_V1}
-
-
-@functools.lru_cache(maxsize=4096)
-def _string_hash(value: str) -> bytes:
-    """keccak of a string value: cached, as a grant's summary is hashed twice (domain name and
-    first field) and symbols and agents recur across grants."""
-    return keccak(value.encode("utf-8"))
-
-
-@functools.cache
-def _type_hash(version: str, name: str) -> bytes:
-    """keccak(encodeType(name)): the struct, then the structs it references in name order."""
-    types = _SCHEMAS[version]
-    referenced: set[str] = set()
-    pending = [name]
-    while pending:
-        for field in types[pending.pop()]:
-            base = field["type"].removesuffix("[]")
-            if base in types and base != name and base not in referenced:
-                referenced.add(base)
-                pending.append(base)
-    encoded = "".join(
-        struct + "(" + ",".join(f"{f['type']} {f['name']}" for f in types[struct]) + ")"
-        for struct in [name, *sorted(referenced)]
-    )
-    return keccak(encoded.encode())
-
-
-def _hash_struct(version: str, name: str, value: Any, where: str) -> bytes:
-    if not isinstance(value, Mapping):
-        raise ValidationError(where, "must be an object")
-    parts = [_type_hash(version, name)]
-    for field in _SCHEMAS[version][name]:
-        key = field["name"]
-        if key not in value:
-            raise ValidationError(fields.path(where, key), "is required")
-        parts.append(_encode_value(version, field["type"], value[key], fields.path(where, key)))
-    return keccak(b"".join(parts))
-
-
-def _encode_value(version: str, type_name: str, value: Any, where: str) -> bytes:
-    """One 32-byte word of encodeData: the types the grant schemas use, nothing else."""
-    if type_name == "address":
-        if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
-            raise ValidationError(where, "must be 0x followed by 40 hexadecimal digits")
-        return bytes(12) + bytes.fromhex(value[2:])
-    if type_name == "string":
-        if not isinstance(value, str):
-            raise ValidationError(where, "must be a string")
-        return _string_hash(value)
-    if type_name.startswith("uint"):
-        bits = int(type_name[4:])
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-            raise ValidationError(where, f"must be an integer from 0 to 2**{bits} - 1")
-        return value.to_bytes(32, "big")
-    if type_name.endswith("[]"):
-        if not isinstance(value, list | tuple):
-            raise ValidationError(where, "must be an array")
-        item_type = type_name[:-2]
-        return bytes(
-            keccak(
-                b"".join(
-                    _encode_value(version, item_type, item, fields.path(where, index))
-                    for index, item in enumerate(value)
-                )
-            )
-        )
-    return _hash_struct(version, type_name, value, where)

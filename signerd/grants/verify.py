@@ -24,17 +24,18 @@ tool may have written), so what is verified is exactly what the checks above saw
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import checksum_address
 from signerd.errors import ValidationError
 from signerd.grants import fields
 from signerd.grants.agent import check_agent
+from signerd.grants.digest import schema_digest
 from signerd.grants.request import (
     check_payees,
     check_window,
@@ -54,7 +55,7 @@ from signerd.grants.schema import (
     UINT256_MAX,
 )
 from signerd.grants.summary import summarize
-from signerd.grants.typed_data import grant_digest, grant_id, recover_signer
+from signerd.grants.typed_data import grant_id, recover_signer
 from signerd.grants.v1 import (
     DOMAIN_NAME_V1,
     DOMAIN_VERSION_V1,
@@ -131,13 +132,8 @@ def verify_grant(
     except ValidationError as exc:
         return Verification(False, MALFORMED, str(exc), None, None)
 
-    canonical = {
-        "types": parsed.types,
-        "primaryType": PRIMARY_TYPE,
-        "domain": {"name": parsed.name, "version": parsed.version, "chainId": parsed.chain_id},
-        "message": parsed.message,
-    }
-    digest = grant_digest(canonical)
+    domain = {"name": parsed.name, "version": parsed.version, "chainId": parsed.chain_id}
+    digest = schema_digest(parsed.version, domain, parsed.message)
     digest_id = grant_id(digest)
     message = parsed.message
     terms = _terms(parsed)
@@ -157,9 +153,7 @@ def verify_grant(
         detail = f"signature recovers to {recovered}, not to the signer {parsed.signer}"
         return outcome(BAD_SIGNATURE, detail, recovered)
 
-    expected = (
-        message["account"] if expected_signer is None else to_checksum_address(expected_signer)
-    )
+    expected = message["account"] if expected_signer is None else checksum_address(expected_signer)
     if recovered != expected:
         return outcome(WRONG_SIGNER, f"signed by {recovered}, expected {expected}", recovered)
 
@@ -258,25 +252,67 @@ def _parse_document(grant: Any) -> _Parsed:
 def _parse_message(raw_message: Any, where: str) -> dict[str, Any]:
     """A version 2 message checked by the request's rules, as ints and checksummed addresses."""
     raw = fields.obj(raw_message, where, required=MESSAGE_FIELDS)
-
-    def at(key: str) -> str:
-        return fields.path(where, key)
-
-    allowances = parse_allowances(raw["allowances"], at("allowances"), requested=False)
-    payees = parse_addresses(raw["payees"], at("payees"), max_items=MAX_PAYEES)
-    check_payees(allowances, payees, at("payees"))
-    agent = fields.text(raw["agent"], at("agent"), max_length=MAX_STRING)
+    at = _paths(where)
+    allowances = _allowances(raw["allowances"], at["allowances"])
+    payees = parse_addresses(raw["payees"], at["payees"], max_items=MAX_PAYEES)
+    if payees and not allowances:  # check_payees' rule, without its specs
+        check_payees((), payees, at["payees"])
+    agent = fields.text(raw["agent"], at["agent"], max_length=MAX_STRING)
     message: dict[str, Any] = {
-        "summary": fields.text(raw["summary"], at("summary"), max_length=MAX_STRING),
-        "agent": check_agent(agent, at("agent")),
-        "account": fields.address(raw["account"], at("account")),
-        "sessionKey": fields.address(raw["sessionKey"], at("sessionKey")),
-        "allowances": [allowance.to_json() for allowance in allowances],
+        "summary": fields.text(raw["summary"], at["summary"], max_length=MAX_STRING),
+        "agent": check_agent(agent, at["agent"]),
+        "account": fields.address(raw["account"], at["account"]),
+        "sessionKey": fields.address(raw["sessionKey"], at["sessionKey"]),
+        "allowances": allowances,
         "payees": list(payees),
-        "targets": list(parse_addresses(raw["targets"], at("targets"), max_items=MAX_TARGETS)),
-        "validAfter": fields.uint(raw["validAfter"], at("validAfter"), maximum=MAX_TIMESTAMP),
-        "validUntil": fields.uint(raw["validUntil"], at("validUntil"), maximum=MAX_TIMESTAMP),
-        "nonce": fields.uint(raw["nonce"], at("nonce"), maximum=UINT256_MAX),
+        "targets": list(parse_addresses(raw["targets"], at["targets"], max_items=MAX_TARGETS)),
+        "validAfter": fields.uint(raw["validAfter"], at["validAfter"], maximum=MAX_TIMESTAMP),
+        "validUntil": fields.uint(raw["validUntil"], at["validUntil"], maximum=MAX_TIMESTAMP),
+        "nonce": fields.uint(raw["nonce"], at["nonce"], maximum=UINT256_MAX),
     }
-    check_window(message["validAfter"], message["validUntil"], at("validUntil"))
+    check_window(message["validAfter"], message["validUntil"], at["validUntil"])
     return message
+
+
+@functools.cache
+def _paths(where: str) -> dict[str, str]:
+    """The path of each message field (one ``where`` in practice: built once, not per grant)."""
+    return {key: fields.path(where, key) for key in MESSAGE_FIELDS}
+
+
+# Allowances that passed, keyed by their exact JSON values (types included, so True is not 1
+# nor 1.0), as plain dicts. One person's grants repeat the same few allowances, and checking
+# them (token names, ranges, duplicates) was the largest share of checking a message.
+_CHECKED_ALLOWANCES: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
+_CHECKED_ALLOWANCES_MAX: Final = 1024
+
+
+def _allowances(raw: Any, where: str) -> list[dict[str, Any]]:
+    """``parse_allowances`` of a signed grant, as Allowance struct values (fresh dicts)."""
+    key = _exact_key(raw)
+    checked = None if key is None else _CHECKED_ALLOWANCES.get(key)
+    if checked is None:
+        checked = tuple(item.to_json() for item in parse_allowances(raw, where, requested=False))
+        if key is not None:
+            if len(_CHECKED_ALLOWANCES) >= _CHECKED_ALLOWANCES_MAX:
+                _CHECKED_ALLOWANCES.clear()
+            _CHECKED_ALLOWANCES[key] = checked
+    # Copies: the message is handed out (terms), and a caller may change what it gets.
+    return [dict(item) for item in checked]
+
+
+def _exact_key(raw: Any) -> tuple[Any, ...] | None:
+    """A list of flat objects as a hashable key that tells apart what JSON tells apart, or
+    None for anything else (then nothing is cached)."""
+    if type(raw) is not list:
+        return None
+    key: list[Any] = []
+    for item in raw:
+        if type(item) is not dict:
+            return None
+        for name, value in item.items():
+            if type(value) not in (int, str):
+                return None
+            key += (name, type(value), value)
+        key.append(None)  # ends an item
+    return tuple(key)
