@@ -26,6 +26,8 @@ def checksum_address(address: str) -> str:
     hashed = keccak_256(digits.encode("ascii")).hexdigest()
     # EIP-55: a letter is upper case where the hash's nibble at its position is 8 or more.
     return "0x" + "".join(
-        digit.upper() if nibble >= "8" else digit
-        for digit, nibble in zip(digits, hashed, strict=False)
+        [
+            upper if nibble >= "8" else digit
+            for digit, upper, nibble in zip(digits, digits.upper(), hashed, strict=False)
+        ]
     )

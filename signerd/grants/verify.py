@@ -290,7 +290,10 @@ _CHECKED_ALLOWANCES_MAX: Final = 1024
 def _allowances(raw: Any, where: str) -> list[dict[str, Any]]:
     """``parse_allowances`` of a signed grant, as Allowance struct values (fresh dicts)."""
     key = _exact_key(raw)
-    checked = None if key is None else _CHECKED_ALLOWANCES.get(key)
+    try:
+        checked = None if key is None else _CHECKED_ALLOWANCES.get(key)
+    except TypeError:  # a value that cannot be a key (an array, an object): no caching
+        key = checked = None
     if checked is None:
         checked = tuple(item.to_json() for item in parse_allowances(raw, where, requested=False))
         if key is not None:
@@ -302,17 +305,11 @@ def _allowances(raw: Any, where: str) -> list[dict[str, Any]]:
 
 
 def _exact_key(raw: Any) -> tuple[Any, ...] | None:
-    """A list of flat objects as a hashable key that tells apart what JSON tells apart, or
-    None for anything else (then nothing is cached)."""
+    """A list of objects as a key that tells apart what JSON tells apart (each value with its
+    exact type: True is not 1 nor 1.0, "1" is not 1), or None for anything else."""
     if type(raw) is not list:
         return None
-    key: list[Any] = []
     for item in raw:
         if type(item) is not dict:
             return None
-        for name, value in item.items():
-            if type(value) not in (int, str):
-                return None
-            key += (name, type(value), value)
-        key.append(None)  # ends an item
-    return tuple(key)
+    return tuple([(tuple(item.items()), tuple(map(type, item.values()))) for item in raw])

@@ -21,7 +21,14 @@ from signerd.errors import GrantExists, GrantNotFound, GrantRevoked, ValidationE
 from signerd.store.audit import AuditStep, check_steps
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
-from signerd.store.rows import GRANT_COLUMNS, GRANT_SEAL_COLUMNS, check_sealed, row_hash
+from signerd.store.rows import (
+    GRANT_COLUMNS,
+    GRANT_SEAL_COLUMNS,
+    GRANT_SEAL_JOIN,
+    VerifiedRows,
+    check_sealed,
+    row_hash,
+)
 from signerd.store.values import (
     INT64_MAX,
     UINT64_LIMIT,
@@ -37,7 +44,9 @@ from signerd.store.values import (
 GrantStatus = Literal["active", "revoked", "expired", "pending"]
 GRANT_STATUSES: Final[frozenset[str]] = frozenset(get_args(GrantStatus))
 _GRANT_ID_RE: Final = re.compile(r"0x[0-9a-f]{64}")
-_SELECT: Final = f"SELECT grants.*, {GRANT_SEAL_COLUMNS} FROM grants"
+_SELECT: Final = f"SELECT grants.*, {GRANT_SEAL_COLUMNS} FROM grants {GRANT_SEAL_JOIN}"
+# Grants read and checked lately (every page of listGrants reads the newest grants again).
+_VERIFIED_ROWS: Final[VerifiedRows[StoredGrant]] = VerifiedRows(1024)
 _INSERT: Final = (
     f"INSERT INTO grants ({', '.join(GRANT_COLUMNS)}, audit_seq)"
     f" VALUES ({', '.join('?' * (len(GRANT_COLUMNS) + 1))})"
@@ -289,9 +298,19 @@ def _validate_grant(grant: StoredGrant) -> None:
 
 
 def _grant_from_row(row: sqlite3.Row) -> StoredGrant:
-    """The grant of a row read with its seal columns; StoreTampered if it was edited."""
+    """The grant of a row read with its seal columns; StoreTampered if it was edited.
+
+    The check is a pure function of what was read (the row's values and its seal columns):
+    a row read exactly as it read before, seal columns included, passes it again, so it is
+    answered from ``_VERIFIED_ROWS`` (rows.py's VerifiedRows) without hashing the row or
+    parsing its document again.
+    """
+    read = tuple(row)
+    cached = _VERIFIED_ROWS.get(row["id"], read)
+    if cached is not None:
+        return cached
     check_sealed("grants", row)
-    return StoredGrant(
+    grant = StoredGrant(
         id=row["id"],
         account=row["account"],
         session_key=row["session_key"],
@@ -307,6 +326,8 @@ def _grant_from_row(row: sqlite3.Row) -> StoredGrant:
         revoked_at=row["revoked_at"],
         revoke_reason=row["revoke_reason"],
     )
+    _VERIFIED_ROWS.put(row["id"], read, grant)
+    return grant
 
 
 def _status_clause(status: GrantStatus, now: float) -> tuple[str, list[Any]]:
