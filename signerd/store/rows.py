@@ -179,15 +179,16 @@ class VerifiedRows(Generic[T]):
         self._size = size
         # Ordered for an O(1) eviction of the oldest (a dict's first key after many deletions
         # is found by walking over their holes).
-        self._rows: OrderedDict[Any, tuple[tuple[Any, ...], T]] = OrderedDict()
+        self._rows: OrderedDict[Any, tuple[tuple[Any, ...], tuple[type, ...], T]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, identity: Any, read: tuple[Any, ...]) -> T | None:
-        """The value kept for the row, if ``read`` (``tuple(row)``) is what was checked."""
+        """The value kept for the row, if ``read`` (``tuple(row)``) is what was checked:
+        equal values of the same types (1 and 1.0 are equal, but hash differently)."""
         entry = self._rows.get(identity)
-        if entry is None or entry[0] != read:
+        if entry is None or entry[0] != read or entry[1] != tuple(map(type, read)):
             return None
-        return entry[1]
+        return entry[2]
 
     def put(self, identity: Any, read: tuple[Any, ...], value: T) -> None:
         """Keep ``value`` for a row read as ``read`` that has just passed the check."""
@@ -195,7 +196,7 @@ class VerifiedRows(Generic[T]):
             self._rows.pop(identity, None)
             while len(self._rows) >= self._size:
                 self._rows.popitem(last=False)
-            self._rows[identity] = (read, value)
+            self._rows[identity] = (read, tuple(map(type, read)), value)
 
 
 def check_sealed(table: str, row: sqlite3.Row) -> None:
