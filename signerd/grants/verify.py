@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from signerd.addresses import checksum_address
 from signerd.errors import ValidationError
@@ -182,8 +182,7 @@ def _terms(parsed: _Parsed) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     """A document's values, checked and normalised by its schema version's rules."""
 
     version: str
