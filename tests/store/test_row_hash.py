@@ -10,9 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signerd.store.rows import GRANT_COLUMNS, SPEND_COLUMNS, _slow_row_hash, row_hash
+from signerd.store.rows import (
+    DELEGATION_COLUMNS,
+    GRANT_COLUMNS,
+    SPEND_COLUMNS,
+    _slow_row_hash,
+    row_hash,
+)
 
-REAL = {"created_at", "revoked_at", "settled_at"}
+REAL = {"created_at", "revoked_at", "settled_at", "disabled_at"}
 # What SQLite hands back (and what the writers pass): text, integers, floats, NULL. Text with
 # quotes, backslashes, control and non-ASCII characters (escaped by json), huge integers.
 values = (
@@ -42,6 +48,12 @@ def test_grant_row_hash_is_the_canonical_json_hash(row: dict[str, Any]) -> None:
 @given(rows(SPEND_COLUMNS))
 def test_spend_row_hash_is_the_canonical_json_hash(row: dict[str, Any]) -> None:
     assert row_hash("spends", row) == _slow_row_hash("spends", row)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows(DELEGATION_COLUMNS))
+def test_delegation_row_hash_is_the_canonical_json_hash(row: dict[str, Any]) -> None:
+    assert row_hash("delegations", row) == _slow_row_hash("delegations", row)
 
 
 def grant_row(**changes: Any) -> dict[str, Any]:
