@@ -201,11 +201,9 @@ def _type_hash(version: str, name: str) -> bytes:
     return keccak(encoded.encode())
 
 
-def _word(value: Any, limit: int) -> bytes | None:
-    """The word of an exact int below ``limit``, else None."""
-    if type(value) is not int or not 0 <= value < limit:
-        return None
-    return value.to_bytes(32, "big")
+def _uint(value: Any, limit: int) -> bool:
+    """Whether ``value`` is an exact int (not a bool, not an int subclass) below ``limit``."""
+    return type(value) is int and 0 <= value < limit
 
 
 def _plain_v2(domain: Any, message: Any) -> bytes | None:
@@ -220,30 +218,35 @@ def _plain_v2(domain: Any, message: Any) -> bytes | None:
         after, until, nonce = message["validAfter"], message["validUntil"], message["nonce"]
     except KeyError:
         return None
-    if type(name) is not str or type(version) is not str or type(chain_id) is not int:
-        return None
-    if type(summary) is not str or type(agent) is not str or type(allowances) is not list:
-        return None
-    if type(account) is not str or type(session_key) is not str:
+    if (
+        type(name) is not str
+        or type(version) is not str
+        or type(summary) is not str
+        or type(agent) is not str
+        or type(account) is not str
+        or type(session_key) is not str
+        or type(allowances) is not list
+        or not _uint(chain_id, _UINT256)
+        or not _uint(after, _UINT64)
+        or not _uint(until, _UINT64)
+        or not _uint(nonce, _UINT256)
+    ):
         return None
     account_word, session_word = _address_word(account), _address_word(session_key)
     hashed_allowances = [_plain_allowance(allowance) for allowance in allowances]
     payees_hash, targets_hash = _plain_addresses(payees), _plain_addresses(targets)
-    words = (_word(after, _UINT64), _word(until, _UINT64), _word(nonce, _UINT256))
     if (
         account_word is None
         or session_word is None
         or None in hashed_allowances
         or payees_hash is None
         or targets_hash is None
-        or None in words
-        or not 0 <= chain_id < _UINT256
     ):
         return None
     message_hash = keccak(
         b"".join(
             (
-                _type_hash(DOMAIN_VERSION, PRIMARY_TYPE),
+                _GRANT_TYPE_HASH,
                 _string_hash(summary),
                 _string_hash(agent),
                 account_word,
@@ -251,7 +254,9 @@ def _plain_v2(domain: Any, message: Any) -> bytes | None:
                 keccak(b"".join(hashed_allowances)),  # type: ignore[arg-type]  # no None
                 payees_hash,
                 targets_hash,
-                *words,
+                after.to_bytes(32, "big"),
+                until.to_bytes(32, "big"),
+                nonce.to_bytes(32, "big"),
             )
         )
     )
@@ -287,10 +292,10 @@ def _plain_allowance(value: Any) -> bytes | None:
     if (
         type(token) is not str
         or type(symbol) is not str
-        or _word(decimals, _UINT8) is None
-        or _word(amount, _UINT256) is None
-        or _word(period, _UINT64) is None
-        or _word(max_per_payment, _UINT256) is None
+        or not _uint(decimals, _UINT8)
+        or not _uint(amount, _UINT256)
+        or not _uint(period, _UINT64)
+        or not _uint(max_per_payment, _UINT256)
     ):
         return None
     return _allowance_hash(*key)
@@ -332,3 +337,6 @@ def _addresses_hash(addresses: tuple[str, ...]) -> bytes | None:
     if None in words:
         return None
     return keccak(b"".join(words))  # type: ignore[arg-type]  # no None
+
+
+_GRANT_TYPE_HASH: Final = _type_hash(DOMAIN_VERSION, PRIMARY_TYPE)
