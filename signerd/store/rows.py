@@ -11,7 +11,9 @@ Two checks, one cheap and one thorough:
 - every read of a row that decides spending (grants and spends) recomputes its hash and
   compares it with its entry's (one primary-key lookup), and a grant that reads as not
   revoked must have no "revoked" entry (an index lookup): an edited row is refused with
-  StoreTampered instead of being acted on;
+  StoreTampered instead of being acted on. The check is a function of what was read (the
+  row and those seal columns) alone, so a grant row read again exactly as it passed is not
+  hashed again (``VerifiedRows``);
 - ``verify_audit`` replays the chain and reconciles it with the tables: a row whose hash is
   not the last one the chain recorded for it, a row with no entry, an entry whose row is gone.
 """
