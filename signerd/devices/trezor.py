@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from trezorlib import ethereum, exceptions, messages, misc
 from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
@@ -248,6 +247,10 @@ class TrezorSigner(Signer):
                 f"this Trezor ({self.info.model}) can only sign EIP-712 hashes, not show the "
                 "grant's fields; allow blind signing explicitly to sign by hash"
             )
+        # Imported here: eth-account costs ~0.4 s to import (its keyfile module builds BLS
+        # tables), paid only by a daemon that blind-signs, not by every start.
+        from eth_account.messages import encode_typed_data
+
         signable = encode_typed_data(full_message=typed_data)
         domain_hash, message_hash = bytes(signable.header), bytes(signable.body)
         if notify is not None:

@@ -23,7 +23,6 @@ import contextlib
 import threading
 from typing import Any
 
-from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import Signature
 from eth_utils.crypto import keccak
 
@@ -213,6 +212,10 @@ class LedgerSigner(Signer):
         *,
         notify: Notify | None = None,
     ) -> bytes:
+        # Imported here, not at start-up: eth-account costs ~0.4 s to import (its keyfile
+        # module builds BLS tables), and the person is on the device for longer than that.
+        from eth_account.messages import encode_typed_data
+
         definitions, implementation = typed_data_apdus(typed_data)
         try:
             signable = encode_typed_data(full_message=typed_data)
