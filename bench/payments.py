@@ -31,8 +31,7 @@ from eth_account.messages import encode_typed_data
 
 from bench import loadgen
 from bench.report import Row, percentile
-from bench.samples import USDC_BASE, random_address, wait_until_idle
-from emulator.trezor.launch import TrezorSimulatorProcess
+from bench.samples import USDC_BASE, idle_daemon, random_address
 from signerd.client import Client
 from signerd.launch import DaemonProcess
 from signerd.payments.eip3009 import parse_authorization, transfer_authorization
@@ -121,12 +120,7 @@ def run(duration: float = 3.0) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="signerd-bench-") as tmp:
         workdir = Path(tmp)
-        with (
-            TrezorSimulatorProcess(auto="approve", log_path=workdir / "trezor-sim.log") as sim,
-            DaemonProcess(sim.path, workdir) as daemon,
-            Client(daemon.socket_path) as client,
-        ):
-            wait_until_idle(client)
+        with idle_daemon(workdir) as daemon, Client(daemon.socket_path) as client:
             grant_id, session = _grant(client)
             answered = sent = 0
             for clients, capacity in ((1, 2_000), (50, 12_000)):

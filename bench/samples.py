@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from emulator.keys import DEFAULT_MNEMONIC
+from emulator.trezor.launch import TrezorSimulatorProcess
+from signerd.client import Client
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.grants import (
     agent_description,
@@ -21,7 +26,7 @@ from signerd.grants import (
     parse_grant_request,
     signed_grant,
 )
-from signerd.launch import wait_until
+from signerd.launch import DaemonProcess, wait_until
 
 USDC_BASE = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 TARGET = "0x1111111254EEB25477B68fb85Ed929f73A960582"
@@ -81,3 +86,16 @@ def wait_until_idle(client: Any, timeout: float = 20.0) -> None:
         return bool(status["device"]["connected"] and status["pending"] == 0)
 
     wait_until(idle, timeout, what="the daemon to connect to its device")
+
+
+@contextmanager
+def idle_daemon(workdir: Path) -> Iterator[DaemonProcess]:
+    """`signerd serve` on a simulated Trezor that approves everything, in ``workdir``, once
+    it has connected to the device (``wait_until_idle``); both stopped afterwards."""
+    with (
+        TrezorSimulatorProcess(auto="approve", log_path=workdir / "trezor-sim.log") as sim,
+        DaemonProcess(sim.path, workdir) as daemon,
+    ):
+        with Client(daemon.socket_path) as client:
+            wait_until_idle(client)
+        yield daemon

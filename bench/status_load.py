@@ -19,9 +19,7 @@ from typing import Any
 
 from bench import loadgen
 from bench.report import Row, percentile
-from bench.samples import wait_until_idle
-from emulator.trezor.launch import TrezorSimulatorProcess
-from signerd.client import Client
+from bench.samples import idle_daemon
 from signerd.launch import DaemonProcess
 
 GROUP = "2 signerd_status"
@@ -37,12 +35,7 @@ def run(duration: float = 3.0) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="signerd-bench-") as tmp:
         workdir = Path(tmp)
-        with (
-            TrezorSimulatorProcess(auto="approve", log_path=workdir / "trezor-sim.log") as sim,
-            DaemonProcess(sim.path, workdir) as daemon,
-        ):
-            with Client(daemon.socket_path) as client:
-                wait_until_idle(client)
+        with idle_daemon(workdir) as daemon:
             for clients in (1, 10, 100):
                 result = _load(daemon, duration, "--clients", str(clients))
                 latencies = result["latencies_ms"]
