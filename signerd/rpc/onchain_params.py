@@ -24,7 +24,6 @@ class RequestDelegationParams:
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"grantId", "delegator"}))
         grant_id = fields.grant_id("grantId")
-        assert grant_id is not None
         delegator = params.get("delegator")
         if delegator is not None:
             delegator = check.address(delegator, "delegator")
@@ -38,7 +37,6 @@ class DelegationIdParams:
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         grant_id = Fields(params, frozenset({"grantId"})).grant_id("grantId")
-        assert grant_id is not None
         return cls(grant_id)
 
 
@@ -53,7 +51,6 @@ class DisableDelegationParams:
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"grantId", "reason"}))
         grant_id = fields.grant_id("grantId")
-        assert grant_id is not None
         reason = fields.text("reason", max_length=MAX_REASON)
         return cls(grant_id, reason if reason is not None else "revoked on chain by request")
 
@@ -69,7 +66,6 @@ class TopUpParams:
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"grantId", "amount"}))
         grant_id = fields.grant_id("grantId")
-        assert grant_id is not None
         amount = params.get("amount")
         if not isinstance(amount, str) or not amount.isdigit() or not 0 < int(amount) < 2**256:
             raise ValidationError("amount", "must be a decimal string of base units, above 0")

@@ -55,10 +55,13 @@ class Fields:
             raise ValidationError(name, f"must be a string of at most {max_length} characters")
         return value
 
-    def grant_id(self, name: str, *, required: bool = True) -> str | None:
+    def optional_grant_id(self, name: str) -> str | None:
+        """The grant id under ``name``, or None when it is absent."""
+        return None if self._params.get(name) is None else self.grant_id(name)
+
+    def grant_id(self, name: str) -> str:
+        """The grant id under ``name`` (required), in lower case."""
         value = self._params.get(name)
-        if value is None and not required:
-            return None
         if not isinstance(value, str) or len(value) != GRANT_ID_LENGTH or value[:2] != "0x":
             raise ValidationError(name, "must be a grant id (0x + 64 hex digits)")
         try:
@@ -134,7 +137,7 @@ class ListGrantsParams:
         status = cast(
             "GrantStatusFilter | None", fields.choice("status", get_args(GrantStatusFilter))
         )
-        before = fields.grant_id("before", required=False)
+        before = fields.optional_grant_id("before")
         session_key = params.get("sessionKey")
         if session_key is not None and not isinstance(session_key, str):
             raise ValidationError("sessionKey", "must be an address")
@@ -148,7 +151,6 @@ class GrantIdParams:
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         grant_id = Fields(params, frozenset({"id"})).grant_id("id")
-        assert grant_id is not None
         return cls(grant_id)
 
 
@@ -161,7 +163,6 @@ class RevokeGrantParams:
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"id", "reason"}))
         grant_id = fields.grant_id("id")
-        assert grant_id is not None
         reason = fields.text("reason", max_length=MAX_REASON)
         return cls(grant_id, reason if reason is not None else "revoked by request")
 

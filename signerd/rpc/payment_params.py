@@ -13,12 +13,6 @@ from signerd.rpc.params import MAX_PAGE, Fields
 _MAX_SEQ = 2**63 - 1
 
 
-def _required_grant_id(fields: Fields, name: str) -> str:
-    grant_id = fields.grant_id(name)
-    assert grant_id is not None  # required: a missing one was refused
-    return grant_id
-
-
 @dataclass(frozen=True)
 class SignPaymentParams:
     """``signerd_signPayment``: a grant and the EIP-3009 typed data to sign under it."""
@@ -29,7 +23,7 @@ class SignPaymentParams:
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"grantId", "typedData"}))
-        grant_id = _required_grant_id(fields, "grantId")
+        grant_id = fields.grant_id("grantId")
         return cls(grant_id, fields.mapping("typedData", "an EIP-712 typed-data object"))
 
 
@@ -41,7 +35,7 @@ class BudgetParams:
 
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
-        return cls(_required_grant_id(Fields(params, frozenset({"grantId"})), "grantId"))
+        return cls(Fields(params, frozenset({"grantId"})).grant_id("grantId"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ class ListSpendsParams:
     @classmethod
     def parse(cls, params: Mapping[str, Any], *, now: int) -> Self:
         fields = Fields(params, frozenset({"grantId", "limit", "before"}))
-        grant_id = fields.grant_id("grantId", required=False)
+        grant_id = fields.optional_grant_id("grantId")
         limit = fields.integer("limit", 50, 1, MAX_PAGE)
         has_before = params.get("before") is not None
         before = fields.integer("before", _MAX_SEQ, 1, _MAX_SEQ) if has_before else None
