@@ -5,8 +5,6 @@ and a held session key's float refilled through it (signerd.flows.topup)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from signerd.api.grants import stored_grant
@@ -35,7 +33,7 @@ async def request_delegation(
             delegator=params.delegator,
             peer=ctx.peer,
             trail=trail,
-            progress=threadsafe_progress(ctx),
+            progress=ctx.threadsafe_progress(),
         )
     return record.to_json()
 
@@ -54,7 +52,7 @@ async def disable_delegation(
             reason=params.reason,
             peer=ctx.peer,
             trail=trail,
-            progress=threadsafe_progress(ctx),
+            progress=ctx.threadsafe_progress(),
         )
     return record.to_json()
 
@@ -66,16 +64,6 @@ async def top_up_float(daemon: Daemon, ctx: CallContext, params: TopUpParams) ->
     return await top_up(
         chain, daemon.keys, daemon.store, grant, params.amount, peer=ctx.peer.to_json()
     )
-
-
-def threadsafe_progress(ctx: CallContext) -> Callable[[str], None]:
-    """``ctx.progress`` for a caller on the device's thread."""
-    loop = asyncio.get_running_loop()
-
-    def progress(message: str) -> None:
-        loop.call_soon_threadsafe(ctx.progress, message)
-
-    return progress
 
 
 @API.method("signerd_getDelegation", DelegationIdParams)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from signerd.api.delegations import threadsafe_progress
 from signerd.api.grants import stored_grant
 from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import DelegationMismatch
@@ -43,7 +42,7 @@ async def request_permissions(
                 daemon.delegations,
                 request,
                 peer=ctx.peer,
-                progress=threadsafe_progress(ctx),
+                progress=ctx.threadsafe_progress(),
                 refusals=daemon.grants.refusals,
             )
         )
@@ -90,6 +89,6 @@ async def revoke_permission(
             reason="wallet_revokeExecutionPermission",
             peer=ctx.peer,
             trail=trail,
-            progress=threadsafe_progress(ctx),
+            progress=ctx.threadsafe_progress(),
         )
     return {}

@@ -24,18 +24,13 @@ from signerd.store import StoredGrant
 async def request_grant(
     daemon: Daemon, ctx: CallContext, params: RequestGrantParams
 ) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-
-    def progress(message: str) -> None:  # called from the device thread
-        loop.call_soon_threadsafe(ctx.progress, message)
-
     async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals) as trail:
         issued = await daemon.grants.request(
             params.request,
             generate=params.generate,
             peer=ctx.peer,
             trail=trail,
-            progress=progress,
+            progress=ctx.threadsafe_progress(),
             hold=params.hold,
         )
     reply: dict[str, Any] = {"grant": issued.document, "status": issued.stored.status(time.time())}

@@ -7,6 +7,7 @@ the caller's context. Adding a capability is one new module under ``api/``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,15 @@ class CallContext:
     def progress(self, message: str) -> None:
         """Tell the caller how its request is going (e.g. what to do on the device)."""
         self.notify(PROGRESS_METHOD, {"id": self.request_id, "message": message})
+
+    def threadsafe_progress(self) -> Callable[[str], None]:
+        """``progress`` for flows that report from the device's thread (call on the loop)."""
+        loop = asyncio.get_running_loop()
+
+        def progress(message: str) -> None:
+            loop.call_soon_threadsafe(self.progress, message)
+
+        return progress
 
 
 @dataclass
