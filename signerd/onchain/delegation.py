@@ -166,16 +166,32 @@ def delegation_digest(delegation: Delegation, chain_id: int, manager: str) -> by
     return keccak(b"\x19\x01" + domain_separator(chain_id, manager) + delegation_hash(delegation))
 
 
+def domain_fields() -> list[dict[str, str]]:
+    """The ``EIP712Domain`` type of the framework's contracts (name, version, chainId,
+    verifyingContract), as `eth_signTypedData_v4` JSON lists it; a fresh list each call."""
+    return [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ]
+
+
+def typed_data_domain(name: str, version: str, chain_id: int, contract: str) -> dict[str, Any]:
+    """The ``domain`` of a contract's typed data, its address checksummed."""
+    return {
+        "name": name,
+        "version": version,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(contract),
+    }
+
+
 def delegation_typed_data(delegation: Delegation, chain_id: int, manager: str) -> dict[str, Any]:
     """`eth_signTypedData_v4` JSON of the delegation, as a device signs it."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": domain_fields(),
             "Delegation": [
                 {"name": "delegate", "type": "address"},
                 {"name": "delegator", "type": "address"},
@@ -189,12 +205,7 @@ def delegation_typed_data(delegation: Delegation, chain_id: int, manager: str) -
             ],
         },
         "primaryType": "Delegation",
-        "domain": {
-            "name": MANAGER_NAME,
-            "version": MANAGER_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(manager),
-        },
+        "domain": typed_data_domain(MANAGER_NAME, MANAGER_VERSION, chain_id, manager),
         "message": {
             "delegate": to_checksum_address(delegation.delegate),
             "delegator": to_checksum_address(delegation.delegator),

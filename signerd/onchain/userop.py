@@ -18,7 +18,12 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
 from signerd.grants.typed_data import keccak
-from signerd.onchain.delegation import DELEGATION_ABI, Delegation
+from signerd.onchain.delegation import (
+    DELEGATION_ABI,
+    Delegation,
+    domain_fields,
+    typed_data_domain,
+)
 
 DELEGATOR_NAME: Final = "HybridDeleGator"
 DELEGATOR_VERSION: Final = "1"
@@ -62,12 +67,7 @@ def user_operation_typed_data(op: UserOperation, chain_id: int, entry_point: str
     """`eth_signTypedData_v4` JSON the DeleGator's owner signs for `op`."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": domain_fields(),
             "PackedUserOperation": [
                 {"name": "sender", "type": "address"},
                 {"name": "nonce", "type": "uint256"},
@@ -81,12 +81,7 @@ def user_operation_typed_data(op: UserOperation, chain_id: int, entry_point: str
             ],
         },
         "primaryType": "PackedUserOperation",
-        "domain": {
-            "name": DELEGATOR_NAME,
-            "version": DELEGATOR_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(op.sender),
-        },
+        "domain": typed_data_domain(DELEGATOR_NAME, DELEGATOR_VERSION, chain_id, op.sender),
         "message": {
             "sender": to_checksum_address(op.sender),
             "nonce": op.nonce,
