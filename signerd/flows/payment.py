@@ -31,7 +31,7 @@ from signerd.flows.audit import AuditTrail
 from signerd.payments.eip3009 import Authorization, check_against_grant, parse_authorization
 from signerd.payments.session_keys import SessionKeys
 from signerd.store import SpendRecord, Store, StoredGrant
-from signerd.store.spends import check_usable
+from signerd.store.windows import check_usable
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,6 @@ from typing import Any, Final, Literal, TypeVar
 from signerd.addresses import checksum_address
 from signerd.errors import (
     BudgetExceeded,
-    GrantExpired,
-    GrantRevoked,
     SpendConflict,
     ValidationError,
 )
@@ -41,7 +39,7 @@ from signerd.grants.caps import allowances_for, grant_allowances
 from signerd.store.batch import GroupCommit, Write
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
-from signerd.store.grants import StoredGrant, load_grant
+from signerd.store.grants import load_grant
 from signerd.store.rows import SPEND_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
@@ -58,6 +56,7 @@ from signerd.store.windows import (
     WriterCache,
     budget_of,
     check_fits,
+    check_usable,
 )
 
 T = TypeVar("T")
@@ -119,9 +118,30 @@ class SpendsMixin:
         resolves once the batch it ran in committed."""
         return self._spend_writes.submit_async(write, durable=durable)
 
-    def reserve_spend(self, grant_id: str, **spend: Any) -> SpendRecord:
+    def reserve_spend(
+        self,
+        grant_id: str,
+        *,
+        token: str,
+        amount: int,
+        payee: str,
+        key: str,
+        content_hash: str,
+        now: int,
+        peer: JSONDict | None = None,
+    ) -> SpendRecord:
         """``reserve_write`` run and waited for (from a thread that may block)."""
-        return self._spend_writes.run(self.reserve_write(grant_id, **spend))
+        write = self.reserve_write(
+            grant_id,
+            token=token,
+            amount=amount,
+            payee=payee,
+            key=key,
+            content_hash=content_hash,
+            now=now,
+            peer=peer,
+        )
+        return self._spend_writes.run(write)
 
     def commit_spend(
         self, key: str, *, signature_ref: str | None = None, peer: JSONDict | None = None
@@ -310,20 +330,6 @@ class SpendsMixin:
 
 def _address(field: str, value: str) -> str:
     return checksum_address(hex_bytes(field, value, 20))
-
-
-def check_usable(grant: StoredGrant, now: int) -> None:
-    """GrantRevoked / GrantExpired unless the grant can be spent from at ``now``."""
-    status = grant.status(now)
-    if status == "revoked":
-        raise GrantRevoked(f"grant {grant.id} is revoked")
-    if status == "expired":
-        raise GrantExpired(f"grant {grant.id} expired at {grant.valid_until}")
-    if status == "pending":
-        raise GrantExpired(
-            f"grant {grant.id} is not valid before {grant.valid_after}",
-            {"validAfter": grant.valid_after},
-        )
 
 
 def _content(spend: SpendRecord) -> tuple[str, str, int, str, str]:

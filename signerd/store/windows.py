@@ -1,4 +1,5 @@
-"""Where an allowance stands in its current window, and what the spend writer keeps of it.
+"""Whether a grant can be spent from, where an allowance stands in its current window, and
+what the spend writer keeps of it.
 
 ``budget_of`` counts a window by reading every spend in it, checking each row's seal, so an
 edited row is refused rather than left uncounted. That costs one row hash per spend, and a
@@ -22,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Final
 
-from signerd.errors import BudgetExceeded
+from signerd.errors import BudgetExceeded, GrantExpired, GrantRevoked
 from signerd.grants.caps import Window, window_at
 from signerd.grants.request import AllowanceSpec
 from signerd.store.grants import StoredGrant, load_grant
@@ -54,6 +55,20 @@ class AllowanceBudget:
 class _Sums:
     committed: int = 0
     reserved: int = 0
+
+
+def check_usable(grant: StoredGrant, now: int) -> None:
+    """GrantRevoked / GrantExpired unless the grant can be spent from at ``now``."""
+    status = grant.status(now)
+    if status == "revoked":
+        raise GrantRevoked(f"grant {grant.id} is revoked")
+    if status == "expired":
+        raise GrantExpired(f"grant {grant.id} expired at {grant.valid_until}")
+    if status == "pending":
+        raise GrantExpired(
+            f"grant {grant.id} is not valid before {grant.valid_after}",
+            {"validAfter": grant.valid_after},
+        )
 
 
 def count_window(conn: sqlite3.Connection, grant_id: str, token: str, window: Window) -> _Sums:
