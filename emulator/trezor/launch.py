@@ -143,7 +143,7 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
 
     def press_yes(self, timeout: float = 30.0) -> None:
         """Confirm every screen until the workflow ends, opening each "Show full …" prompt."""
-        self.wait_for_review(timeout)
+        flow = _sim(self.wait_for_review(timeout)).get("flow")
         pressed = -1
 
         def confirm_waiting_screens(link: DebugLink) -> bool:
@@ -151,8 +151,8 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
             nonlocal pressed
             while True:
                 sim = _sim(link.read_layout())
-                if not sim.get("busy"):
-                    return True
+                if not sim.get("busy") or sim.get("flow") != flow:
+                    return True  # over (the next request's review is not ours to confirm)
                 if not sim.get("awaiting_input") or sim.get("index") == pressed:
                     return False
                 pressed = int(sim["index"])
@@ -170,7 +170,7 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
         """Approve by the shortest path a person can take: confirm every screen as it comes,
         never opening a "Show full …"; the screens seen, read while they wait (the firmware
         keeps no history, so this is what a test can learn from the real device too)."""
-        self.wait_for_review(timeout)
+        flow = _sim(self.wait_for_review(timeout)).get("flow")
         seen: list[LayoutContent] = []
         pressed = -1
 
@@ -178,7 +178,7 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
             nonlocal pressed
             layout = link.read_layout()
             sim = _sim(layout)
-            if not sim.get("busy"):
+            if not sim.get("busy") or sim.get("flow") != flow:
                 return True
             if sim.get("awaiting_input") and sim.get("index") != pressed:
                 pressed = int(sim["index"])
@@ -326,7 +326,8 @@ class TrezorEmulatorProcess(UdpTrezorProcess):
 
 
 def _sim(layout: LayoutContent) -> dict[str, Any]:
-    """The simulator's own status block in its layout JSON (index, awaiting_input, busy, kind)."""
+    """The simulator's own status block in its layout JSON: index, awaiting_input, busy,
+    flow, kind."""
     sim = layout.top_level_value("sim")
     return sim if isinstance(sim, dict) else {}
 

@@ -257,6 +257,7 @@ class DeviceLoop:
                 "index": self._screen_index,
                 "awaiting_input": self._awaiting,
                 "busy": self._busy,
+                "flow": self._flow,  # which workflow: a walker stops at the end of its own
                 "kind": self._screen.kind.value if self._screen else "home",
             }
             history = [screen.layout() for screen in self._history]

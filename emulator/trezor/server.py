@@ -13,7 +13,7 @@ DebugLinkReseedRandom, DebugLinkGetGcInfo (a constant heap), DebugLinkDecision (
 YES/NO/INFO, or a physical button: a press, no answer), DebugLinkGetState (DebugLinkState
 with `tokens` = the current screen's layout JSON: title, FormattedText, buttons, which
 `LayoutContent` parses). Simulator extensions: that JSON carries a "sim" object
-{index, awaiting_input, busy, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list
+{index, awaiting_input, busy, flow, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list
 of the layout JSON of every screen of the current or last workflow, in order.
 """
 
