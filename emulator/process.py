@@ -8,6 +8,7 @@ emulator/ledger/speculos_launch.py.
 
 from __future__ import annotations
 
+import random
 import socket
 from abc import abstractmethod
 from pathlib import Path
@@ -17,14 +18,34 @@ from emulator.keys import DEFAULT_MNEMONIC
 from signerd.launch import ChildProcess
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for source ports that connect() picks (Linux; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _candidate_ports(count: int) -> range:
+    """Where to look for listening ports: below the ephemeral range when there is room.
+
+    A client connecting to a loopback port nobody listens on yet can be given that same port as
+    its own source port, and then TCP connects it to itself (a simultaneous open): the client
+    reads its own request back and the server can no longer bind. A port connect() never hands
+    out cannot meet that.
+    """
+    low, high = _ephemeral_range()
+    if low - 10000 > count:
+        return range(10000, low - count)
+    return range(high + 1, 65536 - count)
+
+
 def free_port(kind: int = socket.SOCK_STREAM, count: int = 1) -> int:
     """A loopback port P such that P .. P+count-1 are all free for `kind` (TCP or UDP) right now."""
+    candidates = _candidate_ports(count)
     for _ in range(200):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            probe.bind(("127.0.0.1", 0))
-            base: int = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
+        base = random.choice(candidates)
         holders: list[socket.socket] = []
         try:
             for port in range(base, base + count):

@@ -9,6 +9,7 @@ review as a person does, recognising the Ethereum app's pages by their texts.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import urllib.request
@@ -84,7 +85,7 @@ class SpeculosLikeProcess(EmulatorProcess):
     def is_ready(self) -> bool:
         try:
             self._rest("GET", "/events?currentscreenonly=true")
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False
         # Both ports are checked so that a caller never races the APDU listener.
         with (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from emulator.keys import DEFAULT_MNEMONIC
 from emulator.ledger.speculos_api import is_approval, is_rejection, is_status
 from emulator.ledger.speculos_launch import SPECULOS_BOOTSTRAP, SpeculosProcess
 from emulator.loopback import LOOPBACK_PATCH, check_loopback, proc_address
+from emulator.process import free_port
 from tests.support import start_simulator
 
 
@@ -87,3 +89,13 @@ def test_the_status_page_after_a_review_is_not_a_review() -> None:
     assert not is_status(["Sign message"]) and not is_status(["Reject message"])
     assert is_rejection(["Reject message"]) and is_rejection(["Reject transaction"])
     assert is_approval(["Sign message"]) and not is_approval(["Message signed"])
+
+
+def test_listening_ports_are_never_ones_connect_hands_out() -> None:
+    # A client's source port equal to a port nobody listens on yet connects the client to
+    # itself (CI once read its own "GET /events" back as the Speculos API's reply).
+    low, high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        for _ in range(50):
+            base = free_port(kind, count=2)
+            assert not low <= base <= high and not low <= base + 1 <= high
