@@ -10,7 +10,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from signerd import errors
 from signerd.jsonsafe import js_safe
@@ -214,14 +214,26 @@ def encode(message: dict[str, Any]) -> bytes:
 # Results, error objects and notification params carry integers beyond 2^53 - 1 as decimal
 # strings (signerd.jsonsafe says why); the id is echoed exactly as the client sent it.
 
+# A JSON number of 16 digits or more: the only kind that can exceed 2^53 - 1. Seen anywhere
+# in the line (inside a string too), the part is encoded again after js_safe: most replies
+# have none, and skip the walk over every value.
+_MAYBE_BIG_INTEGER: Final = re.compile(rb"[:\[,]-?[0-9]{16}")
+
+
+def _js_safe_message(envelope: dict[str, Any], key: str, value: Any) -> bytes:
+    line = encode({**envelope, key: value})
+    if _MAYBE_BIG_INTEGER.search(line) is None:
+        return line
+    return encode({**envelope, key: js_safe(value)})
+
 
 def result_message(request_id: int | str | None, result: Any) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": request_id, "result": js_safe(result)})
+    return _js_safe_message({"jsonrpc": "2.0", "id": request_id}, "result", result)
 
 
 def error_message(request_id: int | str | None, error: errors.SignerdError) -> bytes:
-    return encode({"jsonrpc": "2.0", "id": request_id, "error": js_safe(error_object(error))})
+    return _js_safe_message({"jsonrpc": "2.0", "id": request_id}, "error", error_object(error))
 
 
 def notification_message(method: str, params: dict[str, Any]) -> bytes:
-    return encode({"jsonrpc": "2.0", "method": method, "params": js_safe(params)})
+    return _js_safe_message({"jsonrpc": "2.0", "method": method}, "params", params)

@@ -37,11 +37,26 @@ def json_object(field: str, value: JSONDict | None) -> JSONDict | None:
     if not isinstance(value, dict):
         raise ValidationError(field, "must be a JSON object")
     try:
-        normal: JSONDict = json.loads(canonical_json(value))
+        text = canonical_json(value)
+        normal: JSONDict = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, f"not JSON-serialisable: {exc}") from exc
-    _refuse_secrets(field, normal)
+    if _may_name_a_secret(text):
+        _refuse_secrets(field, normal)
     return normal
+
+
+def _may_name_a_secret(text: str) -> bool:
+    """False only if no key of the JSON ``text`` can be a secret's field name.
+
+    A key appears verbatim in ASCII JSON, so a secret's name that is nowhere in the text once
+    lowercased and stripped of "_" and "-" cannot be a key. Escapes (a key spelled with a
+    non-ASCII letter that lowercases to ASCII) leave the walk to decide.
+    """
+    if "\\u" in text:
+        return True
+    folded = text.lower().replace("_", "").replace("-", "")
+    return any(name in folded for name in _SECRET_FIELDS)
 
 
 def _refuse_secrets(field: str, value: Any) -> None:

@@ -4,13 +4,17 @@ eth-account and for signerd, and a grant written that way verifies to the same i
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
+from signerd import errors
 from signerd.grants import (
     agent_description,
     build_grant_typed_data,
@@ -20,6 +24,7 @@ from signerd.grants import (
 )
 from signerd.grants.typed_data import grant_digest
 from signerd.jsonsafe import MAX_SAFE_INTEGER, js_safe
+from signerd.rpc import protocol
 from tests.support import NOW_SECONDS
 
 NONCE = 15340456358815673520  # what JSON.parse reads as 15340456358815674000
@@ -50,6 +55,34 @@ def test_only_integers_beyond_the_safe_range_become_strings() -> None:
     }
     unchanged = {"a": [1, 2, {"b": "c"}]}
     assert js_safe(unchanged) is unchanged
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        lambda value: protocol.result_message(7, value),
+        lambda value: protocol.notification_message("signerd_progress", value),
+    ],
+)
+def test_socket_messages_carry_big_integers_as_strings(
+    message: Callable[[Any], bytes],
+) -> None:
+    # The encoder walks a value only when its line could hold a big integer: both ways agree.
+    for value in (
+        {"nonce": NONCE, "list": [BIG_AMOUNT, -BIG_AMOUNT], "id": "0x1234567890123456789"},
+        {"limit": MAX_SAFE_INTEGER, "label": "[9007199254740993]", "f": 1e16},
+        {"amount": "9007199254740993"},
+    ):
+        decoded = json.loads(message(value))
+        assert decoded.get("result", decoded.get("params")) == js_safe(value)
+
+
+def test_an_error_message_carries_big_integers_as_strings() -> None:
+    error = errors.BudgetExceeded("over", {"remaining": BIG_AMOUNT, "spent": 3})
+    decoded = json.loads(protocol.error_message(NONCE, error))
+    assert decoded["id"] == NONCE  # echoed exactly as sent
+    assert decoded["error"]["data"]["remaining"] == str(BIG_AMOUNT)
+    assert decoded["error"]["data"]["spent"] == 3
 
 
 def test_decimal_strings_hash_to_the_same_digest(

@@ -65,6 +65,9 @@ def test_duplicate_grant_raises_and_writes_no_audit(store: Store) -> None:
             {"document": {"sessionKey": {"privateKey": "0x" + "11" * 32}}},
             "document.sessionKey.privateKey",
         ),
+        ({"document": {"keys": [{"PRIVATE-key": "0x11"}]}}, "document.keys.0.PRIVATE-key"),
+        # A Kelvin sign lowercases to "k": escaped in the JSON, still a secret's name.
+        ({"document": {"private\u212aey": "0x11"}}, "document.private\u212aey"),
     ],
 )
 def test_bad_grant_is_refused(store: Store, change: dict[str, Any], field: str) -> None:
