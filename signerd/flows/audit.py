@@ -95,10 +95,12 @@ class AuditTrail:
         self.finished = False
         self.result: tuple[str, JSONDict] = ("completed", {})  # what success logs
 
-    def step(self, event: str, detail: JSONDict | None = None) -> None:
+    def step(self, event: str, detail: JSONDict | None = None, *, logged: bool = True) -> None:
+        """Note a step. ``request_received`` is also logged as a ``request`` event unless
+        ``logged`` is False: a request answered at once (a payment) logs its outcome alone."""
         # Written later, with the outcome: the entry's own time says when it happened.
         self.steps.append((event, {**(detail or {}), "at": round(time.time(), 3)}))
-        if event == "request_received":
+        if logged and event == "request_received":
             log_event("request", self.peer, detail)
 
     def succeeded(self, event: str, detail: JSONDict) -> None:

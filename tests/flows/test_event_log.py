@@ -64,7 +64,8 @@ def test_outcomes_are_one_event_line_each_without_tracebacks(tmp_path: Path) -> 
     seen = events(log)
     outcomes = [event for event, _ in seen if event != "request"]
     assert outcomes == ["timed_out", "rejected", "approved", "spend_refused", "revoked"], log
-    assert [event for event, _ in seen].count("request") == 4
+    # The four requests that waited for the device; the payment logs its outcome alone.
+    assert [event for event, _ in seen].count("request") == 3
     details = dict((event, detail) for event, detail in seen if event != "request")
     assert details["timed_out"]["error"] == "APPROVAL_TIMEOUT"
     assert details["rejected"]["error"] == "REJECTED_ON_DEVICE"
@@ -87,8 +88,9 @@ def test_a_payment_and_its_refusal_are_events(
     with caplog.at_level(logging.INFO, logger="signerd.events"):
         grant_id, signature = asyncio.run(scenario())
     lines = [r.getMessage() for r in caplog.records if r.name == "signerd.events"]
-    outcomes = [line.split(" ", 1) for line in lines if not line.startswith("request ")]
-    assert [event for event, _ in outcomes] == ["approved", "paid", "spend_refused"]
-    paid = json.loads(outcomes[1][1])
+    outcomes = [line.split(" ", 1) for line in lines]
+    # One line per payment, paid or refused; the grant's request has its "request" line too.
+    assert [event for event, _ in outcomes] == ["request", "approved", "paid", "spend_refused"]
+    paid = json.loads(outcomes[2][1])
     assert (paid["grant"], paid["amount"]) == (grant_id, str(MAX_PER_PAYMENT))
     assert signature[2:] not in "\n".join(lines)
