@@ -10,7 +10,7 @@ validity. The last window is clipped to ``validUntil``, where the grant ends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +64,11 @@ def grant_allowances(document: Mapping[str, Any]) -> tuple[AllowanceSpec, ...]:
     return parse_allowances(message["allowances"], _ALLOWANCES_FIELD)
 
 
-def allowances_for(document: Mapping[str, Any], token: str) -> tuple[AllowanceSpec, ...]:
-    """The allowances of a signed-grant document that cap ``token`` (an address, any hex case).
+def allowances_for(allowances: Iterable[AllowanceSpec], token: str) -> tuple[AllowanceSpec, ...]:
+    """The allowances (of a grant) that cap ``token`` (an address, any hex case).
 
     A grant may cap one token several times with different periods (say 10 per day and 50
     in total): a spend must fit every one of them. Empty: the grant does not allow the token.
     """
     wanted = token.lower()
-    return tuple(a for a in grant_allowances(document) if a.token.lower() == wanted)
+    return tuple(a for a in allowances if a.token.lower() == wanted)

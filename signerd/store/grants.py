@@ -8,6 +8,7 @@ signature, and one carrying a key-like field is refused.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from signerd.errors import GrantExists, GrantNotFound, GrantRevoked, ValidationError
+from signerd.grants.caps import grant_allowances
+from signerd.grants.request import AllowanceSpec
 from signerd.store.audit import AuditStep, check_steps
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
@@ -93,6 +96,16 @@ class StoredGrant:
             peer_uid=peer_uid,
             created_at=created_at,
         )
+
+    @functools.cached_property
+    def allowances(self) -> tuple[AllowanceSpec, ...]:
+        """The document's allowances, parsed once per record (every payment checks them)."""
+        return grant_allowances(self.document)
+
+    @functools.cached_property
+    def payees(self) -> frozenset[str]:
+        """The document's payees, lowercase; empty: any payee."""
+        return frozenset(p.lower() for p in self.document["typedData"]["message"].get("payees", []))
 
     def status(self, now: float | None = None) -> GrantStatus:
         """Where the grant stands at ``now``; valid while ``valid_after <= now < valid_until``.

@@ -35,7 +35,7 @@ from signerd.errors import (
     SpendConflict,
     ValidationError,
 )
-from signerd.grants.caps import allowances_for, grant_allowances
+from signerd.grants.caps import allowances_for
 from signerd.store.batch import GroupCommit, Write
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
@@ -203,7 +203,7 @@ class SpendsMixin:
                 return existing
             grant = cache.grant(conn, grant_id)
             check_usable(grant, now)
-            allowances = allowances_for(grant.document, token)
+            allowances = allowances_for(grant.allowances, token)
             if not allowances:
                 raise BudgetExceeded(
                     f"grant {grant_id} has no allowance for {token}", {"token": token}
@@ -298,7 +298,7 @@ class SpendsMixin:
         check_uint("now", now, INT64_MAX)
         with self._db.read() as conn:
             grant = load_grant(conn, grant_id)
-            allowances = grant_allowances(grant.document)
+            allowances = grant.allowances
             budgets = [budget_of(conn, grant, allowance, now) for allowance in allowances]
         if grant.revoked_at is not None:
             return [dataclasses.replace(b, remaining=0) for b in budgets]

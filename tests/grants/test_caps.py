@@ -145,11 +145,11 @@ def test_allowances_for_a_token(
     usdc = AllowanceSpec(BASE_USDC, 10_000_000, DAY, 0, "USDC", 6)
     eth = AllowanceSpec(ZERO_ADDRESS, 500_000_000_000_000_000, 0, 0, "ETH", 18)
     assert grant_allowances(grant) == (usdc, eth)
-    assert allowances_for(grant, BASE_USDC) == (usdc,)
-    assert allowances_for(grant, BASE_USDC.lower()) == (usdc,)
-    assert allowances_for(grant, BASE_USDC.upper().replace("0X", "0x")) == (usdc,)
-    assert allowances_for(grant, ZERO_ADDRESS) == (eth,)
-    assert allowances_for(grant, "0x" + "42" * 20) == ()
+    assert allowances_for(grant_allowances(grant), BASE_USDC) == (usdc,)
+    assert allowances_for(grant_allowances(grant), BASE_USDC.lower()) == (usdc,)
+    assert allowances_for(grant_allowances(grant), BASE_USDC.upper().replace("0X", "0x")) == (usdc,)
+    assert allowances_for(grant_allowances(grant), ZERO_ADDRESS) == (eth,)
+    assert allowances_for(grant_allowances(grant), "0x" + "42" * 20) == ()
 
     # One token capped per day and in total: both apply.
     request = {
@@ -164,7 +164,7 @@ def test_allowances_for_a_token(
         "validAfter": now,
         "validFor": DAY * 7,
     }
-    assert allowances_for(make_grant(request), BASE_USDC) == (
+    assert allowances_for(grant_allowances(make_grant(request)), BASE_USDC) == (
         AllowanceSpec(BASE_USDC, 10, DAY, 0, "USDC", 6),
         AllowanceSpec(BASE_USDC, 50, 0, 0, "USDC", 6),
     )
@@ -172,7 +172,7 @@ def test_allowances_for_a_token(
 
 def test_a_document_without_valid_allowances_is_refused(grant: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as caught:
-        allowances_for({"typedData": {"message": {}}}, BASE_USDC)
+        grant_allowances({"typedData": {"message": {}}})
     assert caught.value.field == "typedData.message.allowances"
     grant["typedData"]["message"]["allowances"][0]["amount"] = "ten"
     with pytest.raises(ValidationError) as caught:
