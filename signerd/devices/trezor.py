@@ -12,6 +12,7 @@ signer tells the two apart by whether cancel() was called for the running operat
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,6 +50,9 @@ T = TypeVar("T")
 
 # Trezor One firmware has no EthereumSignTypedData: it can only sign the two EIP-712 hashes.
 _HASH_ONLY_MODELS = {"T1B1"}
+# Reading back in step after a host cancel: at most this many stray replies, each this soon.
+_RESYNC_READS = 8
+_RESYNC_TIMEOUT = 5.0
 
 _LOCKED_FAILURES = {
     messages.FailureType.PinExpected,
@@ -115,6 +119,8 @@ class TrezorSigner(Signer):
         self._session: Session[Any, Any] | None = None
         self._info: DeviceInfo | None = None
         self._severed = False
+        # A host cancel may have left a reply on the link that nobody will read.
+        self._unanswered = False
 
     # -- connection -------------------------------------------------------------------
 
@@ -179,9 +185,16 @@ class TrezorSigner(Signer):
             try:
                 with _device_errors(self._path, self._gate):
                     session = self._connect()
+                    if self._unanswered:
+                        _resync(session)
+                        self._unanswered = False
                     # A cancel() that came while connecting found no session to cancel.
                     self._gate.check()
                     return op(session)
+            except Cancelled:
+                # The Cancel may have overtaken trezorlib's ButtonAck: see _resync.
+                self._unanswered = True
+                raise
             except DeviceUnavailable:
                 self._disconnect()
                 raise
@@ -306,6 +319,25 @@ class TrezorSigner(Signer):
         # Not under the operation gate: closing from another thread must break a blocked read.
         self._severed = True
         self._disconnect()
+
+
+def _resync(session: Session[Any, Any]) -> None:
+    """Read past what the Trezor still says about a workflow the host cancelled.
+
+    A Cancel written while trezorlib acknowledges a screen can reach the device before the
+    ButtonAck: the firmware ends the workflow on the Cancel, then answers the late ButtonAck
+    with Failure(UnexpectedMessage), a reply the next operation would take for its own
+    (protocol v1 has no request ids). A Ping carrying a fresh token, read up to its echo,
+    puts the link back in step.
+    """
+    token = secrets.token_hex(8)
+    session.write(messages.Ping(message=token))
+    for _ in range(_RESYNC_READS):
+        reply = session.read(timeout=_RESYNC_TIMEOUT)
+        if isinstance(reply, messages.Success) and reply.message == token:
+            return
+        LOG.debug("dropped a reply to a cancelled workflow: %s", type(reply).__name__)
+    raise DeviceError("the Trezor did not answer a Ping after a cancelled operation")
 
 
 def _model_name(features: messages.Features) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from trezorlib import messages
+from trezorlib.client import TrezorClient
 
 from emulator.keys import DEFAULT_MNEMONIC
 from emulator.trezor.launch import TrezorSimulatorProcess
@@ -118,6 +120,30 @@ def test_cancel_from_another_thread_aborts_the_review(tmp_path: Path) -> None:
         with running_later(0.5, signer.cancel), pytest.raises(Cancelled):
             signer.sign_typed_data(grant_typed_data())
         # The device is free again: the next review can be approved.
+        with running_later(0.2, sim.press_yes):
+            assert len(signer.sign_typed_data(grant_typed_data())) == 65
+
+
+def test_a_cancel_that_overtakes_the_button_ack_leaves_the_link_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        TrezorSimulatorProcess(log_path=tmp_path / "sim.log") as sim,
+        open_signer(sim.path) as signer,
+    ):
+        acknowledge = TrezorClient._callback_button
+
+        def cancel_first(client: Any, session: Any, msg: messages.ButtonRequest) -> Any:
+            signer.cancel()  # the Cancel reaches the device before the ButtonAck
+            return acknowledge(client, session, msg)
+
+        monkeypatch.setattr(TrezorClient, "_callback_button", cancel_first)
+        with pytest.raises(Cancelled):
+            signer.sign_typed_data(grant_typed_data())
+        monkeypatch.undo()
+        # The device answered the late ButtonAck with Failure(UnexpectedMessage): the next
+        # operations must not take it for their own answer.
+        assert signer.get_address() == MASTER.address
         with running_later(0.2, sim.press_yes):
             assert len(signer.sign_typed_data(grant_typed_data())) == 65
 

@@ -26,7 +26,8 @@ from emulator.trezor.launch import TrezorSimulatorProcess
 from emulator.trezor.wire import encode
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.devices.liveness import udp_port_bound
-from tests.support import NATIVE, SESSION, TARGET_B, USDC_BASE
+from signerd.launch import wait_until
+from tests.support import NATIVE, SESSION, STATE_TIMEOUT, TARGET_B, USDC_BASE
 
 PATH = parse_path(DEFAULT_DERIVATION_PATH)
 ACCOUNT = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=DEFAULT_DERIVATION_PATH)
@@ -285,11 +286,17 @@ def test_trezorlib_debuglink_decision_flow(manual: TrezorSimulatorProcess) -> No
 
 
 def test_cancel_while_waiting_for_button(manual: TrezorSimulatorProcess) -> None:
-    session = _session(manual.path)
+    button_requests: list[messages.ButtonRequest] = []
+    session = _session(manual.path, button_requests)
     thread, outcome = _in_thread(
         lambda: ethereum.sign_typed_data(session, PATH, copy.deepcopy(TYPED_DATA))
     )
     manual.wait_for_review()
+    # The screen is up from the ButtonRequest on, but the Cancel must follow the ButtonAck:
+    # one sent before it ends the workflow, and the late ButtonAck then gets the firmware's
+    # Failure(UnexpectedMessage), left unread for the next call. trezorlib calls back after
+    # it acked.
+    wait_until(lambda: button_requests, STATE_TIMEOUT, what="the ButtonAck")
     session.cancel()
     thread.join(30)
     assert isinstance(outcome.get("error"), exceptions.Cancelled)
