@@ -113,6 +113,11 @@ class EmulatorProcess(ChildProcess):
     def screen_text(self) -> str:
         """Everything the device has shown in the current/last flow, as text."""
 
+    def shows(self, text: str, *, ignore_case: bool = False) -> bool:
+        """Whether the device showed `text` in the current/last flow (`screen_text`)."""
+        screen = self.screen_text()
+        return text.lower() in screen.lower() if ignore_case else text in screen
+
     def restart(self) -> Self:
         self.stop()
         return self.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import urllib.request
 from collections.abc import Callable
@@ -39,6 +40,8 @@ SKIP_PREFIXES = ("Press right button to continue", "Skip")
 # "Message signed", "Transaction rejected", "Address verified", ...): not a review.
 STATUS_SUFFIXES = (" signed", " rejected", " verified", " verification cancelled")
 MAX_PAGES = 500
+# The header of one page of a value the Nano splits over several (the SDK's nbgl_step.c).
+PAGE_HEADER = re.compile(r".+ \((\d+)/\d+\)")
 
 # A screen as the walkers see it: its texts, stripped.
 Lines = list[str]
@@ -58,6 +61,12 @@ def is_status(lines: Lines) -> bool:
 
 def is_warning(lines: Lines) -> bool:
     return any(line.startswith(WARNING_PREFIX) for line in lines)
+
+
+def _is_continued_page_header(line: str) -> bool:
+    """A "name (k/n)" header, k > 1: the value on the pages before goes on below it."""
+    match = PAGE_HEADER.fullmatch(line)
+    return match is not None and int(match.group(1)) > 1
 
 
 def showing(texts: tuple[str, ...]) -> Callable[[Lines], bool]:
@@ -125,6 +134,20 @@ class SpeculosLikeProcess(EmulatorProcess):
     def screen_text(self) -> str:
         """Every text shown since the events were last cleared, one per line."""
         return "\n".join(str(e["text"]).strip() for e in self._rest("GET", "/events")["events"])
+
+    def shows(self, text: str, *, ignore_case: bool = False) -> bool:
+        """Whether `text` was shown since the events were cleared, also when a Nano wrapped
+        it over lines and "name (1/2)", "name (2/2)" pages.
+
+        Speculos reports a line the SDK broke at a space with that space at its end, and one
+        broken inside a word (an address) without: the raw lines, less the headers of the
+        pages after a value's first, join back into the value with nothing between them.
+        """
+        if super().shows(text, ignore_case=ignore_case):
+            return True
+        texts = [str(event["text"]) for event in self._rest("GET", "/events")["events"]]
+        joined = "".join(t for t in texts if not _is_continued_page_header(t.strip()))
+        return text.lower() in joined.lower() if ignore_case else text in joined
 
     def clear_events(self) -> None:
         self._rest("DELETE", "/events")

@@ -125,13 +125,28 @@ class SpeculosProcess(SpeculosLikeProcess):
         """Turn on "Raw messages" with the buttons, as a person would (settings start off).
 
         Home -> right until "App settings", both; right until "Raw messages", both (toggle);
-        right until "Back", both (ledger_app_clients.ethereum.settings walks the same menu).
+        right until "Back", both (ledger_app_clients.ethereum.settings walks the same menu);
+        then left, back to the home page.
         """
         for texts in (SETTINGS_TEXTS, RAW_MESSAGES_TEXTS, (BACK_TEXT,)):
             what = f"{texts[0]!r} in the app's menu"
-            self.step_until(showing(texts), MENU_PAGES, through_warnings=False, what=what)
+            lines = self.step_until(showing(texts), MENU_PAGES, through_warnings=False, what=what)
             self.press("both")
-        self.home = self.next_screen(self.current_screen())
+        self.return_home(self.next_screen(lines))
+
+    def return_home(self, lines: list[str]) -> None:
+        """Press left until the home page shows again.
+
+        "Back" leaves the settings on the home menu's "App settings" page, while a finished
+        review returns to the home page ("<app> / app is ready"): left from the menu leads
+        there, so the screen a review is told from stays the one the app comes back to.
+        """
+        for _ in range(MENU_PAGES):
+            if lines == self.home:
+                return
+            self.press("left")
+            lines = self.next_screen(lines)
+        raise RuntimeError(f"the home page {self.home} did not come back (last screen: {lines})")
 
     # -- Stax / Flex --
 

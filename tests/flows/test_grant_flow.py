@@ -61,9 +61,8 @@ def test_approved_grant_verifies_and_is_shown_on_device(
     message = grant["typedData"]["message"]
     assert message["account"] == MASTER_ADDRESS
     assert message["agent"].startswith('"weather-bot" via uid ')
-    screen = device.screen_text()
-    assert message["summary"] in screen
-    assert message["sessionKey"] in screen or message["sessionKey"].lower() in screen.lower()
+    assert device.shows(message["summary"])
+    assert device.shows(message["sessionKey"], ignore_case=True)
     with Client(daemon.socket_path) as client:
         status = client.status()
         assert status["account"] == MASTER_ADDRESS
