@@ -199,10 +199,7 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
         return [LayoutContent([json.dumps(item)]) for item in json.loads(state.layout or b"[]")]
 
     def screen_text(self) -> str:
-        return "\n\n".join(
-            "\n".join(filter(None, [layout.title(), layout.screen_content()]))
-            for layout in self.screen_history()
-        )
+        return "\n\n".join(_layout_text(layout) for layout in self.screen_history())
 
 
 class TrezorEmulatorProcess(UdpTrezorProcess):
@@ -221,6 +218,7 @@ class TrezorEmulatorProcess(UdpTrezorProcess):
         self.start_timeout = 60.0
         self.binary = binary
         self.profile_dir = profile_dir
+        self.seen: list[LayoutContent] = []  # what press_yes read, screen by screen
 
     @classmethod
     def from_environment(cls, profile_dir: Path, **options: Any) -> Self | None:
@@ -297,12 +295,14 @@ class TrezorEmulatorProcess(UdpTrezorProcess):
         page through long screens, confirm each field, then "Really sign EIP-712 typed data?".
         """
         self.wait_for_review(timeout)
+        self.seen = []
 
         def step(link: DebugLink) -> bool:
             """One press on the screen now; True once the home screen is back."""
             layout = link.read_layout()
             if layout.main_component() == HOME_COMPONENT:
                 return True
+            self.seen.append(layout)
             if SHOW_MORE_TEXT in layout.json_str.lower():
                 _open_show_more(link, link.layout_type)
             elif layout.active_page() < layout.page_count() - 1:
@@ -318,11 +318,25 @@ class TrezorEmulatorProcess(UdpTrezorProcess):
             # read_layout() waits for the screen to change, so no pause between presses.
             wait_until(lambda: step(link), timeout, interval=0, what="the flow to finish")
 
+    def shows(self, text: str, *, ignore_case: bool = False) -> bool:
+        """Whether `text` was on the screens, also when the firmware wrapped it: its layouts
+        break a value anywhere, dropping the space it broke at ("... 10:27" / "UTC")."""
+        if super().shows(text, ignore_case=ignore_case):
+            return True
+        screen, wanted = "".join(self.screen_text().split()), "".join(text.split())
+        return wanted.lower() in screen.lower() if ignore_case else wanted in screen
+
     def screen_text(self) -> str:
-        """The screen now (the real firmware keeps no history of past screens)."""
+        """The screens ``press_yes`` went through in the last flow it confirmed, then the
+        screen now: the firmware keeps no history of past screens, so the walker does."""
         with self.debuglink() as link:
-            text: str = link.read_layout(wait=False).visible_screen()
-            return text
+            now = link.read_layout(wait=False)
+        return "\n\n".join(_layout_text(layout) for layout in [*self.seen, now])
+
+
+def _layout_text(layout: LayoutContent) -> str:
+    """A screen as text: its title, then its content."""
+    return "\n".join(filter(None, [layout.title(), layout.screen_content()]))
 
 
 def _sim(layout: LayoutContent) -> dict[str, Any]:
