@@ -61,6 +61,7 @@ class SimulatedTrezor(DeviceLoop):
         # The current session's key tree, set before each message that needs the seed.
         self.keyring = keyring
         self.model = model
+        self.bolt = model.key == "t"
         self.faults = faults or Faults()
         self._send_raw = send_raw
         self._device_id = secrets.token_hex(12).upper()

@@ -168,7 +168,8 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
 
     def press_shortest(self, timeout: float = 30.0) -> list[LayoutContent]:
         """Approve by the shortest path a person can take: confirm every screen as it comes,
-        never opening a "Show full …"; the screens seen, read while they wait (the firmware
+        never opening a "Show full …" but reading every page of a paged screen (the Model T
+        confirms on the last page); the screens seen, read while they wait (the firmware
         keeps no history, so this is what a test can learn from the real device too)."""
         flow = _sim(self.wait_for_review(timeout)).get("flow")
         seen: list[LayoutContent] = []
@@ -183,7 +184,11 @@ class TrezorSimulatorProcess(UdpTrezorProcess):
             if sim.get("awaiting_input") and sim.get("index") != pressed:
                 pressed = int(sim["index"])
                 seen.append(layout)
-                link.press_yes()
+                # A paged Model T screen confirms on its last page only: swipe to it.
+                if layout.active_page() < layout.page_count() - 1:
+                    link.swipe_up()
+                else:
+                    link.press_yes()
             return False
 
         with self.debuglink() as link:

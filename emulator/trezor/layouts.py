@@ -2,96 +2,30 @@
 
 Texts, titles and ButtonRequest names follow trezor-firmware at tag core/v2.12.4:
 core/src/apps/ethereum/layout.py, sign_typed_data.py and core/translations/en.json (Model T,
-Safe 3, Safe 5: the texts are the same on every core model; the layouts bolt/caesar/delizia
-differ in buttons and paging only) and legacy/firmware/fsm_msg_ethereum.h (Trezor One). Each
-screen renders
-three ways: the debug-link layout JSON trezorlib's `LayoutContent` parses, a one-string text
-for tests, and a boxed block for a person at the terminal.
+Safe 3, Safe 5: the texts are the same on every core model) and
+legacy/firmware/fsm_msg_ethereum.h (Trezor One). Screens the Model T's firmware lays out with
+its own text rules carry their paragraphs (the styles of core/src/trezor/ui/layouts/bolt and
+layout_bolt/ui_firmware.rs); `bolt_text` breaks them into lines and pages as the firmware
+does. Safe 3 and Safe 5 (caesar, delizia) keep one line per field: their layouts were not
+ported.
 """
 
 from __future__ import annotations
 
-import enum
-import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eth_utils.address import to_checksum_address
 from trezorlib import messages
 
+from emulator.trezor import bolt_text as bolt
+from emulator.trezor.bolt_text import Paragraph
+from emulator.trezor.screen import BOX_WIDTH, Screen, ScreenKind
+
+__all__ = ["BOX_WIDTH", "HOME_LAYOUT", "Screen", "ScreenKind"]
+
 EDT = messages.EthereumDataType
 BR = messages.ButtonRequestType
-
-# Box width for the terminal rendering; wide enough for a checksummed address.
-BOX_WIDTH = 46
-
-
-class ScreenKind(enum.Enum):
-    CONFIRM = "confirm"
-    # "Show full …" prompts: YES goes on without opening, INFO opens the details.
-    SHOW_MORE = "show_more"
-    HOLD = "hold"
-
-
-@dataclass(frozen=True)
-class Screen:
-    title: str
-    lines: tuple[str, ...]
-    br_name: str
-    br_code: messages.ButtonRequestType = BR.Other
-    kind: ScreenKind = ScreenKind.CONFIRM
-    more_label: str | None = None
-    confirm_label: str = "Confirm"
-    pages: int = 1  # what ButtonRequest.pages says; swipes between pages are not simulated
-
-    def text(self) -> str:
-        """Title and body on one line each: what a test searches."""
-        return "\n".join([self.title, *self.lines])
-
-    def layout(self) -> dict[str, Any]:
-        """Layout JSON as trezorlib's LayoutContent reads it (title, FormattedText, buttons)."""
-        body: list[str] = []
-        for i, line in enumerate(self.lines):
-            if i:
-                body.append("\n")
-            body.append(line)
-        right: dict[str, Any]
-        if self.kind is ScreenKind.HOLD:
-            right = {"component": "HoldToConfirm", "loader": {"text": self.confirm_label}}
-        else:
-            right = {"component": "Button", "text": self.confirm_label}
-        buttons: dict[str, Any] = {
-            "left_btn": {"component": "Button", "text": "Cancel"},
-            "right_btn": right,
-        }
-        if self.more_label is not None:
-            buttons["middle_btn"] = {"component": "Button", "text": self.more_label}
-        return {
-            "component": "Frame",
-            "page_count": self.pages,
-            "title": self.title,
-            "content": {"component": "FormattedText", "text": body},
-            "buttons": buttons,
-        }
-
-    def boxed(self) -> str:
-        """The screen drawn as a box for the terminal."""
-        inner = BOX_WIDTH - 4
-        rows = [f"┌─ {self.title} ".ljust(BOX_WIDTH - 1, "─") + "┐"]
-        for line in self.lines or ("",):
-            for part in textwrap.wrap(line, inner, break_long_words=True) or [""]:
-                rows.append(f"│ {part.ljust(inner)} │")
-        keys = ["[n] Cancel"]
-        if self.more_label is not None:
-            keys.append(f"[i] {self.more_label}")
-        keys.append(f"[y] {self.confirm_label}")
-        rows.append("├" + "─" * (BOX_WIDTH - 2) + "┤")
-        for part in textwrap.wrap("  ".join(keys), inner):
-            rows.append(f"│ {part.ljust(inner)} │")
-        rows.append("└" + "─" * (BOX_WIDTH - 2) + "┘")
-        return "\n".join(rows)
-
 
 HOME_LAYOUT: dict[str, Any] = {"component": "Homescreen"}
 
@@ -183,18 +117,35 @@ def chunked(text: str, size: int = 4) -> str:
     return " ".join(text[i : i + size] for i in range(0, len(text), size))
 
 
+def confirm_value(description: str, value: str, style: bolt.TextStyle) -> tuple[Paragraph, ...]:
+    """ConfirmValueParams: the description (if any) in the normal font above the value."""
+    return (Paragraph(description, bolt.TEXT_NORMAL), Paragraph(value, style))
+
+
 def confirm_signing_address(address: bytes) -> Screen:
     """layout.py require_confirm_address: "0x" + hexlify (lower case), drawn in chunks."""
-    return Screen("Signing address", (chunked("0x" + address.hex()),), "confirm_address", BR.SignTx)
+    text = "0x" + address.hex()
+    return Screen(
+        "Signing address",
+        (chunked(text),),
+        "confirm_address",
+        BR.SignTx,
+        paragraphs=confirm_value("", text, bolt.chunkified_text_style(len(text))),
+    )
 
 
 def confirm_domain(fields: Sequence[tuple[str, str]]) -> Screen:
     """sign_typed_data.py get_and_encode_data for EIP712Domain (v2.12.3+): every field on one
     confirm_properties screen titled with the type name, keys "name (type):" (with_colon)."""
     lines: list[str] = []
-    for key, value in fields:
+    paragraphs: list[Paragraph] = []
+    for i, (key, value) in enumerate(fields):
         lines += [f"{key}:", value]
-    return Screen("EIP712Domain", tuple(lines), "confirm_typed_value")
+        # layout/util.rs PropsList: a key stays with its value; the last value has no padding.
+        last = i == len(fields) - 1
+        paragraphs.append(Paragraph(f"{key}:", bolt.TEXT_NORMAL, no_break=True))
+        paragraphs.append(Paragraph(value, bolt.TEXT_MONO_DATA, padding_bottom=0 if last else 5))
+    return Screen("EIP712Domain", tuple(lines), "confirm_typed_value", paragraphs=tuple(paragraphs))
 
 
 def empty_domain_warning() -> Screen:
@@ -215,26 +166,32 @@ def should_show_struct(
     button_text: str = "Show full struct",
 ) -> Screen:
     names = list(member_names)
+    lines = (
+        description,
+        format_plural("Contains {count} {plural}", len(names), "key"),
+        ", ".join(names),
+    )
     return Screen(
         title,
-        (
-            description,
-            format_plural("Contains {count} {plural}", len(names), "key"),
-            ", ".join(names),
-        ),
+        lines,
         "should_show_struct",
         kind=ScreenKind.SHOW_MORE,
         more_label=button_text,
+        paragraphs=tuple(Paragraph(line, bolt.TEXT_NORMAL) for line in lines),
+        dialog_info=True,
     )
 
 
 def should_show_array(parent_objects: Sequence[str], data_type: str, size: int) -> Screen:
+    line = format_plural("Array of {count} {plural}", size, data_type)
     return Screen(
         limit_str(".".join(parent_objects)),
-        (format_plural("Array of {count} {plural}", size, data_type),),
+        (line,),
         "should_show_array",
         kind=ScreenKind.SHOW_MORE,
         more_label="Show full array",
+        paragraphs=(Paragraph(line, bolt.TEXT_NORMAL),),
+        dialog_info=True,
     )
 
 
@@ -253,7 +210,13 @@ def confirm_typed_value(
         title = limit_str(".".join(parent_objects))
         description = f"{name} ({type_name})"
     data = decode_typed_data(value, type_name)
-    return Screen(title, (f"{description}: {data}",), "confirm_typed_value")
+    # confirm_blob / confirm_text -> confirm_value (is_data: the mono font, broken anywhere).
+    return Screen(
+        title,
+        (f"{description}: {data}",),
+        "confirm_typed_value",
+        paragraphs=confirm_value(f"{description}:", data, bolt.TEXT_MONO_DATA),
+    )
 
 
 def domain_property(name: str, value: bytes, field: messages.EthereumFieldType) -> tuple[str, str]:
@@ -263,12 +226,14 @@ def domain_property(name: str, value: bytes, field: messages.EthereumFieldType) 
 
 
 def confirm_typed_data_final() -> Screen:
+    text = "Really sign EIP-712 typed data?"
     return Screen(
         "Confirm typed data",
-        ("Really sign EIP-712 typed data?",),
+        (text,),
         "confirm_typed_data_final",
         kind=ScreenKind.HOLD,
         confirm_label="Hold to confirm",
+        paragraphs=(Paragraph(text, bolt.TEXT_NORMAL),),
     )
 
 
@@ -298,7 +263,12 @@ def confirm_message(message: bytes, br_name: str) -> Screen:
     """The message; a long one as a "Show full message" prompt (INFO opens it)."""
     text = decode_message(message)
     if message_pages(message) <= LONG_MSG_PAGE_THRESHOLD:
-        return Screen("Confirm message", (text,), br_name)
+        return Screen(
+            "Confirm message",
+            (text,),
+            br_name,
+            paragraphs=(Paragraph(text, bolt.TEXT_MONO_DATA),),
+        )
     return Screen(
         "Confirm message",
         (text[:MESSAGE_PAGE_CHARS] + "…",),
@@ -315,7 +285,14 @@ def full_message(message: bytes, br_name: str) -> Screen:
 
 
 def sign_message_address(address: str, path: str) -> Screen:
-    return Screen("Sign ETH message", (f"Address: {address}", f"Path: {path}"), "sign_message")
+    """bolt confirm_signverify: the Model T shows the address alone (path behind info)."""
+    return Screen(
+        "Sign ETH message",
+        (f"Address: {address}", f"Path: {path}"),
+        "sign_message",
+        paragraphs=(Paragraph(address, bolt.TEXT_MONO_DATA),),
+        bolt_title="Signing address",
+    )
 
 
 def confirm_message_hash(message_hash: bytes) -> Screen:
@@ -335,7 +312,14 @@ def signature_valid() -> Screen:
 
 
 def show_address(address: str, path: str) -> Screen:
-    return Screen("Receive address", (address, f"Path: {path}"), "show_address", BR.Address)
+    """bolt show_address: the address alone (the path is behind its info button)."""
+    return Screen(
+        "Receive address",
+        (address, f"Path: {path}"),
+        "show_address",
+        BR.Address,
+        paragraphs=(Paragraph(address, bolt.TEXT_MONO_DATA),),
+    )
 
 
 def show_public_key(xpub: str, path: str) -> Screen:

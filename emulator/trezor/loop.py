@@ -17,11 +17,11 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from trezorlib import messages, protobuf
 
-from emulator.trezor import layouts
+from emulator.trezor import bolt_text, layouts
 from emulator.trezor.layouts import Screen, ScreenKind
 from emulator.trezor.models import Approval, Event, PressEvent, WireEvent
 from emulator.trezor.wire import (
@@ -79,6 +79,10 @@ class DeviceLoop:
         self._flow = 0
         self._history_flow = -1
         self._history: list[Screen] = []
+        # A Model T lays its text out as the firmware does (bolt_text.py) and pages it.
+        self.bolt = False
+        self._pages: list[bolt_text.Page] = []
+        self._page = 0
 
     # --- threads -------------------------------------------------------------------------
 
@@ -188,6 +192,8 @@ class DeviceLoop:
                 self._history = []
             self._history.append(screen)
             self._screen = screen
+            self._pages = screen.bolt_pages() if self.bolt else []
+            self._page = 0
             self._screen_index += 1
             # The firmware's layout takes input while it waits for the ButtonAck, and
             # trezorlib's test context reads the layout before it acks: the screen is up
@@ -197,8 +203,9 @@ class DeviceLoop:
         auto = self._auto_answer(screen)
         if self._on_screen is not None:
             self._on_screen(screen, None if auto is None else auto.name)
+        pages = len(self._pages) or screen.pages
         self._call(
-            messages.ButtonRequest(code=screen.br_code, pages=screen.pages, name=screen.br_name),
+            messages.ButtonRequest(code=screen.br_code, pages=pages, name=screen.br_name),
             messages.ButtonAck,
         )
         button = auto if auto is not None else self._wait_press()
@@ -244,6 +251,30 @@ class DeviceLoop:
 
     # --- debug link ----------------------------------------------------------------------
 
+    def swipe(self, direction: messages.DebugSwipeDirection) -> None:
+        """A swipe up (down) shows the next (previous) page of a paged Model T screen."""
+        with self._cond:
+            step = {messages.DebugSwipeDirection.UP: 1, messages.DebugSwipeDirection.DOWN: -1}
+            page = self._page + step.get(direction, 0)
+            if self._pages and 0 <= page < len(self._pages) and page != self._page:
+                self._page = page
+                self._screen_index += 1
+                self._cond.notify_all()
+
+    def _layout(self, screen: Screen, page: int | None) -> dict[str, Any]:
+        """The screen's layout JSON; a Model T's page `page`, or all its pages (None)."""
+        pages = screen.bolt_pages() if self.bolt else []
+        if not pages:
+            return screen.layout()
+        if page is not None:
+            return screen.bolt_layout(page, pages)
+        # History keeps every page of a screen, as one page.
+        joined: list[tuple[str, ...]] = [p for each in pages for p in each]
+        layout = screen.bolt_layout(0, [joined])
+        layout["content"].pop("active_page", None)
+        layout["content"]["page_count"] = len(pages)
+        return layout
+
     def _debug_view(self, wait: messages.DebugWaitType | None) -> tuple[str, bytes]:
         """The current layout (token) and this flow's screens (layout), optionally waiting."""
         with self._cond:
@@ -252,7 +283,12 @@ class DeviceLoop:
             elif wait == messages.DebugWaitType.NEXT_LAYOUT:
                 start = self._screen_index
                 self._cond.wait_for(lambda: self._screen_index != start, DEBUG_WAIT_SECONDS)
-            layout = dict(self._screen.layout() if self._screen else layouts.HOME_LAYOUT)
+            if self._screen is None:
+                layout = dict(layouts.HOME_LAYOUT)
+            elif self._pages:
+                layout = self._screen.bolt_layout(self._page, self._pages)
+            else:
+                layout = self._screen.layout()
             layout["sim"] = {
                 "index": self._screen_index,
                 "awaiting_input": self._awaiting,
@@ -260,5 +296,5 @@ class DeviceLoop:
                 "flow": self._flow,  # which workflow: a walker stops at the end of its own
                 "kind": self._screen.kind.value if self._screen else "home",
             }
-            history = [screen.layout() for screen in self._history]
+            history = [self._layout(screen, None) for screen in self._history]
         return json.dumps(layout), json.dumps(history).encode()

@@ -10,7 +10,8 @@ is blocked in a workflow.
 
 Debug link, as trezorlib's DebugLink and TrezorTestContext use it: WipeDevice (no screen),
 DebugLinkReseedRandom, DebugLinkGetGcInfo (a constant heap), DebugLinkDecision (button
-YES/NO/INFO, or a physical button: a press, no answer), DebugLinkGetState (DebugLinkState
+YES/NO/INFO, or a physical button: a press, no answer; a swipe up/down turns the page of a
+paged Model T screen), DebugLinkGetState (DebugLinkState
 with `tokens` = the current screen's layout JSON: title, FormattedText, buttons, which
 `LayoutContent` parses). Simulator extensions: that JSON carries a "sim" object
 {index, awaiting_input, busy, flow, kind}, and `DebugLinkState.layout` holds a UTF-8 JSON list
@@ -188,7 +189,9 @@ class UdpLinks:
             if isinstance(msg, messages.DebugLinkDecision):
                 # The firmware does not answer decisions; hosts follow up with GetState.
                 button = decision_button(msg, self.device.showing_more)
-                if button is not None:
+                if msg.swipe is not None:
+                    self.device.swipe(messages.DebugSwipeDirection(msg.swipe))
+                elif button is not None:
                     self.device.post(PressEvent(button))
             elif isinstance(msg, messages.DebugLinkGetState):
                 self._send_debug(peer, self.device.debug_state(msg.wait_layout))

@@ -55,10 +55,14 @@ def sign_by_shortest_path(
         return screens, pending.result(timeout=60)
 
 
-def assert_summary_shown(screens: list[str], typed_data: dict[str, Any], signature: bytes) -> None:
+def assert_summary_shown(
+    screens: list[str], typed_data: dict[str, Any], signature: bytes, *, seen: bool = False
+) -> None:
+    """The summary on the screens (unless the caller checked it: `seen`), the signer right."""
     summary = typed_data["message"]["summary"]
     assert summary == typed_data["domain"]["name"]
-    assert normalised(summary) in normalised("\n".join(screens))
+    if not seen:
+        assert normalised(summary) in normalised("\n".join(screens))
     assert recover_signer(grant_digest(typed_data), signature) == MASTER_ADDRESS
 
 
@@ -78,8 +82,17 @@ def test_trezor_shortest_path_shows_the_summary(tmp_path: Path, model: str) -> N
     finally:
         device.stop()
     titles = [screen.splitlines()[0] for screen in screens]
-    assert titles == ["Signing address", "EIP712Domain", "Confirm message", "Confirm typed data"]
-    assert_summary_shown(screens, typed_data, signature)
+    assert titles[0] == "Signing address" and titles[-2:] == [
+        "Confirm message",
+        "Confirm typed data",
+    ]
+    assert set(titles[1:-2]) == {"EIP712Domain"}  # a Model T pages the domain
+    # The Model T breaks a value anywhere, dropping the space it broke at, and marks a page
+    # break with "..." at the end of one page and the start of the next.
+    contents = "\n".join(screen.split("\n", 1)[-1] for screen in screens)
+    seen = "".join(contents.split()).replace("......", "")
+    assert "".join(typed_data["message"]["summary"].split()) in seen
+    assert_summary_shown(screens if model != "t" else [], typed_data, signature, seen=model == "t")
 
 
 def ledger_walk(
