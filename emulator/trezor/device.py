@@ -89,6 +89,18 @@ class SimulatedTrezor(DeviceLoop):
             raise data_error("Too much data")
         return chunk
 
+    def request_definitions(
+        self, chain_id: int, address: bytes, func_sig: bytes | None
+    ) -> messages.EthereumDefinitions | None:
+        """clear_signing.py request_definitions: the host's definitions for a contract."""
+        ack = self._call(
+            messages.EthereumDefinitionRequest(
+                chain_id=chain_id, token_address=address, func_sig=func_sig
+            ),
+            messages.EthereumDefinitionAck,
+        )
+        return ack.definitions
+
     # --- debug link ----------------------------------------------------------------------
 
     def debug_state(self, wait: messages.DebugWaitType | None) -> messages.DebugLinkState:
