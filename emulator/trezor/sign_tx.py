@@ -31,6 +31,7 @@ from emulator.keys import Keyring
 from emulator.trezor import contract_calls, layouts, networks
 from emulator.trezor.definitions import decode_definition
 from emulator.trezor.layouts import BR, Screen, ScreenKind
+from emulator.trezor.models import ModelSpec
 from emulator.trezor.wire import data_error
 
 MAX_CHAIN_ID = (0xFFFF_FFFF - 36) // 2
@@ -40,6 +41,7 @@ WEI_PER_ETH = Decimal(10) ** 18
 
 class Device(Protocol):
     keyring: Keyring
+    model: ModelSpec
 
     def confirm(self, screen: Screen) -> None: ...
 
@@ -136,16 +138,21 @@ def _amount(value: int, symbol: str) -> str:
 
 def _confirm(device: Device, to: bytes, value: int, fee: int, data: bytes, symbol: str) -> None:
     if data:
+        # DataChunkConfirmer: TR.ethereum__title_input_data is "Data".
         lines = (f"Size: {len(data)} bytes", "0x" + data[:64].hex())
-        device.confirm(Screen("Input data", lines, "confirm_data", BR.SignTx))
-    if to:
-        recipient = (layouts.address_from_bytes(to),)
-        device.confirm(Screen("Recipient", recipient, "confirm_output", BR.ConfirmOutput))
+        device.confirm(Screen("Data", lines, "confirm_data", BR.SignTx))
+    # confirm_ethereum_tx: the T (bolt) and Safe 3 (caesar) name both screens
+    # "confirm_ethereum_tx", the Safe 5 (delizia) "confirm_output" and "confirm_total"; all
+    # show the recipient, or that a contract will be deployed, under code SignTx.
+    safe5 = device.model.key == "safe5"
+    recipient = (layouts.address_from_bytes(to) if to else "New contract will be deployed",)
+    output_name = "confirm_output" if safe5 else "confirm_ethereum_tx"
+    device.confirm(Screen("Recipient", recipient, output_name, BR.SignTx))
     device.confirm(
         Screen(
             "Summary",
             (f"Amount: {_amount(value, symbol)}", f"Maximum fee: {_amount(fee, symbol)}"),
-            "confirm_total",
+            "confirm_total" if safe5 else "confirm_ethereum_tx",
             BR.SignTx,
             kind=ScreenKind.HOLD,
             confirm_label="Hold to sign",
