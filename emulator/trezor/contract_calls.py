@@ -10,12 +10,9 @@ sends the host on the way, is what this module reproduces.
 
 Not reproduced: the screens of those flows (staking, vault, claim, clear signing); a call
 the firmware would show on them gets the generic transaction screens here, so its
-signature is the same and its screen count differs. The built-in display formats other
-than approve/transfer (1inch, Uniswap, WETH: they bind one contract each) are not listed,
-so a broken definition for such a call is refused here where the firmware never decodes
-it; a display format is not parsed against the calldata (a failure there only means blind
-signing, which the simulator does anyway), and the token lookups of its field formatters
-are not made.
+signature is the same and its screen count differs. A display format is not parsed
+against the calldata (a failure there only means blind signing, which the simulator does
+anyway), and the token lookups of its field formatters are not made.
 """
 
 from __future__ import annotations
@@ -64,6 +61,53 @@ KNOWN_VAULTS = tuple(
 # clear_signing_definitions.py APPROVE/TRANSFER_DISPLAY_FORMAT: bound to no contract, so
 # they match these selectors on any contract before a definition is looked at.
 BUILTIN_ANY_CONTRACT = (bytes.fromhex("095ea7b3"), bytes.fromhex("a9059cbb"))
+_ONEINCH = bytes.fromhex("111111125421ca6dc452d289314280a0f8842a65")
+_ONEINCH_CHAINS = (1, 10, 56, 100, 137, 146, 250, 8217, 8453, 42161, 43114, 59144, 1313161554)
+_WETH = tuple(
+    (chain, bytes.fromhex(address))
+    for chain, address in (
+        (1, "c02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"),
+        (10, "4200000000000000000000000000000000000006"),
+        (42161, "82af49447d8a07e3bd95bd0d56f35241523fbab1"),
+        (8453, "4200000000000000000000000000000000000006"),
+        (11155111, "7b79995e5f793a07bc00c21412e50ecae098e7f9"),
+        (17000, "94373a4919b3240d86ea41593d5eba789fef3848"),
+    )
+)
+# The other built-in display formats (1inch Aggregation Router V6, Uniswap V3 Router02, WETH
+# (sc_constants.py weth_deployments), and the debug build's test contract 0xdd…dd): selector
+# → the (chain id, contract) pairs their BindingContext matches. A call they cover is never
+# looked up in a definition or asked of the host.
+BUILTIN_BOUND: dict[bytes, tuple[tuple[int, bytes], ...]] = {
+    **{
+        bytes.fromhex(sig): tuple((chain, _ONEINCH) for chain in _ONEINCH_CHAINS)
+        for sig in [
+            "07ed2379",
+            "83800a8e",
+            "e2c95c82",
+            "8770ba91",
+            "19367472",
+            "ea76dddf",
+            "f7a70056",
+            "a76dfc3b",
+            "89af926a",
+            "188ac35d",
+            "175accdc",
+            "0f449d71",
+            "493189f0",
+        ]
+    },
+    **{
+        bytes.fromhex(sig): ((1, bytes.fromhex("68b3465833fb72a70ecdf485e0e4c7bd8665fc45")),)
+        for sig in ("b858183f", "04e45aaf", "09b81346", "5023b4df")
+    },
+    bytes.fromhex("d0e30db0"): _WETH,  # deposit()
+    bytes.fromhex("2e1a7d4d"): _WETH,  # withdraw(uint256)
+    **{
+        bytes.fromhex(sig): ((1, b"\xdd" * 20),)
+        for sig in ("7e577e01", "7e577e02", "7e577e03", "7e577e04")
+    },
+}
 
 
 class InvalidCall(Exception):
@@ -213,7 +257,7 @@ def display_format(
     if len(initial) < (msg.data_length or 0) or not to or len(initial) < FUNC_SIG_BYTES:
         return None
     func_sig = initial[:FUNC_SIG_BYTES]
-    if func_sig in BUILTIN_ANY_CONTRACT:
+    if func_sig in BUILTIN_ANY_CONTRACT or (msg.chain_id, to) in BUILTIN_BOUND.get(func_sig, ()):
         return func_sig
     encoded = msg.definitions.encoded_display_format if msg.definitions else None
     if encoded:

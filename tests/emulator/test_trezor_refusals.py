@@ -348,3 +348,32 @@ def test_common_field_refusals(session: Session) -> None:
         **{**base.__dict__, "data_initial_chunk": b"A", "data_length": 16_000_001}
     )
     _refused(lambda: session.call(huge), "Data length exceeds limit")
+
+
+def test_builtin_display_formats_win_over_definitions_and_requests(session: Session) -> None:
+    """A call a built-in display format covers (WETH deposit() on mainnet) never looks at the
+    definition sent with it nor asks the host: a broken one is no refusal there."""
+    weth = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
+    broken = messages.EthereumDefinitions(encoded_display_format=b"\x00")
+    host = _DisplayFormats(b"\x00")
+    v, r, s = ethereum.sign_tx(
+        session,
+        PATH,
+        **TX,
+        to=weth,
+        value=10**16,
+        data=bytes.fromhex("d0e30db0"),
+        definitions=broken,
+        supports_definition_request=True,
+        definition_source=host,
+    )
+    unsigned = {"nonce": 0, "gasPrice": 20, "gas": 21000, "chainId": 1, "to": weth}
+    expected = Account.sign_transaction(
+        {**unsigned, "value": 10**16, "data": "0xd0e30db0"}, ACCOUNT.key
+    )
+    assert (v, int.from_bytes(r, "big"), int.from_bytes(s, "big")) == (
+        expected.v,
+        expected.r,
+        expected.s,
+    )
+    assert host.requests == []
