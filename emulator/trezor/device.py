@@ -167,7 +167,14 @@ class SimulatedTrezor(DeviceLoop):
             handlers[messages.EthereumSignTypedData] = lambda msg: ethereum.sign_typed_data(
                 self, msg
             )
+            handlers[messages.EthereumSignAuth7702] = self._experimental
         return handlers
+
+    def _experimental(self, _msg: protobuf.MessageType) -> None:
+        """A message marked experimental_message in the protobuf (EIP-7702): message_handler.py
+        decodes it only with experimental features on, which ApplySettings would turn on and
+        the simulator does not take; a debug build names the reason."""
+        raise data_error("Failed to decode message: Experimental features are disabled.")
 
     @property
     def typed_data(self) -> bool:

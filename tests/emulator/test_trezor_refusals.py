@@ -377,3 +377,13 @@ def test_builtin_display_formats_win_over_definitions_and_requests(session: Sess
         expected.s,
     )
     assert host.requests == []
+
+
+def test_eip7702_needs_experimental_features(session: Session) -> None:
+    """EthereumSignAuth7702 is an experimental message: refused while they are off."""
+    _refused(
+        lambda: ethereum.sign_auth_eip7702(
+            session, PATH, chain_id=1, delegate="0x" + "00" * 20, nonce=0
+        ),
+        "Failed to decode message: Experimental features are disabled.",
+    )
