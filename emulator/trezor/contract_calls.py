@@ -5,14 +5,17 @@ the calldata in this order: staking (staking.py: Everstake's pool and accounting
 ERC-4626 vaults and Merkl reward claims (yielding.py, yielding_vaults.py), then a display
 format for clear signing (clear_signing.py `try_confirm`: built in, sent with the request as
 a signed definition, or asked of the host in an `EthereumDefinitionRequest`). Each step can
-refuse the transaction with the firmware's DataError; that, and every message the firmware
-sends the host on the way, is what this module reproduces.
+refuse the transaction with the firmware's DataError; that, and the display-format request
+the firmware sends the host on the way, is what this module reproduces.
 
 Not reproduced: the screens of those flows (staking, vault, claim, clear signing); a call
 the firmware would show on them gets the generic transaction screens here, so its
 signature is the same and its screen count differs. A display format is not parsed
 against the calldata (a failure there only means blind signing, which the simulator does
-anyway), and the token lookups of its field formatters are not made.
+anyway), and the token lookups of its field formatters are not made (TokenAmountFormatter
+asks the host for a token it does not know when the request allows it; that includes the
+built-in ERC-20 transfer/approve formats, and needs the firmware's token list), nor the
+token requests of a Merkl claim's screens (yielding_vaults.py get_token_label).
 """
 
 from __future__ import annotations
