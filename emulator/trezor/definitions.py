@@ -41,6 +41,7 @@ DEV_PUBLIC_KEYS = tuple(
 _TYPES = {
     "EthereumNetworkInfo": messages.DefinitionType.ETHEREUM_NETWORK,
     "EthereumTokenInfo": messages.DefinitionType.ETHEREUM_TOKEN,
+    "EthereumDisplayFormatInfo": messages.DefinitionType.ETHEREUM_DISPLAY_FORMAT,
 }
 
 DefType = TypeVar("DefType", bound=protobuf.MessageType)

@@ -90,6 +90,18 @@ class SimulatedTrezor(DeviceLoop):
             raise data_error("Too much data")
         return chunk
 
+    def request_definitions(
+        self, chain_id: int, address: bytes, func_sig: bytes | None
+    ) -> messages.EthereumDefinitions | None:
+        """clear_signing.py request_definitions: the host's definitions for a contract."""
+        ack = self._call(
+            messages.EthereumDefinitionRequest(
+                chain_id=chain_id, token_address=address, func_sig=func_sig
+            ),
+            messages.EthereumDefinitionAck,
+        )
+        return ack.definitions
+
     # --- debug link ----------------------------------------------------------------------
 
     def debug_state(self, wait: messages.DebugWaitType | None) -> messages.DebugLinkState:
@@ -156,7 +168,14 @@ class SimulatedTrezor(DeviceLoop):
             handlers[messages.EthereumSignTypedData] = lambda msg: ethereum.sign_typed_data(
                 self, msg
             )
+            handlers[messages.EthereumSignAuth7702] = self._experimental
         return handlers
+
+    def _experimental(self, _msg: protobuf.MessageType) -> None:
+        """A message marked experimental_message in the protobuf (EIP-7702): message_handler.py
+        decodes it only with experimental features on, which ApplySettings would turn on and
+        the simulator does not take; a debug build names the reason."""
+        raise data_error("Failed to decode message: Experimental features are disabled.")
 
     @property
     def typed_data(self) -> bool:

@@ -55,7 +55,7 @@ def resolve(
         network = next((n for n in BUILTIN if n.slip44 == slip44), None)
     else:
         return None
-    if network is None and encoded:
+    if network is None and encoded is not None:
         network = decode_network(encoded)
     if network is None:
         return None

@@ -10,7 +10,9 @@ value, data, accessList])), the same v (legacy: 27/28 + 2·chainId + 8, or 0/1 a
 the summary held to confirm (core/src/trezor/ui/layouts/*/__init__.py confirm_ethereum_tx).
 
 The chain's network (built in or a signed definition, `networks.py`) decides which key
-paths are allowed and the amount's symbol. Not reproduced: clear signing, staking and token
+paths are allowed and the amount's symbol. The first 6144 bytes of calldata are loaded before
+the firmware looks at the call (staking, vaults, clear signing: `contract_calls.py`, with
+their refusals and definition requests). Not reproduced: clear signing, staking and token
 screens (the generic screens stand in: the signature is the same, the screen count differs)
 and payment requests.
 """
@@ -26,9 +28,10 @@ from eth_utils.crypto import keccak
 from trezorlib import messages
 
 from emulator.keys import Keyring
-from emulator.trezor import layouts, networks
+from emulator.trezor import contract_calls, layouts, networks
 from emulator.trezor.definitions import decode_definition
 from emulator.trezor.layouts import BR, Screen, ScreenKind
+from emulator.trezor.models import ModelSpec
 from emulator.trezor.wire import data_error
 
 MAX_CHAIN_ID = (0xFFFF_FFFF - 36) // 2
@@ -38,26 +41,39 @@ WEI_PER_ETH = Decimal(10) ** 18
 
 class Device(Protocol):
     keyring: Keyring
+    model: ModelSpec
 
     def confirm(self, screen: Screen) -> None: ...
 
     def request_tx_data(self, length: int) -> bytes: ...
 
+    def request_definitions(
+        self, chain_id: int, address: bytes, func_sig: bytes | None
+    ) -> messages.EthereumDefinitions | None: ...
 
-def _network_and_key(
-    device: Device, msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559
-) -> tuple[PrivateKey, str]:
-    """with_keychain_from_chain_id: the chain's network, the key, the amount's symbol."""
+
+def _network(
+    msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559,
+) -> networks.Network | None:
+    """with_keychain_from_chain_id: the chain's network, before any field is checked."""
     encoded = msg.definitions.encoded_network if msg.definitions else None
     network = networks.resolve(encoded, chain_id=msg.chain_id)
     token = msg.definitions.encoded_token if msg.definitions else None
-    if network is not None and token:
+    if network is not None and token is not None:
         # Definitions.from_encoded decodes (and so checks) a token once the network is
         # known; the token's own screens are not reproduced.
         decode_definition(bytes(token), messages.EthereumTokenInfo)
+    return network
+
+
+def _key(
+    device: Device,
+    msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559,
+    network: networks.Network | None,
+) -> PrivateKey:
+    """paths.validate_path, then the key."""
     networks.check_path(list(msg.address_n), network)
-    key = PrivateKey(device.keyring.private_key(list(msg.address_n)))
-    return key, network.symbol if network else "UNKN"
+    return PrivateKey(device.keyring.private_key(list(msg.address_n)))
 
 
 def _check_common(msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559) -> bytes:
@@ -67,8 +83,11 @@ def _check_common(msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559)
     if data_length > 0:
         if not initial:
             raise data_error("Data length provided, but no initial chunk")
-        if len(initial) > data_length:
-            raise data_error("Invalid size of initial chunk")
+        # The firmware's RLP writer takes at most 2^24 bytes; it stops well below.
+        if data_length > 16_000_000:
+            raise data_error("Data length exceeds limit")
+    if len(initial) > data_length:
+        raise data_error("Invalid size of initial chunk")
     if len(msg.to or "") not in (0, 40, 42):
         raise data_error("Invalid recipient address")
     if not msg.to and data_length == 0:
@@ -81,14 +100,30 @@ def _check_common(msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559)
     return bytes.fromhex(to[2:] if to.startswith(("0x", "0X")) else to)
 
 
-def _load_data(
-    device: Device, msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559
+def _load_data(device: Device, data: bytes, total: int) -> bytes:
+    """_get_next_chunk rounds until ``total`` bytes are there."""
+    loaded = bytearray(data)
+    while len(loaded) < total:
+        loaded += device.request_tx_data(min(total - len(loaded), DATA_CHUNK_SIZE))
+    return bytes(loaded)
+
+
+def _calldata(
+    device: Device,
+    msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559,
+    to: bytes,
+    key: PrivateKey,
 ) -> bytes:
-    data = bytearray(msg.data_initial_chunk or b"")
+    """request_initial_data and confirm_tx_data: the first 6144 bytes, the firmware's look
+    at the call (which may refuse it or ask the host for a display format), the rest."""
     total = msg.data_length or 0
-    while len(data) < total:
-        data += device.request_tx_data(min(total - len(data), DATA_CHUNK_SIZE))
-    return bytes(data)
+    stored = min(total, contract_calls.MAX_DATA_STORED)
+    initial = _load_data(device, bytes(msg.data_initial_chunk or b""), stored)
+    if not contract_calls.staking_call(msg, to):
+        sender = key.public_key.to_canonical_address()
+        if not contract_calls.yielding_call(msg, initial, to, sender):
+            contract_calls.display_format(device, msg, initial, to)
+    return _load_data(device, initial, total)
 
 
 def _amount(value: int, symbol: str) -> str:
@@ -103,16 +138,21 @@ def _amount(value: int, symbol: str) -> str:
 
 def _confirm(device: Device, to: bytes, value: int, fee: int, data: bytes, symbol: str) -> None:
     if data:
+        # DataChunkConfirmer: TR.ethereum__title_input_data is "Data".
         lines = (f"Size: {len(data)} bytes", "0x" + data[:64].hex())
-        device.confirm(Screen("Input data", lines, "confirm_data", BR.SignTx))
-    if to:
-        recipient = (layouts.address_from_bytes(to),)
-        device.confirm(Screen("Recipient", recipient, "confirm_output", BR.ConfirmOutput))
+        device.confirm(Screen("Data", lines, "confirm_data", BR.SignTx))
+    # confirm_ethereum_tx: the T (bolt) and Safe 3 (caesar) name both screens
+    # "confirm_ethereum_tx", the Safe 5 (delizia) "confirm_output" and "confirm_total"; all
+    # show the recipient, or that a contract will be deployed, under code SignTx.
+    safe5 = device.model.key == "safe5"
+    recipient = (layouts.address_from_bytes(to) if to else "New contract will be deployed",)
+    output_name = "confirm_output" if safe5 else "confirm_ethereum_tx"
+    device.confirm(Screen("Recipient", recipient, output_name, BR.SignTx))
     device.confirm(
         Screen(
             "Summary",
             (f"Amount: {_amount(value, symbol)}", f"Maximum fee: {_amount(fee, symbol)}"),
-            "confirm_total",
+            "confirm_total" if safe5 else "confirm_ethereum_tx",
             BR.SignTx,
             kind=ScreenKind.HOLD,
             confirm_label="Hold to sign",
@@ -126,13 +166,15 @@ def _signed(key: PrivateKey, digest: bytes) -> tuple[int, bytes, bytes]:
 
 
 def sign_tx(device: Device, msg: messages.EthereumSignTx) -> messages.EthereumTxRequest:
+    network = _network(msg)
     to = _check_common(msg)
     if msg.tx_type not in (1, 6, None):
         raise data_error("tx_type out of bounds")
     if len(bytes(msg.gas_price)) + len(bytes(msg.gas_limit)) > 30:
         raise data_error("Fee overflow")
-    key, symbol = _network_and_key(device, msg)
-    data = _load_data(device, msg)
+    key = _key(device, msg, network)
+    symbol = network.symbol if network else "UNKN"
+    data = _calldata(device, msg, to, key)
     gas_price = int.from_bytes(bytes(msg.gas_price), "big")
     gas_limit = int.from_bytes(bytes(msg.gas_limit), "big")
     value = int.from_bytes(bytes(msg.value), "big")
@@ -157,13 +199,15 @@ def sign_tx(device: Device, msg: messages.EthereumSignTx) -> messages.EthereumTx
 def sign_tx_eip1559(
     device: Device, msg: messages.EthereumSignTxEIP1559
 ) -> messages.EthereumTxRequest:
-    to = _check_common(msg)
+    network = _network(msg)
     if len(bytes(msg.max_gas_fee)) + len(bytes(msg.gas_limit)) > 30:
         raise data_error("Fee overflow")
     if len(bytes(msg.max_priority_fee)) + len(bytes(msg.gas_limit)) > 30:
         raise data_error("Fee overflow")
-    key, symbol = _network_and_key(device, msg)
-    data = _load_data(device, msg)
+    to = _check_common(msg)
+    key = _key(device, msg, network)
+    symbol = network.symbol if network else "UNKN"
+    data = _calldata(device, msg, to, key)
     max_fee = int.from_bytes(bytes(msg.max_gas_fee), "big")
     gas_limit = int.from_bytes(bytes(msg.gas_limit), "big")
     value = int.from_bytes(bytes(msg.value), "big")
