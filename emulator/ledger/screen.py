@@ -5,9 +5,9 @@ act on the page (accept a warning, skip the rest of a message, sign, reject). Th
 blocks in `Screen.review()` until the person (REST buttons, the terminal) or the auto mode
 decides. Between reviews the buttons drive the app's menu (emulator/ledger/menu.py).
 
-Every page drawn is recorded as Speculos records it (GET /events): one event per text line,
-with coordinates. Like Speculos' OCR, titles may carry a trailing space, so clients must
-strip texts before comparing.
+Every page drawn is recorded as Speculos records it (GET /events): one event per text line
+(a Nano page's lines are laid out by `nano_text.py`, keeping the space a line broke at, as
+Speculos' OCR does), so clients must strip texts before comparing.
 """
 
 from __future__ import annotations
@@ -75,10 +75,7 @@ class Screen:
         """Record a page like Speculos' screen events; the caller holds the lock."""
         self._current = page.lines
         for i, text in enumerate(page.lines):
-            # Speculos' OCR reports titles with a trailing space now and then: reproduce it
-            # so that clients learn to strip.
-            shown = text + " " if i == 0 and len(page.lines) > 1 else text
-            self._events.append({"text": shown, "x": 0, "y": 3 + i * self._line_height})
+            self._events.append({"text": text, "x": 0, "y": 3 + i * self._line_height})
         if self._on_page is not None:
             self._on_page(page)
 
