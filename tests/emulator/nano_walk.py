@@ -24,12 +24,14 @@ from emulator.ledger.speculos_api import (
     MAX_PAGES,
     SpeculosLikeProcess,
     is_approval,
+    is_status,
     is_warning,
 )
 from signerd.devices import open_signer
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.devices.ledger import pack_bip32
 from signerd.grants import agent_description, build_grant_typed_data, parse_grant_request
+from signerd.launch import wait_until
 from tests.support import grant_params
 
 RECORDED = Path(__file__).parent / "data" / "nano_screens.json"
@@ -134,9 +136,58 @@ def walk_address(device: SpeculosLikeProcess) -> list[Screen]:
         return walk(device)
 
 
+def walk_personal(device: SpeculosLikeProcess) -> list[Screen]:
+    """SIGN ETH PERSONAL MESSAGE of a short login text, recording the review."""
+    message = b"signerd login 1796289120: sign to prove you hold this key"
+    body = pack_bip32(DEFAULT_DERIVATION_PATH) + len(message).to_bytes(4, "big") + message
+    apdu = bytes([0xE0, 0x08, 0x00, 0x00, len(body)]) + body
+    with (
+        socket.create_connection(("127.0.0.1", device.apdu_port), timeout=60) as sock,
+        _background(lambda: _exchange(sock, apdu)),
+    ):
+        return walk(device)
+
+
+def walk_menu(device: SpeculosLikeProcess, limit: int = 8) -> list[Screen]:
+    """The app's menu, from its home page (once a review's status page is gone).
+
+    Right to the last home page and left back; "App settings": right to "Back", both, left
+    home; "App info": right to "Back", both, left home.
+    """
+    wait_until(lambda: not is_status(_stripped(raw_screen(device))), 10, what="the home page")
+    screen = settled_screen(device, [])
+    seen = [screen]
+
+    def press(button: str) -> bool:
+        nonlocal screen
+        before = screen
+        device.press(button)
+        screen = settled_screen(device, screen)
+        seen.append(screen)
+        return screen != before
+
+    def along(button: str) -> None:
+        for _ in range(limit):
+            if not press(button):
+                return
+
+    along("right")
+    along("left")
+    for section in (1, 2):  # "App settings", "App info"
+        for _ in range(section):
+            press("right")
+        press("both")
+        along("right")
+        press("both")
+        along("left")
+    return seen
+
+
 WALKS: dict[str, Callable[[SpeculosLikeProcess], list[Screen]]] = {
     "grant": walk_grant,
     "address": walk_address,
+    "personal": walk_personal,
+    "menu": walk_menu,
 }
 
 
@@ -153,6 +204,8 @@ def _record() -> None:
         sys.exit("set SIGNERD_SPECULOS_ELF (and _PYTHON, _MODEL) to record the real app")
     with device:
         screens = {name: run(device) for name, run in WALKS.items()}
+    if len(sys.argv) > 1:  # only these walks, keeping the others recorded before
+        screens = recorded() | {name: screens[name] for name in sys.argv[1:]}
     RECORDED.parent.mkdir(exist_ok=True)
     RECORDED.write_text(json.dumps(screens, indent=1) + "\n")
 

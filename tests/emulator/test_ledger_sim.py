@@ -185,16 +185,19 @@ def test_menu_turns_raw_messages_on_by_buttons() -> None:
     screen.press("both")
     assert screen.current_lines[0] == "Blind signing"
     screen.press("right")
+    assert screen.current_lines[0] == "Nonce"
+    screen.press("right")
     assert screen.current_lines[0] == "Raw messages"
     assert screen.current_lines[-1] == "Disabled"
     screen.press("both")
     assert screen.current_lines[-1] == "Enabled"
     assert app.settings.raw_messages and not app.settings.blind_signing
-    screen.press("right")
+    for _ in range(4):
+        screen.press("right")
     assert screen.current_lines == ("Back",)
     screen.press("both")
-    assert screen.current_lines == ("Ethereum", "app is ready")
-    for _ in range(3):
+    assert screen.current_lines == ("App settings",)  # where the section was entered
+    for _ in range(2):
         screen.press("right")
     assert screen.current_lines == ("Quit app",)
     screen.press("both")
