@@ -40,7 +40,7 @@ from emulator.ledger.apdu import (
 from emulator.ledger.app_eip712 import Eip712Commands
 from emulator.ledger.eip712_defs import Eip712Error
 from emulator.ledger.menu import AppMenu, Settings
-from emulator.ledger.review import info_lines, pair_pages
+from emulator.ledger.review import ADDRESS_STATUS, MESSAGE_STATUS, info_lines, pair_pages
 from emulator.ledger.screen import Page, Screen
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class EthereumApp:
                 Page(info_lines("Confirm"), action="approve"),
                 Page(info_lines("Cancel"), action="reject", last=True),
             ]
-            if not self.screen.review(pages):
+            if not self.screen.review(pages, None if self.touch else ADDRESS_STATUS):
                 raise ApduError(SW_REJECTED, "address rejected")
         pubkey = b"\x04" + key.public_key.to_bytes()
         out = bytes([len(pubkey)]) + pubkey + bytes([40]) + address[2:].encode()
@@ -252,7 +252,7 @@ class EthereumApp:
             Page(info_lines("Sign message"), action="approve"),
             Page(info_lines("Reject message"), action="reject", last=True),
         ]
-        if not self.screen.review(pages):
+        if not self.screen.review(pages, None if self.touch else MESSAGE_STATUS):
             raise ApduError(SW_REJECTED, "message rejected")
         prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
         return self.sign(self._message_path, keccak(prefix + message))

@@ -51,6 +51,16 @@ def pair_pages(title: str, value: str) -> list[tuple[str, ...]]:
     return pages
 
 
+# nbgl_useCaseReviewStatus's pages, (approved, rejected): every message the app signs
+# (EIP-712 included) and an address verification.
+MESSAGE_STATUS = (
+    info_lines("Message signed", bold=False),
+    info_lines("Message rejected", bold=False),
+)
+ADDRESS_STATUS = (
+    info_lines("Address verified", bold=False),
+    info_lines("Address verification cancelled", bold=False),
+)
 WARNING_LINES = info_lines("Blind signing ahead", "To accept risk, press both buttons")
 SKIP_LINES = info_lines(SKIP_TEXT, bold=False)
 

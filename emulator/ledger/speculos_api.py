@@ -57,7 +57,8 @@ def is_rejection(lines: Lines) -> bool:
 
 
 def is_status(lines: Lines) -> bool:
-    return len(lines) <= 2 and any(line.endswith(STATUS_SUFFIXES) for line in lines)
+    # A Nano wraps "Address verification cancelled" over two lines.
+    return len(lines) <= 2 and " ".join(lines).endswith(STATUS_SUFFIXES)
 
 
 def is_warning(lines: Lines) -> bool:

@@ -3,7 +3,7 @@
 The same walk runs on both, so their records compare line for line: the walker presses right
 through a review (left and back once on the pages where right leads off the path: the
 warning's and the review's reject pages), records the raw texts of each screen (Speculos
-keeps the space a line broke at), then approves. `python -m tests.emulator.nano_walk` records
+keeps the space a line broke at), then approves and records the status page. `python -m tests.emulator.nano_walk` records
 the real app's screens into `data/nano_screens.json` when SIGNERD_SPECULOS_ELF is set.
 """
 
@@ -70,8 +70,8 @@ def _stripped(screen: Screen) -> list[str]:
     return [line.strip() for line in screen]
 
 
-def walk(device: SpeculosLikeProcess) -> list[Screen]:
-    """Record a review from its first screen to its approval (see the module doc)."""
+def walk(device: SpeculosLikeProcess, *, approve: bool = True) -> list[Screen]:
+    """Record a review from its first screen to its answer (see the module doc)."""
     device.wait_for_review()
     screen = settled_screen(device, [])
     seen = [screen]
@@ -92,8 +92,9 @@ def walk(device: SpeculosLikeProcess) -> list[Screen]:
         else:
             press("right")
     press("right")  # the review's reject page
-    press("left")
-    device.press("both")
+    if approve:
+        press("left")
+    press("both")  # then the status page, "Message signed" or "Address verified"
     return seen
 
 
@@ -125,7 +126,7 @@ def _exchange(sock: socket.socket, apdu: bytes) -> int:
     return int.from_bytes(data[-2:], "big")
 
 
-def walk_address(device: SpeculosLikeProcess) -> list[Screen]:
+def walk_address(device: SpeculosLikeProcess, *, approve: bool = True) -> list[Screen]:
     """GET ETH PUBLIC ADDRESS with P1=01 (show and confirm), recording the review."""
     path = pack_bip32(DEFAULT_DERIVATION_PATH)
     apdu = bytes([0xE0, 0x02, 0x01, 0x00, len(path)]) + path
@@ -133,7 +134,7 @@ def walk_address(device: SpeculosLikeProcess) -> list[Screen]:
         socket.create_connection(("127.0.0.1", device.apdu_port), timeout=60) as sock,
         _background(lambda: _exchange(sock, apdu)),
     ):
-        return walk(device)
+        return walk(device, approve=approve)
 
 
 def walk_personal(device: SpeculosLikeProcess) -> list[Screen]:
@@ -186,6 +187,7 @@ def walk_menu(device: SpeculosLikeProcess, limit: int = 8) -> list[Screen]:
 WALKS: dict[str, Callable[[SpeculosLikeProcess], list[Screen]]] = {
     "grant": walk_grant,
     "address": walk_address,
+    "address-rejected": lambda device: walk_address(device, approve=False),
     "personal": walk_personal,
     "menu": walk_menu,
 }

@@ -11,12 +11,17 @@ walk runs on the real Speculos too, so the recording can be checked against a fr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from emulator.ledger.launch import LedgerSimulatorProcess
+from emulator.ledger.menu import HOME_LINES
+from emulator.ledger.review import ADDRESS_STATUS
+from emulator.ledger.screen import Page, Screen
 from emulator.ledger.speculos_api import SpeculosLikeProcess
 from emulator.ledger.speculos_launch import SpeculosProcess
 from tests.emulator.nano_walk import WALKS, recorded
@@ -67,3 +72,19 @@ def test_recording_has_paged_and_wrapped_values() -> None:
         "E47d90003D41EC34E",
         "caEda94",
     ]
+
+
+def test_status_page_leaves_on_any_button() -> None:
+    """nbgl_useCaseStatus on a Nano: any button dismisses it, back to the home page."""
+    screen = Screen()
+    pages = [Page(("Confirm",), "approve"), Page(("Cancel",), "reject", last=True)]
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(screen.review, pages, ADDRESS_STATUS)
+        while not screen.reviewing:
+            time.sleep(0.01)
+        screen.press("right")
+        screen.press("both")
+        assert answer.result(timeout=10) is False
+    assert screen.current_lines == ("Address verification ", "cancelled")
+    screen.press("left")
+    assert screen.current_lines == HOME_LINES
