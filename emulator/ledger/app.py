@@ -241,11 +241,8 @@ class EthereumApp:
             text = "".join(" " if chr(b).isspace() else chr(b) for b in message)
         else:
             text = "0x" + message.hex()
-        body_pages = [
-            Page(lines)
-            for i in range(0, max(len(text), 1), 100)
-            for lines in pair_pages("Message", text[i : i + 100])
-        ]
+        # ui_191_start: the whole message is one pair, "Message", paged as the SDK pages it.
+        body_pages = [Page(lines) for lines in pair_pages("Message", text)]
         pages = [
             Page(info_lines("Review message", bold=False)),
             *body_pages,

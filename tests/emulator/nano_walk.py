@@ -137,16 +137,26 @@ def walk_address(device: SpeculosLikeProcess, *, approve: bool = True) -> list[S
         return walk(device, approve=approve)
 
 
-def walk_personal(device: SpeculosLikeProcess) -> list[Screen]:
-    """SIGN ETH PERSONAL MESSAGE of a short login text, recording the review."""
-    message = b"signerd login 1796289120: sign to prove you hold this key"
+LOGIN = b"signerd login 1796289120: sign to prove you hold this key"
+
+
+def walk_personal(device: SpeculosLikeProcess, message: bytes = LOGIN) -> list[Screen]:
+    """SIGN ETH PERSONAL MESSAGE (a short login text), recording the review.
+
+    The message goes in APDUs of at most 255 bytes: P1=00 with the path and the length, then
+    P1=80; the review starts once the last arrives.
+    """
     body = pack_bip32(DEFAULT_DERIVATION_PATH) + len(message).to_bytes(4, "big") + message
-    apdu = bytes([0xE0, 0x08, 0x00, 0x00, len(body)]) + body
-    with (
-        socket.create_connection(("127.0.0.1", device.apdu_port), timeout=60) as sock,
-        _background(lambda: _exchange(sock, apdu)),
-    ):
-        return walk(device)
+    chunks = [body[i : i + 255] for i in range(0, len(body), 255)]
+    apdus = [
+        bytes([0xE0, 0x08, 0x80 if i else 0x00, 0x00, len(chunk)]) + chunk
+        for i, chunk in enumerate(chunks)
+    ]
+    with socket.create_connection(("127.0.0.1", device.apdu_port), timeout=60) as sock:
+        for apdu in apdus[:-1]:
+            _exchange(sock, apdu)
+        with _background(lambda: _exchange(sock, apdus[-1])):
+            return walk(device)
 
 
 def walk_menu(device: SpeculosLikeProcess, limit: int = 8) -> list[Screen]:
@@ -189,6 +199,8 @@ WALKS: dict[str, Callable[[SpeculosLikeProcess], list[Screen]]] = {
     "address": walk_address,
     "address-rejected": lambda device: walk_address(device, approve=False),
     "personal": walk_personal,
+    # Longer than any one APDU: a value over many "Message (k/n)" pages.
+    "personal-long": lambda device: walk_personal(device, LOGIN + b" " + b"x-y_z " * 50),
     "menu": walk_menu,
 }
 
