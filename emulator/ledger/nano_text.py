@@ -153,14 +153,14 @@ def max_len_in_nb_lines(font: Font, text: str, max_width: int, max_lines: int) -
     return i
 
 
-def nb_lines_in_width(font: Font, text: str, max_width: int) -> int:
-    """nbgl_getTextNbLinesInWidth (wrapping, Nano: an empty last line does not count)."""
+def nb_lines_in_width(font: Font, text: str, max_width: int, wrapping: bool = True) -> int:
+    """nbgl_getTextNbLinesInWidth (Nano: an empty last line does not count)."""
     width, nb_lines, i = 0, 0, 0
     last_delim: int | None = None
     while i < len(text):
         prev, char = i, text[i]
         i += 1
-        if char in DELIMITERS:
+        if wrapping and char in DELIMITERS:
             last_delim = prev
         if char == "\f":
             break
@@ -206,6 +206,38 @@ def max_len_and_width(font: Font, text: str, max_width: int) -> tuple[int, int]:
             return length, width
         length, width = length + 1, width + cw
     return length, width
+
+
+def reduce_to_line(font: Font, text: str, max_width: int) -> str:
+    """nbgl_textReduceOnNbLines on one line: the middle of `text` replaced by "..."."""
+    half = (max_width - sum(char_width(font, c) for c in " ... ")) // 2
+    width = 0
+    for j, char in enumerate(text):
+        cw = char_width(font, char)
+        if cw == 0:
+            continue
+        if width + cw > half:
+            count_down, tail = len(text), 0
+            while tail < half:
+                count_down -= 1
+                tail += char_width(font, text[count_down])
+            return text[: max(j - 1, 0)] + "..." + text[count_down + 1 :]
+        width += cw
+    return text
+
+
+# nbgl_step.c: a step's title goes through a 36-byte sprintf buffer ("name (k/n)"), then a
+# 24-byte one.
+STEP_SPRINTF_LEN = 36
+STEP_TITLE_LEN = 24
+
+
+def step_title(title: str, page: int, pages: int) -> str:
+    """displayTextPage's title: "title (k/n)" when paged, reduced to one line if too wide."""
+    text = title if pages == 1 else f"{title} ({page}/{pages})"[: STEP_SPRINTF_LEN - 1]
+    if nb_lines_in_width(EXTRABOLD_11PX, text, AVAILABLE_WIDTH, wrapping=False) > 1:
+        return reduce_to_line(EXTRABOLD_11PX, text, AVAILABLE_WIDTH)
+    return text[: STEP_TITLE_LEN - 1]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from emulator.ledger.nano_text import (
     NB_MAX_LINES,
     REGULAR_11PX,
     screen_lines,
+    step_title,
     text_area,
     value_pages,
 )
@@ -42,7 +43,7 @@ def pair_pages(title: str, value: str) -> list[tuple[str, ...]]:
     parts = value_pages(value)
     pages = []
     for k, part in enumerate(parts):
-        header = title if len(parts) == 1 else f"{title} ({k + 1}/{len(parts)})"
+        header = step_title(title, k + 1, len(parts))
         areas = [
             text_area(EXTRABOLD_11PX, header, 1, 0),
             text_area(REGULAR_11PX, part, NB_MAX_LINES - 1, FONT_HEIGHT + 2),

@@ -115,6 +115,32 @@ def walk_grant(device: SpeculosLikeProcess) -> list[Screen]:
         return walk(device)
 
 
+# Field names too wide for a Nano's title line, one over a single page, one over two.
+LONG_NAMES = {
+    "types": {
+        "EIP712Domain": [{"name": "name", "type": "string"}],
+        "Note": [
+            {"name": "anExceptionallyLongFieldNameHere", "type": "string"},
+            {"name": "anotherRatherLongFieldName", "type": "string"},
+        ],
+    },
+    "primaryType": "Note",
+    "domain": {"name": "x"},
+    "message": {
+        "anExceptionallyLongFieldNameHere": "short",
+        "anotherRatherLongFieldName": "a value long enough to need a second page on the small screen of a Nano",
+    },
+}
+
+
+def walk_long_names(device: SpeculosLikeProcess) -> list[Screen]:
+    with (
+        open_signer(device.path) as signer,
+        _background(lambda: signer.sign_typed_data(LONG_NAMES)),
+    ):
+        return walk(device)
+
+
 def _exchange(sock: socket.socket, apdu: bytes) -> int:
     sock.sendall(len(apdu).to_bytes(4, "big") + apdu)
     data = b""
@@ -199,6 +225,7 @@ WALKS: dict[str, Callable[[SpeculosLikeProcess], list[Screen]]] = {
     "address": walk_address,
     "address-rejected": lambda device: walk_address(device, approve=False),
     "personal": walk_personal,
+    "long-names": walk_long_names,
     # Longer than any one APDU: a value over many "Message (k/n)" pages.
     "personal-long": lambda device: walk_personal(device, LOGIN + b" " + b"x-y_z " * 50),
     "menu": walk_menu,
