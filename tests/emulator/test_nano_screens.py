@@ -3,9 +3,10 @@
 `data/nano_screens.json` holds the screens the real Ethereum app 1.22.0 showed under Speculos
 on a Nano S Plus (recorded with `python -m tests.emulator.nano_walk`): the default grant's
 review (warning, its reject page, every field with long values split over "name (k/n)" pages
-and wrapped by pixel width, the skip pages, "Sign message", "Reject message"), an address
-verification, a personal message and the app's menu (home pages, every settings switch, the
-infos, where "Back" returns). The simulator must show the same lines; with SIGNERD_SPECULOS_ELF set the same
+and wrapped by pixel width, the skip pages, "Sign message", "Reject message", the status
+page), an address verification approved and rejected, a short and a six-page personal
+message, field names too long for a title line, and the app's menu (home pages, every
+settings switch, the infos, where "Back" returns). The simulator must show the same lines; with SIGNERD_SPECULOS_ELF set the same
 walk runs on the real Speculos too, so the recording can be checked against a fresh one.
 """
 
