@@ -40,6 +40,7 @@ from emulator.ledger.apdu import (
 from emulator.ledger.app_eip712 import Eip712Commands
 from emulator.ledger.eip712_defs import Eip712Error
 from emulator.ledger.menu import AppMenu, Settings
+from emulator.ledger.review import ADDRESS_STATUS, MESSAGE_STATUS, info_lines, pair_pages
 from emulator.ledger.screen import Page, Screen
 
 log = logging.getLogger(__name__)
@@ -188,12 +189,12 @@ class EthereumApp:
             # ui_get_public_key.c: "Verify " APPNAME "\naddress"; the SDK's address review
             # ends with "Confirm" / "Cancel".
             pages = [
-                Page(("Verify Ethereum", "address")),
-                Page(("Address", address)),
-                Page(("Confirm",), action="approve"),
-                Page(("Cancel",), action="reject", last=True),
+                Page(info_lines("Verify Ethereum\naddress", bold=False)),
+                *(Page(lines) for lines in pair_pages("Address", address)),
+                Page(info_lines("Confirm"), action="approve"),
+                Page(info_lines("Cancel"), action="reject", last=True),
             ]
-            if not self.screen.review(pages):
+            if not self.screen.review(pages, None if self.touch else ADDRESS_STATUS):
                 raise ApduError(SW_REJECTED, "address rejected")
         pubkey = b"\x04" + key.public_key.to_bytes()
         out = bytes([len(pubkey)]) + pubkey + bytes([40]) + address[2:].encode()
@@ -240,16 +241,15 @@ class EthereumApp:
             text = "".join(" " if chr(b).isspace() else chr(b) for b in message)
         else:
             text = "0x" + message.hex()
-        body_pages = [
-            Page(("Message", text[i : i + 100])) for i in range(0, max(len(text), 1), 100)
-        ]
+        # ui_191_start: the whole message is one pair, "Message", paged as the SDK pages it.
+        body_pages = [Page(lines) for lines in pair_pages("Message", text)]
         pages = [
-            Page(("Review message",)),
+            Page(info_lines("Review message", bold=False)),
             *body_pages,
-            Page(("Sign message",), action="approve"),
-            Page(("Reject message",), action="reject", last=True),
+            Page(info_lines("Sign message"), action="approve"),
+            Page(info_lines("Reject message"), action="reject", last=True),
         ]
-        if not self.screen.review(pages):
+        if not self.screen.review(pages, None if self.touch else MESSAGE_STATUS):
             raise ApduError(SW_REJECTED, "message rejected")
         prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
         return self.sign(self._message_path, keccak(prefix + message))

@@ -25,7 +25,7 @@ from emulator.ledger.eip712 import Eip712Session
 from emulator.ledger.eip712_defs import DOMAIN_STRUCT
 from emulator.ledger.eip712_values import Shown, ShownStruct
 from emulator.ledger.menu import Settings
-from emulator.ledger.review import nano_review, touch_review
+from emulator.ledger.review import MESSAGE_STATUS, nano_review, touch_review
 from emulator.ledger.screen import Page, Screen
 
 
@@ -141,7 +141,8 @@ class Eip712Commands:
         digest = session.signing_hash()
         path, _ = parse_bip32(body)
         assert session.message_hash is not None
-        if not self._app.screen.review(self._review_pages(session.message_hash)):
+        status = None if self._app.touch else MESSAGE_STATUS
+        if not self._app.screen.review(self._review_pages(session.message_hash), status):
             raise ApduError(SW_REJECTED, "typed message rejected")
         return self._app.sign(path, digest)
 
@@ -187,6 +188,7 @@ class Eip712Commands:
             ("Message hash", "0x" + message_hash.hex()),
         ]
         pages = nano_review(pairs, skippable=False, operation="transaction")
-        if not self._app.screen.review(pages):
+        # ui_typed_message_review_choice_v0: the status is a message's all the same.
+        if not self._app.screen.review(pages, None if self._app.touch else MESSAGE_STATUS):
             raise ApduError(SW_REJECTED, "typed message rejected")
         return self._app.sign(path, keccak(b"\x19\x01" + domain_hash + message_hash))

@@ -3,15 +3,24 @@
 Mirrors the SDK's Nano home (ledger-secure-sdk lib_nbgl/src/nbgl_use_case_nanos.c: the home
 page "<app> / app is ready", then "App settings", "App info", "Quit app"; a settings page per
 switch showing its text, sub-text and "Enabled"/"Disabled", which both buttons toggle
-(nbgl_layout_nanos.c), then "Back") with the app's switches and texts (app-ethereum
-src/nbgl/ui_home.c). Only the two switches the simulator acts on are listed: "Blind signing"
-and "Raw messages", in the app's order.
+(nbgl_layout_nanos.c nbgl_layoutAddSwitch: a bold line, two wrapped lines, the state), then
+"Back", which returns to the home page the section was entered from) with the app's switches,
+texts and infos (app-ethereum src/nbgl/ui_home.c, Nano S Plus build). The simulator acts on
+"Blind signing" and "Raw messages" only; the other switches are shown and toggle, no more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from emulator.ledger.nano_text import (
+    EXTRABOLD_11PX,
+    FONT_HEIGHT,
+    REGULAR_11PX,
+    screen_lines,
+    text_area,
+)
 
 APP_NAME = "Ethereum"
 HOME_LINES = (APP_NAME, "app is ready")
@@ -27,13 +36,36 @@ class Settings:
 
     raw_messages: bool = False  # "Raw messages" (N_storage.verbose_eip712)
     blind_signing: bool = False  # "Blind signing" (N_storage.dataAllowed)
+    # Shown and toggled only: the simulator signs no transactions.
+    nonce: bool = False
+    debug_contracts: bool = False
+    smart_accounts: bool = False
+    transaction_hash: bool = False
 
 
 # (attribute of Settings, text, sub-text): ui_home.c switches, in the app's order.
 SWITCHES = (
     ("blind_signing", "Blind signing", "Enable transaction blind signing"),
+    ("nonce", "Nonce", "Display nonce in transactions"),
     ("raw_messages", "Raw messages", "Displays raw content of EIP712 messages"),
+    ("debug_contracts", "Debug contracts", "Display contract\ndata details"),
+    ("smart_accounts", "Smart accounts", "Enable EIP-7702 authorizations"),
+    ("transaction_hash", "Transaction hash", "Always display the transaction hash"),
 )
+INFOS = (("Version", ""), ("Developer", "Ledger"), ("Copyright", "Ledger (c) 2025"))
+# The home page each section is entered from, where its "Back" returns.
+SECTION_ENTRY = {"settings": 1, "info": 2}
+
+
+def switch_lines(text: str, sub_text: str, on: bool) -> tuple[str, ...]:
+    """A switch's page as the Nano lays it out (one bold line, two regular, the state)."""
+    return screen_lines(
+        [
+            text_area(EXTRABOLD_11PX, text, 1, 0),
+            text_area(REGULAR_11PX, sub_text, 2, FONT_HEIGHT + 2),
+            text_area(EXTRABOLD_11PX, "Enabled" if on else "Disabled", 1, 3 * FONT_HEIGHT + 4),
+        ]
+    )
 
 
 class AppMenu:
@@ -49,11 +81,12 @@ class AppMenu:
     def _pages(self) -> list[tuple[str, ...]]:
         if self.section == "settings":
             return [
-                (text, sub, "Enabled" if getattr(self.settings, name) else "Disabled")
+                switch_lines(text, sub, getattr(self.settings, name))
                 for name, text, sub in SWITCHES
             ] + [(BACK_TEXT,)]
         if self.section == "info":
-            return [("Version", self.version), ("Developer", "Ledger"), (BACK_TEXT,)]
+            infos = [(name, value or self.version) for name, value in INFOS]
+            return [*infos, (BACK_TEXT,)]
         return [HOME_LINES, (SETTINGS_TEXT,), (INFO_TEXT,), (QUIT_TEXT,)]
 
     def lines(self) -> tuple[str, ...]:
@@ -80,7 +113,7 @@ class AppMenu:
             elif page == (QUIT_TEXT,):
                 self.on_quit()
         elif page == (BACK_TEXT,):
-            self.home()
+            self.section, self.index = "home", SECTION_ENTRY[self.section]
         elif self.section == "settings":
             name = SWITCHES[self.index][0]
             setattr(self.settings, name, not getattr(self.settings, name))

@@ -5,9 +5,12 @@ act on the page (accept a warning, skip the rest of a message, sign, reject). Th
 blocks in `Screen.review()` until the person (REST buttons, the terminal) or the auto mode
 decides. Between reviews the buttons drive the app's menu (emulator/ledger/menu.py).
 
-Every page drawn is recorded as Speculos records it (GET /events): one event per text line,
-with coordinates. Like Speculos' OCR, titles may carry a trailing space, so clients must
-strip texts before comparing.
+A Nano review ends on a status page ("Message signed", "Address verified", ...) that any
+button or three seconds dismiss, back to the home page (nbgl_useCaseReviewStatus).
+
+Every page drawn is recorded as Speculos records it (GET /events): one event per text line
+(a Nano page's lines are laid out by `nano_text.py`, keeping the space a line broke at, as
+Speculos' OCR does), so clients must strip texts before comparing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from typing import Any
 from emulator.ledger.menu import HOME_LINES, AppMenu
 
 log = logging.getLogger(__name__)
+
+# The SDK's STATUS_SCREEN_DURATION (nbgl_use_case.h): how long a status page stays.
+STATUS_SECONDS = 3.0
+# A review's status pages: (approved, rejected).
+Status = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class Screen:
         self._pressed: set[str] = set()
         self._released: set[str] = set()
         self._menu: AppMenu | None = None
+        self._drawn = 0  # pages drawn so far: a status page's timer acts only if it is last
+        self._status_shown = False
         self.show_idle()
 
     def attach_menu(self, menu: AppMenu) -> None:
@@ -74,11 +84,10 @@ class Screen:
     def _draw(self, page: Page) -> None:
         """Record a page like Speculos' screen events; the caller holds the lock."""
         self._current = page.lines
+        self._drawn += 1
+        self._status_shown = False
         for i, text in enumerate(page.lines):
-            # Speculos' OCR reports titles with a trailing space now and then: reproduce it
-            # so that clients learn to strip.
-            shown = text + " " if i == 0 and len(page.lines) > 1 else text
-            self._events.append({"text": shown, "x": 0, "y": 3 + i * self._line_height})
+            self._events.append({"text": text, "x": 0, "y": 3 + i * self._line_height})
         if self._on_page is not None:
             self._on_page(page)
 
@@ -119,8 +128,24 @@ class Screen:
 
     # -- reviews ---------------------------------------------------------------------------
 
-    def review(self, pages: list[Page]) -> bool:
-        """Show a flow and block until it is approved (True) or rejected (False)."""
+    def _show_status(self, lines: tuple[str, ...]) -> None:
+        """The status page after a review; the caller holds the lock."""
+        if self._menu is not None:
+            self._menu.home()
+        self._draw(Page(lines))
+        self._status_shown = True
+        timer = threading.Timer(STATUS_SECONDS, self._status_timeout, args=(self._drawn,))
+        timer.daemon = True
+        timer.start()
+
+    def _status_timeout(self, drawn: int) -> None:
+        with self._lock:
+            if self._status_shown and self._drawn == drawn:
+                self._draw(Page(HOME_LINES))
+
+    def review(self, pages: list[Page], status: Status | None = None) -> bool:
+        """Show a flow and block until it is approved (True) or rejected (False); then its
+        status page, if it has one, else the home page."""
         with self._lock:
             review = _Review(pages)
             self._review = review
@@ -133,6 +158,9 @@ class Screen:
             while review.result is None:
                 self._lock.wait()
             self._review = None
+            if status is not None:
+                self._show_status(status[0] if review.result else status[1])
+                return review.result
             if self._menu is not None:
                 self._menu.home()
             self._draw(Page(HOME_LINES))
@@ -142,6 +170,10 @@ class Screen:
         """A press-and-release of "left", "right" or "both"."""
         with self._lock:
             review = self._review
+            if review is None and self._status_shown:
+                # statusButtonCallback: any button leaves the status page for the home page.
+                self._draw(Page(HOME_LINES))
+                return
             if review is None:
                 self._press_menu(button)
                 return

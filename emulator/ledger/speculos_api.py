@@ -34,8 +34,9 @@ WARNING_PREFIX = "Blind signing ahead"
 # "Reject message" / "Reject transaction" / "Reject operation"; "Cancel" ends an address review.
 REJECT_PREFIXES = ("Reject", "Cancel")
 # Pages where both buttons skip the rest of a review: the Nano's "Press right button to
-# continue message or press both to skip" and the simulated Stax/Flex "Skip" header.
-SKIP_PREFIXES = ("Press right button to continue", "Skip")
+# continue message or press both to skip" (its first line, as a Nano wraps it) and the
+# simulated Stax/Flex "Skip" header.
+SKIP_PREFIXES = ("Press right button to", "Skip")
 # The status page the SDK shows for about 3 s after a review (nbgl_useCaseReviewStatus:
 # "Message signed", "Transaction rejected", "Address verified", ...): not a review.
 STATUS_SUFFIXES = (" signed", " rejected", " verified", " verification cancelled")
@@ -56,7 +57,8 @@ def is_rejection(lines: Lines) -> bool:
 
 
 def is_status(lines: Lines) -> bool:
-    return len(lines) <= 2 and any(line.endswith(STATUS_SUFFIXES) for line in lines)
+    # A Nano wraps "Address verification cancelled" over two lines.
+    return len(lines) <= 2 and " ".join(lines).endswith(STATUS_SUFFIXES)
 
 
 def is_warning(lines: Lines) -> bool:

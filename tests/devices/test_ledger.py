@@ -143,9 +143,10 @@ def test_nano_with_raw_messages_shows_fields_and_signs(nano: LedgerSimulatorProc
         signature = signer.sign_typed_data(GRANT, PATH)
     assert signature == expected_typed_signature()
     screen = nano.screen_text().splitlines()
+    # A Nano wraps "Review typed message" over two lines (the summary fits three).
     order = [
         screen.index("Blind signing ahead"),
-        screen.index("Review typed message"),
+        screen.index("Review typed"),
         screen.index("SessionGrant"),
         screen.index("summary"),
         screen.index("Sign message"),
@@ -170,9 +171,11 @@ def test_allowed_blind_signing_uses_hashes_and_tells_them(nano: LedgerSimulatorP
     signable = encode_typed_data(full_message=GRANT)
     told = "\n".join(lines)
     assert signable.header.hex() in told and signable.body.hex() in told
-    screen = nano.screen_text()
-    assert "Domain hash\n0x" + signable.header.hex() in screen
-    assert "Message hash\n0x" + signable.body.hex() in screen
+    # A hash fills more than one Nano page: "Domain hash (1/2)", "Domain hash (2/2)".
+    screen = nano.screen_text().splitlines()
+    assert "Domain hash (1/2)" in screen and "Message hash (2/2)" in screen
+    assert nano.shows("0x" + signable.header.hex())
+    assert nano.shows("0x" + signable.body.hex())
 
 
 def test_personal_message_matches_eth_account(nano: LedgerSimulatorProcess) -> None:

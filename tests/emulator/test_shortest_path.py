@@ -97,7 +97,9 @@ def test_trezor_shortest_path_shows_the_summary(tmp_path: Path, model: str) -> N
 
 def ledger_walk(
     tmp_path: Path, model: str, skip_at: int
-) -> tuple[list[str], bytes, dict[str, Any]]:
+) -> tuple[list[str], bytes, dict[str, Any], bool]:
+    """(screens, signature, typed data, whether the device showed the summary): a Nano
+    splits the summary over "name (1/2)", "name (2/2)" pages, which `shows` reads back."""
     device = LedgerSimulatorProcess(model=model, log_path=tmp_path / "ledger.log").start()
     try:
         if model.startswith("nano"):
@@ -110,39 +112,44 @@ def ledger_walk(
         screens, signature = sign_by_shortest_path(
             LedgerSigner(f"{device.path}?model={model}"), walk, typed_data
         )
+        shown = device.shows(typed_data["message"]["summary"])
     finally:
         device.stop()
-    return screens, signature, typed_data
+    return screens, signature, typed_data, shown
 
 
 @pytest.mark.parametrize("model", ["nanosp", "nanox", "stax", "flex"])
 def test_ledger_shortest_path_shows_the_summary(tmp_path: Path, model: str) -> None:
     # Nano: skip after the first field; Stax/Flex: at the first "Skip".
     skip_at = 2 if model.startswith("nano") else 1
-    screens, signature, typed_data = ledger_walk(tmp_path, model, skip_at)
+    screens, signature, typed_data, shown = ledger_walk(tmp_path, model, skip_at)
     if model.startswith("nano"):
-        # Warning, title, "Review struct", skip page, the domain's name, skip page (both),
-        # "Sign message" (both): every field after the name is skipped.
-        assert len(screens) == 7
-        assert screens[0].startswith("Blind signing ahead\nTo accept risk, press both buttons")
+        # Warning, title, "Review struct", skip page, the domain's name (the summary, over two
+        # pages), skip page (both), "Sign message" (both): every field after it is skipped.
+        assert len(screens) == 8
+        assert screens[0] == "Blind signing ahead\nTo accept risk, press\nboth buttons"
         assert screens[2] == "Review struct\nEIP712Domain"
-        assert screens[4].startswith("name\n")
+        assert screens[4].startswith("name (1/2)\n")
+        assert screens[5].startswith("name (2/2)\n")
     else:
         # Title, the first page of pairs ("Skip"), "Sign typed message?".
         assert len(screens) == 3
         assert screens[1].startswith("Skip\nReview struct\nEIP712Domain\nname\n")
+        assert_summary_shown(screens, typed_data, signature)
     assert screens[-1] in ("Sign message", "Sign typed message?")
-    assert_summary_shown(screens, typed_data, signature)
+    assert shown
+    assert recover_signer(grant_digest(typed_data), signature) == MASTER_ADDRESS
 
 
 def test_nano_can_skip_before_the_summary(tmp_path: Path) -> None:
     """The Nano's limit, not signerd's: the first skip page comes before any value."""
-    screens, signature, typed_data = ledger_walk(tmp_path, "nanosp", skip_at=1)
+    screens, signature, typed_data, shown = ledger_walk(tmp_path, "nanosp", skip_at=1)
+    assert not shown
     assert screens == [
-        "Blind signing ahead\nTo accept risk, press both buttons",
-        "Review typed message",
+        "Blind signing ahead\nTo accept risk, press\nboth buttons",
+        "Review typed\nmessage",
         "Review struct\nEIP712Domain",
-        "Press right button to continue message or press both to skip",
+        "Press right button to\ncontinue message or\npress both to skip",
         "Sign message",
     ]
     assert normalised(typed_data["message"]["summary"]) not in normalised("\n".join(screens))
