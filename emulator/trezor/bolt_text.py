@@ -352,11 +352,11 @@ def paginate(paragraphs: list[Paragraph], top: int, bottom: int, width: int) -> 
     return pages or [[]]
 
 
-def button_page(paragraphs: list[Paragraph]) -> list[Page]:
+def button_page(paragraphs: list[Paragraph], top: int = CONTENT_TOP) -> list[Page]:
     """ButtonPage::place: on one page at full width if it fits, else paged beside a scrollbar."""
-    pages = paginate(paragraphs, CONTENT_TOP, CONTENT_BOTTOM, CONTENT_WIDTH)
+    pages = paginate(paragraphs, top, CONTENT_BOTTOM, CONTENT_WIDTH)
     if len(pages) > 1:
-        pages = paginate(paragraphs, CONTENT_TOP, CONTENT_BOTTOM, CONTENT_WIDTH - SCROLLBAR)
+        pages = paginate(paragraphs, top, CONTENT_BOTTOM, CONTENT_WIDTH - SCROLLBAR)
     return pages
 
 

@@ -19,7 +19,7 @@ from eth_utils.crypto import keccak
 from trezorlib import messages, protobuf
 
 from emulator.keys import Keyring
-from emulator.trezor import layouts, networks
+from emulator.trezor import address_details, layouts, networks
 from emulator.trezor.eip712 import TypedDataHost, generate_typed_data_hash
 from emulator.trezor.layouts import Screen
 from emulator.trezor.wire import data_error
@@ -33,7 +33,12 @@ class Device(TypedDataHost, Protocol):
     @property
     def typed_data(self) -> bool: ...
 
+    # A Model T, which lays its text out as the firmware does (bolt_text.py).
+    bolt: bool
+
     def confirm(self, screen: Screen) -> None: ...
+
+    def show(self, screen: Screen, *, button_request: bool = True) -> messages.DebugButton: ...
 
 
 def hd_node(keyring: Keyring, address_n: Sequence[int]) -> tuple[messages.HDNodeType, str]:
@@ -103,7 +108,9 @@ def ethereum_get_public_key(
 
 def get_address(device: Device, msg: messages.EthereumGetAddress) -> messages.EthereumAddress:
     _key, address = ethereum_key(device.keyring, msg.address_n, msg.encoded_network)
-    if msg.show_display:
+    if msg.show_display and device.bolt:
+        address_details.show_address(device, address, msg.address_n, bool(msg.chunkify))
+    elif msg.show_display:
         device.confirm(layouts.show_address(address, layouts.path_to_str(msg.address_n)))
     return messages.EthereumAddress(address=address)
 

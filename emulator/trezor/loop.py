@@ -92,11 +92,10 @@ class DeviceLoop:
     def stop(self) -> None:
         self._inbox.put(None)
 
-    @property
-    def showing_more(self) -> bool:
-        """True while a "Show full …" screen is up."""
+    def touch(self, x: int, y: int) -> messages.DebugButton | None:
+        """The press a touch at (x, y) stands for on the screen that is up, if any."""
         with self._cond:
-            return self._screen is not None and self._screen.kind is ScreenKind.SHOW_MORE
+            return None if self._screen is None else self._screen.press_for_touch(x, y)
 
     @property
     def awaiting_input(self) -> bool:
@@ -184,7 +183,13 @@ class DeviceLoop:
 
     # --- screens -------------------------------------------------------------------------
 
-    def _show(self, screen: Screen) -> messages.DebugButton:
+    def show(self, screen: Screen, *, button_request: bool = True) -> messages.DebugButton:
+        """Put a screen up and return the button pressed; a screen a workflow shows again,
+        or one it opens from another, comes without a ButtonRequest (`interact(layout,
+        None)` in the firmware)."""
+        return self._show(screen, button_request)
+
+    def _show(self, screen: Screen, button_request: bool = True) -> messages.DebugButton:
         """Put a screen up (ButtonRequest/ButtonAck) and return the button pressed."""
         with self._cond:
             if self._history_flow != self._flow:
@@ -204,10 +209,11 @@ class DeviceLoop:
         if self._on_screen is not None:
             self._on_screen(screen, None if auto is None else auto.name)
         pages = len(self._pages) or screen.pages
-        self._call(
-            messages.ButtonRequest(code=screen.br_code, pages=pages, name=screen.br_name),
-            messages.ButtonAck,
-        )
+        if button_request:
+            self._call(
+                messages.ButtonRequest(code=screen.br_code, pages=pages, name=screen.br_name),
+                messages.ButtonAck,
+            )
         button = auto if auto is not None else self._wait_press()
         with self._cond:
             self._awaiting = False
@@ -216,6 +222,8 @@ class DeviceLoop:
 
     def _auto_answer(self, screen: Screen) -> messages.DebugButton | None:
         if self.approval is Approval.REJECT:
+            if screen.kind is ScreenKind.MISMATCH:
+                return messages.DebugButton.YES  # "Quit": NO would go back to the address
             return messages.DebugButton.NO
         if self.approval is Approval.APPROVE:
             # Approving opens every "Show full …" prompt, so scripts see every field.
@@ -252,9 +260,14 @@ class DeviceLoop:
     # --- debug link ----------------------------------------------------------------------
 
     def swipe(self, direction: messages.DebugSwipeDirection) -> None:
-        """A swipe up (down) shows the next (previous) page of a paged Model T screen."""
+        """A swipe up (down) shows the next (previous) page of a paged Model T screen; left
+        (right) on a horizontal one (address details)."""
         with self._cond:
-            step = {messages.DebugSwipeDirection.UP: 1, messages.DebugSwipeDirection.DOWN: -1}
+            swipe = messages.DebugSwipeDirection
+            forward, back = swipe.UP, swipe.DOWN
+            if self._screen is not None and self._screen.kind is ScreenKind.DETAILS:
+                forward, back = swipe.LEFT, swipe.RIGHT
+            step = {forward: 1, back: -1}
             page = self._page + step.get(direction, 0)
             if self._pages and 0 <= page < len(self._pages) and page != self._page:
                 self._page = page
@@ -266,8 +279,9 @@ class DeviceLoop:
         pages = screen.bolt_pages() if self.bolt else []
         if not pages:
             return screen.layout()
-        if page is not None:
-            return screen.bolt_layout(page, pages)
+        if page is not None or screen.details:
+            # History shows address details at their first page.
+            return screen.bolt_layout(page or 0, pages)
         # History keeps every page of a screen, as one page.
         joined: list[tuple[str, ...]] = [p for each in pages for p in each]
         layout = screen.bolt_layout(0, [joined])

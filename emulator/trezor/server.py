@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 
 from trezorlib import messages
 
@@ -53,20 +54,21 @@ _PHYSICAL = {
 
 
 def decision_button(
-    decision: messages.DebugLinkDecision, showing_more: bool
+    decision: messages.DebugLinkDecision, touch: Callable[[int, int], messages.DebugButton | None]
 ) -> messages.DebugButton | None:
     """The press a DebugLinkDecision stands for; None for swipes and text input.
 
-    A touch (x, y) is the "Show full …" button on a screen that has one (trezorlib's test
-    flows tap it on a Model T: input_flows.py InputFlowEIP712ShowMore.SHOW_MORE) and is
-    ignored elsewhere, where the simulator has no coordinates to hit.
+    A touch (x, y) is what `touch` makes of it on the screen that is up: the "Show full …"
+    button on a screen that has one (trezorlib's test flows tap it on a Model T:
+    input_flows.py InputFlowEIP712ShowMore.SHOW_MORE), a Frame's corner button
+    (screen_buttons.menu(): InputFlowShowAddressQRCode); it is ignored elsewhere.
     """
     if decision.button is not None:
         return messages.DebugButton(decision.button)
     if decision.physical_button is not None:
         return _PHYSICAL[messages.DebugPhysicalButton(decision.physical_button)]
-    if decision.x is not None and decision.y is not None and showing_more:
-        return messages.DebugButton.INFO
+    if decision.x is not None and decision.y is not None:
+        return touch(decision.x, decision.y)
     return None
 
 
@@ -188,7 +190,7 @@ class UdpLinks:
                 continue
             if isinstance(msg, messages.DebugLinkDecision):
                 # The firmware does not answer decisions; hosts follow up with GetState.
-                button = decision_button(msg, self.device.showing_more)
+                button = decision_button(msg, self.device.touch)
                 if msg.swipe is not None:
                     self.device.swipe(messages.DebugSwipeDirection(msg.swipe))
                 elif button is not None:
