@@ -274,8 +274,12 @@ def test_trezorlib_debuglink_decision_flow(manual: TrezorSimulatorProcess) -> No
     try:
         assert link.read_layout().title() == "Sign ETH message"
         link.press_yes()
-        manual.wait_for_review()
-        layout = link.read_layout()
+        # The press is taken asynchronously: until it is, the first screen is still up.
+        layout = wait_until(
+            lambda: (shown := manual.wait_for_review()).title() != "Sign ETH message" and shown,
+            STATE_TIMEOUT,
+            what="the screen after the first",
+        )
         assert (layout.title(), layout.text_content()) == ("Confirm message", "by debuglink")
         link.press_yes()
     finally:
