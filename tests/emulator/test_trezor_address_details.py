@@ -13,46 +13,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from trezorlib import ethereum, messages
 from trezorlib.debuglink import DebugLink, LayoutContent, LayoutType, ScreenButtons
 from trezorlib.tools import parse_path
 
-from emulator.keys import DEFAULT_MNEMONIC
-from emulator.trezor.launch import TrezorEmulatorProcess, TrezorSimulatorProcess, UdpTrezorProcess
+from emulator.trezor.launch import UdpTrezorProcess
 from signerd.devices.trezor import TrezorSigner
 from signerd.errors import UserRejected
 from signerd.launch import wait_until
-from tests.support import skip_unless_configured
 
 ACCOUNT = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"  # m/44'/60'/0'/0/0 of DEFAULT_MNEMONIC
 PATH = "m/44'/60'/0'/0/0"
 STEP_TIMEOUT = 10.0
 # The corner button of a Model T Frame (trezorlib's ScreenButtons, as input_flows.py uses it).
 MENU = ScreenButtons(LayoutType.Bolt).menu()
-
-
-@pytest.fixture(scope="module", params=["trezor", "trezor-emu"])
-def model_t(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[UdpTrezorProcess]:
-    """The simulated Model T, and the real one when configured."""
-    family = str(request.param)
-    tmp = tmp_path_factory.mktemp(family)
-    device: UdpTrezorProcess | None
-    if family == "trezor":
-        device = TrezorSimulatorProcess(model="t", log_path=tmp / "sim.log")
-    else:
-        skip_unless_configured(family)
-        device = TrezorEmulatorProcess.from_environment(
-            tmp / "profile", mnemonic=DEFAULT_MNEMONIC, log_path=tmp / "emu.log"
-        )
-    assert device is not None
-    with device:
-        yield device
 
 
 def wait_for(link: DebugLink, check: Callable[[LayoutContent], bool], what: str) -> LayoutContent:

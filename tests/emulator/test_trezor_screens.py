@@ -11,39 +11,16 @@ The simulator must give the same pages; with $SIGNERD_TREZOR_EMU set, so must th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulator.keys import DEFAULT_MNEMONIC
-from emulator.trezor.launch import TrezorEmulatorProcess, TrezorSimulatorProcess, UdpTrezorProcess
+from emulator.trezor.launch import UdpTrezorProcess
 from tests.emulator.trezor_screens import OPERATIONS, record_operation
-from tests.support import skip_unless_configured
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trezor_t_screens.json"
 RECORDED: dict[str, Any] = json.loads(FIXTURE.read_text())
-
-
-@pytest.fixture(scope="module", params=["trezor", "trezor-emu"])
-def model_t(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[UdpTrezorProcess]:
-    """The simulated Model T, and the real one when configured."""
-    family = str(request.param)
-    tmp = tmp_path_factory.mktemp(family)
-    device: UdpTrezorProcess | None
-    if family == "trezor":
-        device = TrezorSimulatorProcess(model="t", log_path=tmp / "sim.log")
-    else:
-        skip_unless_configured(family)
-        device = TrezorEmulatorProcess.from_environment(
-            tmp / "profile", mnemonic=DEFAULT_MNEMONIC, log_path=tmp / "emu.log"
-        )
-    assert device is not None
-    with device:
-        yield device
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
