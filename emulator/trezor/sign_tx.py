@@ -160,6 +160,25 @@ def _confirm(device: Device, to: bytes, value: int, fee: int, data: bytes, symbo
     )
 
 
+def _review(
+    device: Device,
+    msg: messages.EthereumSignTx | messages.EthereumSignTxEIP1559,
+    network: networks.Network | None,
+    to: bytes,
+    fee_per_gas: bytes,
+) -> tuple[PrivateKey, bytes]:
+    """What both transaction types do once their fields are checked: the key (its path
+    validated), the calldata, then the screens, the fee shown being ``fee_per_gas`` (the gas
+    price, or the EIP-1559 max fee) times the gas limit. The key and the whole calldata."""
+    key = _key(device, msg, network)
+    symbol = network.symbol if network else "UNKN"
+    data = _calldata(device, msg, to, key)
+    fee = int.from_bytes(fee_per_gas, "big") * int.from_bytes(bytes(msg.gas_limit), "big")
+    value = int.from_bytes(bytes(msg.value), "big")
+    _confirm(device, to, value, fee, data, symbol)
+    return key, data
+
+
 def _signed(key: PrivateKey, digest: bytes) -> tuple[int, bytes, bytes]:
     signature = key.sign_msg_hash(digest)
     return signature.v, signature.r.to_bytes(32, "big"), signature.s.to_bytes(32, "big")
@@ -172,13 +191,7 @@ def sign_tx(device: Device, msg: messages.EthereumSignTx) -> messages.EthereumTx
         raise data_error("tx_type out of bounds")
     if len(bytes(msg.gas_price)) + len(bytes(msg.gas_limit)) > 30:
         raise data_error("Fee overflow")
-    key = _key(device, msg, network)
-    symbol = network.symbol if network else "UNKN"
-    data = _calldata(device, msg, to, key)
-    gas_price = int.from_bytes(bytes(msg.gas_price), "big")
-    gas_limit = int.from_bytes(bytes(msg.gas_limit), "big")
-    value = int.from_bytes(bytes(msg.value), "big")
-    _confirm(device, to, value, gas_price * gas_limit, data, symbol)
+    key, data = _review(device, msg, network, to, bytes(msg.gas_price))
     fields: list[object] = [] if msg.tx_type is None else [msg.tx_type]
     fields += [
         bytes(msg.nonce or b""),
@@ -205,13 +218,7 @@ def sign_tx_eip1559(
     if len(bytes(msg.max_priority_fee)) + len(bytes(msg.gas_limit)) > 30:
         raise data_error("Fee overflow")
     to = _check_common(msg)
-    key = _key(device, msg, network)
-    symbol = network.symbol if network else "UNKN"
-    data = _calldata(device, msg, to, key)
-    max_fee = int.from_bytes(bytes(msg.max_gas_fee), "big")
-    gas_limit = int.from_bytes(bytes(msg.gas_limit), "big")
-    value = int.from_bytes(bytes(msg.value), "big")
-    _confirm(device, to, value, max_fee * gas_limit, data, symbol)
+    key, data = _review(device, msg, network, to, bytes(msg.max_gas_fee))
     access_list = [
         [_address_bytes(item.address), [bytes(k) for k in item.storage_keys]]
         for item in msg.access_list
