@@ -7,6 +7,7 @@ sample verifies exactly like a grant the simulated Trezor signed.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,12 +53,21 @@ def request_params(session_key: str | None = None) -> dict[str, Any]:
 
 
 def typed_data(account: str, *, now: int | None = None) -> dict[str, Any]:
-    """The EIP-712 document the daemon would build for request_params(), for ``account``."""
+    """The EIP-712 document the daemon would build for request_params() sent by this process,
+    for ``account``: the same agent line (the daemon reads the peer's /proc/PID/exe), so the
+    device shows the same number of pages whichever path asks."""
     current = int(time.time()) if now is None else now
     request = parse_grant_request(request_params(), now=current)
-    agent = agent_description(request.label, os.getuid(), os.getpid(), "python3")
+    agent = agent_description(request.label, os.getuid(), os.getpid(), _this_executable())
     nonce = int.from_bytes(os.urandom(8), "big")
     return build_grant_typed_data(request, account=account, agent=agent, nonce=nonce)
+
+
+def _this_executable() -> str:
+    try:
+        return os.readlink("/proc/self/exe")
+    except OSError:
+        return sys.executable
 
 
 def master_account() -> Any:

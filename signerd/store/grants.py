@@ -41,6 +41,7 @@ from signerd.store.values import (
     check_page,
     check_uint,
     json_object,
+    json_text,
     u64_text,
 )
 
@@ -159,9 +160,10 @@ class GrantsMixin:
         """
         rows = [_grant_row(grant, audit_detail, peer) for grant in grants]
         checked_steps = check_steps(steps)
+        steps_peer = json_object("peer", peer)
         with self._db.write() as conn:
             for event, detail in checked_steps:
-                append_entry(conn, event, None, json_object("peer", peer), detail)
+                append_entry(conn, event, None, steps_peer, detail)
             for grant, values, row_peer, detail in rows:
                 # The entry records the row's hash, and the row the entry's seq (rows.py).
                 sealed = {**(detail or {}), "row_hash": row_hash("grants", values)}
@@ -260,7 +262,7 @@ def _grant_row(
 ) -> tuple[StoredGrant, dict[str, Any], JSONDict | None, JSONDict | None]:
     """The checked grants-table values of a grant, and its audit entry's peer and detail."""
     _validate_grant(grant)
-    document = json_object("document", grant.document)
+    document = json_text("document", grant.document)
     detail = json_object(
         "audit_detail",
         {
@@ -275,12 +277,13 @@ def _grant_row(
     )
     if peer is None and grant.peer_uid is not None:
         peer = {"uid": grant.peer_uid}
-    values = _grant_values(dataclasses.replace(grant, document=document or {}))
+    values = _grant_values(grant, document)
     return grant, values, json_object("peer", peer), detail
 
 
-def _grant_values(grant: StoredGrant) -> dict[str, Any]:
-    """The grants-table columns of a grant (GRANT_COLUMNS, in order), as stored."""
+def _grant_values(grant: StoredGrant, document: str | None = None) -> dict[str, Any]:
+    """The grants-table columns of a grant (GRANT_COLUMNS, in order), as stored; ``document``:
+    the document's stored text, if the caller encoded it already."""
     return {
         "id": grant.id,
         "account": grant.account,
@@ -290,7 +293,7 @@ def _grant_values(grant: StoredGrant) -> dict[str, Any]:
         "valid_after": u64_text(grant.valid_after),
         "valid_until": u64_text(grant.valid_until),
         "nonce": str(grant.nonce),
-        "document": canonical_json(grant.document),
+        "document": canonical_json(grant.document) if document is None else document,
         "device": grant.device,
         "peer_uid": grant.peer_uid,
         "created_at": grant.created_at,

@@ -34,16 +34,22 @@ def json_object(field: str, value: JSONDict | None) -> JSONDict | None:
     """The value as it reads back from storage (so hashes recompute), or ValidationError."""
     if value is None:
         return None
+    normal: JSONDict = json.loads(json_text(field, value))
+    return normal
+
+
+def json_text(field: str, value: JSONDict) -> str:
+    """The stored text of a JSON object (canonical_json), or ValidationError: not an object,
+    not serialisable, or naming a secret."""
     if not isinstance(value, dict):
         raise ValidationError(field, "must be a JSON object")
     try:
         text = canonical_json(value)
-        normal: JSONDict = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, f"not JSON-serialisable: {exc}") from exc
     if _may_name_a_secret(text):
-        _refuse_secrets(field, normal)
-    return normal
+        _refuse_secrets(field, json.loads(text))
+    return text
 
 
 def _may_name_a_secret(text: str) -> bool:

@@ -1,5 +1,6 @@
-"""The row hash written column by column is byte for byte the definition: sha256 of
-canonical_json of the row's values (signerd/store/rows.py)."""
+"""The hashed texts written piece by piece are byte for byte their definitions: a row's hash
+is sha256 of canonical_json of its values (signerd/store/rows.py), an audit entry's body is
+canonical_json of its fields (signerd/store/chain.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signerd.store.chain import _body_text
 from signerd.store.rows import (
     DELEGATION_COLUMNS,
     GRANT_COLUMNS,
@@ -17,6 +19,7 @@ from signerd.store.rows import (
     _slow_row_hash,
     row_hash,
 )
+from signerd.store.values import canonical_json
 
 REAL = {"created_at", "revoked_at", "settled_at", "disabled_at"}
 # What SQLite hands back (and what the writers pass): text, integers, floats, NULL. Text with
@@ -102,3 +105,43 @@ def test_unhashable_values_fail_as_the_definition_does(
         _slow_row_hash("grants", row)
     with pytest.raises(error):
         row_hash("grants", row)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(1, 2**62),
+    ts=st.floats(0, 2**40, allow_nan=False),
+    event=st.text(),
+    grant_id=st.none() | st.text(),
+    peer=st.none() | st.dictionaries(st.text(), json_values, max_size=4),
+    detail=st.none() | st.dictionaries(st.text(), json_values, max_size=4),
+)
+def test_audit_body_text_is_the_canonical_json_of_the_hashed_body(
+    seq: int,
+    ts: float,
+    event: str,
+    grant_id: str | None,
+    peer: dict[str, Any] | None,
+    detail: dict[str, Any] | None,
+) -> None:
+    body = {
+        "seq": seq,
+        "ts": ts,
+        "event": event,
+        "grant_id": grant_id,
+        "peer": peer,
+        "detail": detail,
+    }
+    text = _body_text(seq, ts, event, grant_id, canonical_json(peer), canonical_json(detail))
+    assert text == canonical_json(body)
