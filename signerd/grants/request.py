@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from signerd.errors import ValidationError
@@ -20,6 +21,7 @@ from signerd.grants.schema import (
     MAX_ALLOWANCES,
     MAX_CHAIN_ID,
     MAX_PAYEES,
+    MAX_STRING,
     MAX_TARGETS,
     MAX_TIMESTAMP,
     MAX_WINDOW,
@@ -90,19 +92,31 @@ class GrantRequest:
 
     def named_by(self, tokens: TokenTable) -> GrantRequest:
         """This request with its tokens named by ``tokens``; ValidationError if it then no
-        longer fits a screen."""
+        longer fits a screen. The request itself when ``tokens`` names them as it does."""
         names = [name_token(tokens, self.chain_id, a.token) for a in self.allowances]
-        named = replace(
-            self,
-            allowances=tuple(
-                replace(allowance, symbol=name.symbol, decimals=name.decimals)
-                for allowance, name in zip(self.allowances, names, strict=True)
-            ),
-        )
-        problem = summary_problem(named.summary_fields(), self.chain_id)
-        if problem is not None:
-            raise ValidationError(*problem)
+        if any(
+            (a.symbol, a.decimals) != (name.symbol, name.decimals)
+            for a, name in zip(self.allowances, names, strict=True)
+        ):
+            named = replace(
+                self,
+                allowances=tuple(
+                    replace(allowance, symbol=name.symbol, decimals=name.decimals)
+                    for allowance, name in zip(self.allowances, names, strict=True)
+                ),
+            )
+        else:
+            named = self
+        named.check_summary()
         return named
+
+    def check_summary(self) -> None:
+        """ValidationError, naming the part that overflows, if the summary does not fit the
+        one screen it is shown on whole."""
+        if len(self.summary()) > MAX_STRING:
+            problem = summary_problem(self.summary_fields(), self.chain_id)
+            if problem is not None:
+                raise ValidationError(*problem)
 
     def summary_fields(self) -> dict[str, Any]:
         """The message fields the summary is computed from."""
@@ -115,6 +129,11 @@ class GrantRequest:
 
     def summary(self) -> str:
         """The summary the device will show for this request."""
+        return self._summary
+
+    @cached_property
+    def _summary(self) -> str:
+        # Asked by the parse, the flow and the typed data: written once per request.
         return summarize(self.summary_fields(), self.chain_id)
 
 

@@ -21,7 +21,6 @@ from signerd.grants.agent import check_agent
 from signerd.grants.digest import grant_digest, keccak
 from signerd.grants.request import GrantRequest
 from signerd.grants.schema import DOMAIN_VERSION, MAX_STRING, PRIMARY_TYPE, TYPES, UINT256_MAX
-from signerd.grants.summary import summary_problem
 
 __all__ = [
     "SIGNATURE_LENGTH",
@@ -49,9 +48,7 @@ def build_grant_typed_data(
     if req.session_key is None:
         raise ValidationError("sessionKey", "not generated yet")
     # parse_grant_request refuses these already; a request put together by hand stops here.
-    problem = summary_problem(req.summary_fields(), req.chain_id)
-    if problem is not None:
-        raise ValidationError(*problem)
+    req.check_summary()
     summary = req.summary()
     message: dict[str, Any] = {
         "summary": summary,
