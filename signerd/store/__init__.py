@@ -33,6 +33,7 @@ from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_dat
 from signerd.store.delegations import DelegationsMixin, StoredDelegation
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
 from signerd.store.keys import KeysMixin, KeystoreRecord
+from signerd.store.loop_commit import LoopGroupCommit
 from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
 from signerd.store.spends import SpendRecord, SpendsMixin, SpendStatus
 from signerd.store.values import MAX_PAGE, JSONDict
@@ -76,6 +77,7 @@ class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin, DelegationsMixin):
         self.path = db.path
         self._writer_cache = WriterCache()
         self._spend_writes = GroupCommit(self._spend_transaction)
+        self._loop_spend_writes = LoopGroupCommit(self, self._spend_writes)
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -85,6 +87,7 @@ class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin, DelegationsMixin):
     def close(self) -> None:
         """Close the database (after the spend writes already submitted); the Store cannot be
         used afterwards."""
+        self._loop_spend_writes.close()
         self._spend_writes.close()
         self._db.close()
 

@@ -63,16 +63,18 @@ class GroupCommit:
         disk with the next durable commit.
         """
         future: Future[T] = Future()
-        self._enqueue(write, durable, future)
+        self.enqueue(write, durable, future)
         return future
 
     def submit_async(self, write: Write[T], *, durable: bool = True) -> asyncio.Future[T]:
         """``submit`` for a caller on the running event loop: an asyncio future of it."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(write, durable, future)
+        self.enqueue(write, durable, future)
         return future
 
-    def _enqueue(self, write: Write[Any], durable: bool, future: AnyFuture) -> None:
+    def enqueue(self, write: Write[Any], durable: bool, future: AnyFuture) -> None:
+        """Queue ``write`` for the next batch; ``future`` gets its outcome (StoreError now if
+        closed)."""
         with self._wakeup:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -114,7 +116,7 @@ class GroupCommit:
         try:
             with self._transaction(any(durable for _, durable, _ in started)) as conn:
                 for write, _, future in started:
-                    outcomes.append((future, *_in_savepoint(conn, write)))
+                    outcomes.append((future, *in_savepoint(conn, write)))
         except BaseException as exc:  # the whole batch failed to commit: nothing of it holds
             LOG.warning("a batch of %d spend writes failed to commit: %s", len(started), exc)
             failure = exc if isinstance(exc, StoreError) else StoreError(f"write failed: {exc}")
@@ -129,7 +131,7 @@ class GroupCommit:
         for loop, settled in by_loop.items():
             # RuntimeError: the loop was closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle_all, settled)
+                loop.call_soon_threadsafe(settle_all, settled)
 
 
 def _start(future: AnyFuture) -> bool:
@@ -149,12 +151,12 @@ def _settle(outcome: Outcome) -> None:
         future.set_exception(error)
 
 
-def _settle_all(outcomes: list[Outcome]) -> None:
+def settle_all(outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         _settle(outcome)
 
 
-def _in_savepoint(conn: sqlite3.Connection, write: Write[Any]) -> tuple[Any, Exception | None]:
+def in_savepoint(conn: sqlite3.Connection, write: Write[Any]) -> tuple[Any, Exception | None]:
     """Run one write alone: a refusal rolls back its own statements and no other write's."""
     conn.execute("SAVEPOINT spend_write")
     try:

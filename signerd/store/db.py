@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -145,6 +145,67 @@ class Database:
             finally:
                 if not durable:
                     conn.execute("PRAGMA synchronous=FULL")
+
+    def try_begin_write(self, durable: bool) -> sqlite3.Connection | None:
+        """``write``'s transaction, opened only if that needs no wait (for the event loop):
+        None while a thread holds the writer or another process holds SQLite's write lock.
+        End it with ``end_write``, from any thread."""
+        if not self._write_lock.acquire(blocking=False):
+            return None
+        try:
+            began = self._begin_at_once(durable)
+        except BaseException:
+            self._write_lock.release()
+            raise
+        if not began:
+            self._write_lock.release()
+            return None
+        return self._writer
+
+    def _begin_at_once(self, durable: bool) -> bool:
+        if self._closed:
+            raise StoreError(f"{self.path} is closed")
+        conn = self._writer
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # "database is locked": another process writes
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
+                return False
+            return True
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def end_write(
+        self, durable: bool, *, commit: bool, undone: Callable[[], None] | None = None
+    ) -> None:
+        """COMMIT (or ROLLBACK) the transaction ``try_begin_write`` opened and free the writer.
+
+        A COMMIT that fails is rolled back and raises: nothing of the transaction holds.
+        ``undone`` runs when the transaction did not commit, before another write can start.
+        """
+        conn = self._writer
+        try:
+            try:
+                conn.execute("COMMIT" if commit else "ROLLBACK")
+            except BaseException:
+                commit = False
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                if not commit and undone is not None:
+                    undone()
+        finally:
+            try:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
+            finally:
+                self._write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

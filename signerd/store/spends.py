@@ -40,6 +40,7 @@ from signerd.store.batch import GroupCommit, Write
 from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import load_grant
+from signerd.store.loop_commit import LoopGroupCommit
 from signerd.store.rows import SPEND_COLUMNS, check_sealed, row_hash
 from signerd.store.values import (
     INT64_MAX,
@@ -101,6 +102,7 @@ class SpendsMixin:
     _db: Database
     _writer_cache: WriterCache
     _spend_writes: GroupCommit
+    _loop_spend_writes: LoopGroupCommit
 
     @contextmanager
     def _spend_transaction(self, durable: bool) -> Iterator[sqlite3.Connection]:
@@ -113,10 +115,26 @@ class SpendsMixin:
             self._writer_cache.forget()
             raise
 
+    def try_begin(self, durable: bool) -> sqlite3.Connection | None:
+        """``_spend_transaction`` opened without waiting (LoopGroupCommit's); None if the
+        writer is taken. Ended by ``finish``."""
+        conn = self._db.try_begin_write(durable)
+        if conn is not None:
+            try:
+                self._writer_cache.begin(conn)
+            except BaseException:
+                self._db.end_write(durable, commit=False, undone=self._writer_cache.forget)
+                raise
+        return conn
+
+    def finish(self, durable: bool, *, commit: bool) -> None:
+        """End what ``try_begin`` opened (from the committing thread)."""
+        self._db.end_write(durable, commit=commit, undone=self._writer_cache.forget)
+
     def submit_spend_write(self, write: Write[T], *, durable: bool = True) -> asyncio.Future[T]:
         """Queue a ``*_write`` for the next group commit, from the event loop: its future
         resolves once the batch it ran in committed."""
-        return self._spend_writes.submit_async(write, durable=durable)
+        return self._loop_spend_writes.submit(write, durable=durable)
 
     def reserve_spend(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
@@ -393,3 +394,51 @@ def test_a_reservation_survives_a_crash_and_still_counts(tmp_path: Path) -> None
         after.release_spend(key(1))
         assert reserve(after, grant, 100, 3).status == "reserved"
         assert after.verify_audit().ok
+
+
+def test_loop_writes_wait_for_a_grant_write_without_blocking_the_loop(
+    store: Store, grant: StoredGrant
+) -> None:
+    taken, release = threading.Event(), threading.Event()
+
+    def hold_the_writer() -> None:  # as a grant being stored from a thread would
+        with store._db.write():
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    assert taken.wait(10)
+
+    async def scenario() -> tuple[list[SpendRecord], list[bool]]:
+        writes = [
+            store.reserve_write(
+                grant.id,
+                token=USDC_BASE,
+                amount=10,
+                payee=PAYEE,
+                key=key(n),
+                content_hash=content(n),
+                now=START,
+            )
+            for n in range(3)
+        ]
+        futures = [store.submit_spend_write(write) for write in writes]
+        await asyncio.sleep(0.2)  # the loop runs while the writer is taken
+        waiting = [not future.done() for future in futures]
+        release.set()
+        return list(await asyncio.gather(*futures)), waiting
+
+    spends, waiting = asyncio.run(scenario())
+    holder.join()
+    assert waiting == [True, True, True]
+    assert [spend.status for spend in spends] == ["reserved"] * 3
+    [day, whole] = store.budget(grant.id, START)
+    assert (day.reserved, whole.reserved) == (30, 30)
+    # Then the loop writes again: a commit of the first, through the loop's own batch.
+    committed = asyncio.run(_submit(store, store.commit_write(key(0), signature_ref="0x01")))
+    assert committed.status == "committed"
+
+
+async def _submit(store: Store, write: Any) -> Any:
+    return await store.submit_spend_write(write)
