@@ -38,6 +38,7 @@ from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
 from signerd.store.spends import SpendRecord, SpendsMixin, SpendStatus
 from signerd.store.values import MAX_PAGE, JSONDict
 from signerd.store.windows import AllowanceBudget, WriterCache
+from signerd.store.writer import SpendTransactions
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -76,8 +77,9 @@ class Store(GrantsMixin, SpendsMixin, AuditMixin, KeysMixin, DelegationsMixin):
         self._db = db
         self.path = db.path
         self._writer_cache = WriterCache()
-        self._spend_writes = GroupCommit(self._spend_transaction)
-        self._loop_spend_writes = LoopGroupCommit(self, self._spend_writes)
+        transactions = SpendTransactions(db, self._writer_cache)
+        self._spend_writes = GroupCommit(transactions.transaction)
+        self._loop_spend_writes = LoopGroupCommit(transactions, self._spend_writes)
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:

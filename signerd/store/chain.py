@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 
-from signerd.store.values import JSONDict, canonical_json
+from signerd.store.values import JSONDict, canonical_json, peer_text
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,13 @@ def append_entry(
     head_seq, head_hash = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     seq = head_seq + 1
     ts = time.time()
-    peer_text, detail_text = canonical_json(peer), canonical_json(detail)
-    body = _body_text(seq, ts, event, grant_id, peer_text, detail_text)
+    who, detail_text = peer_text(peer), canonical_json(detail)
+    body = _body_text(seq, ts, event, grant_id, who, detail_text)
     digest = hashlib.sha256(bytes.fromhex(head_hash) + body.encode()).hexdigest()
     conn.execute(
         "INSERT INTO audit (seq, ts, event, grant_id, peer, detail, prev_hash, hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, ts, event, grant_id, peer_text, detail_text, head_hash, digest),
+        (seq, ts, event, grant_id, who, detail_text, head_hash, digest),
     )
     conn.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
     return AuditEntry(seq, ts, event, grant_id, peer, detail, head_hash, digest)

@@ -24,8 +24,6 @@ import asyncio
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
@@ -103,33 +101,6 @@ class SpendsMixin:
     _writer_cache: WriterCache
     _spend_writes: GroupCommit
     _loop_spend_writes: LoopGroupCommit
-
-    @contextmanager
-    def _spend_transaction(self, durable: bool) -> Iterator[sqlite3.Connection]:
-        """A write transaction in which the window totals may be used and moved."""
-        try:
-            with self._db.write(durable=durable) as conn:
-                self._writer_cache.begin(conn)
-                yield conn
-        except BaseException:
-            self._writer_cache.forget()
-            raise
-
-    def try_begin(self, durable: bool) -> sqlite3.Connection | None:
-        """``_spend_transaction`` opened without waiting (LoopGroupCommit's); None if the
-        writer is taken. Ended by ``finish``."""
-        conn = self._db.try_begin_write(durable)
-        if conn is not None:
-            try:
-                self._writer_cache.begin(conn)
-            except BaseException:
-                self._db.end_write(durable, commit=False, undone=self._writer_cache.forget)
-                raise
-        return conn
-
-    def finish(self, durable: bool, *, commit: bool) -> None:
-        """End what ``try_begin`` opened (from the committing thread)."""
-        self._db.end_write(durable, commit=commit, undone=self._writer_cache.forget)
 
     def submit_spend_write(self, write: Write[T], *, durable: bool = True) -> asyncio.Future[T]:
         """Queue a ``*_write`` for the next group commit, from the event loop: its future
@@ -241,9 +212,11 @@ class SpendsMixin:
                 (key, grant_id, token, str(amount), payee, content_hash, now, entry.seq),
             ).fetchall()
             cache.move(grant_id, token, now, committed=0, reserved=amount)
-            return SpendRecord(
+            spend = SpendRecord(
                 seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
             )
+            cache.remember_reserved(key, entry.seq, spend)
+            return spend
 
         return write
 
@@ -269,7 +242,7 @@ class SpendsMixin:
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            spend = _settleable(conn, key, "committed")
+            spend = _settleable(conn, cache, key, "committed")
             if spend.status == "committed":
                 if signature_ref not in (None, spend.signature_ref):
                     raise SpendConflict(
@@ -296,7 +269,7 @@ class SpendsMixin:
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            spend = _settleable(conn, key, "released")
+            spend = _settleable(conn, cache, key, "released")
             if spend.status == "released":
                 return spend
             return _settle(conn, cache, spend, "released", None, peer, {"key": key})
@@ -360,9 +333,11 @@ def _find_spend(conn: sqlite3.Connection, key: str) -> SpendRecord | None:
     return None if row is None else _spend_from_row(row)
 
 
-def _settleable(conn: sqlite3.Connection, key: str, target: SpendStatus) -> SpendRecord:
+def _settleable(
+    conn: sqlite3.Connection, cache: WriterCache, key: str, target: SpendStatus
+) -> SpendRecord:
     """The spend, if it can end as ``target``: reserved, or already there."""
-    spend = _find_spend(conn, key)
+    spend: SpendRecord | None = cache.reserved(conn, key) or _find_spend(conn, key)
     if spend is None:
         raise ValidationError("key", f"no spend has the key {key}")
     if spend.status not in ("reserved", target):

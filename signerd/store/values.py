@@ -5,6 +5,7 @@ Shared by the grants, spends and audit modules, so every table encodes a value o
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Final
@@ -34,7 +35,43 @@ def json_object(field: str, value: JSONDict | None) -> JSONDict | None:
     """The value as it reads back from storage (so hashes recompute), or ValidationError."""
     if value is None:
         return None
+    flat = _flat_key(value)
+    if flat is not None:
+        return dict(_flat_object(field, flat))
     normal: JSONDict = json.loads(json_text(field, value))
+    return normal
+
+
+def peer_text(peer: JSONDict | None) -> str:
+    """``canonical_json`` of an audit entry's peer: a connection's peer is written with
+    every entry of its requests, so flat ones (uid, pid, gid, exe) are encoded once."""
+    flat = None if peer is None else _flat_key(peer)
+    return canonical_json(peer) if flat is None else _flat_text(flat)
+
+
+_FlatKey = tuple[tuple[Any, type, Any], ...]
+
+
+def _flat_key(value: JSONDict) -> _FlatKey | None:
+    """A key for a small object of plain strings and integers (a peer), with each value's
+    type (True is not 1); None for anything else."""
+    if type(value) is not dict or len(value) > 8:
+        return None
+    key = tuple((k, type(v), v) for k, v in value.items())
+    for _, kind, _ in key:
+        if kind is not str and kind is not int and kind is not type(None):
+            return None
+    return key
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_text(key: _FlatKey) -> str:
+    return canonical_json({k: v for k, _, v in key})
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_object(field: str, key: _FlatKey) -> JSONDict:
+    normal: JSONDict = json.loads(json_text(field, {k: v for k, _, v in key}))
     return normal
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from signerd.errors import BudgetExceeded, GrantExpired, GrantRevoked
 from signerd.grants.caps import Window, window_at
@@ -140,6 +140,9 @@ def check_fits(budget: AllowanceBudget, amount: int) -> None:
     )
 
 
+_MAX_RESERVED: Final = 4096
+
+
 class WriterCache:
     """What the spend writer read and checked: grants, and the sums of the windows it
     counted, moved by every spend it writes since.
@@ -152,6 +155,8 @@ class WriterCache:
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], dict[Window, _Sums]] = {}
         self._grants: dict[str, tuple[int, StoredGrant]] = {}
+        # Spends this writer reserved, by key: their settling skips reading them back.
+        self._reserved: dict[str, tuple[int, Any]] = {}
         self._data_version: int | None = None
 
     def begin(self, conn: sqlite3.Connection) -> None:
@@ -165,7 +170,23 @@ class WriterCache:
         """After a transaction that did not commit: its moves are gone, so are the sums."""
         self._windows.clear()
         self._grants.clear()
+        self._reserved.clear()
         self._data_version = None
+
+    def remember_reserved(self, key: str, audit_seq: int, spend: Any) -> None:
+        """``spend`` was just reserved under ``key``, its row sealed by entry ``audit_seq``."""
+        if len(self._reserved) >= _MAX_RESERVED:  # reservations never settled: start afresh
+            self._reserved.clear()
+        self._reserved[key] = (audit_seq, spend)
+
+    def reserved(self, conn: sqlite3.Connection, key: str) -> Any | None:
+        """The spend this writer reserved under ``key`` if its row is still as written (the
+        same audit_seq, and no other connection wrote since ``begin``), else None: read it."""
+        cached = self._reserved.pop(key, None)  # settled once: not needed after
+        if cached is None:
+            return None
+        row = conn.execute("SELECT audit_seq FROM spends WHERE key = ?", (key,)).fetchone()
+        return cached[1] if row is not None and row[0] == cached[0] else None
 
     def grant(self, conn: sqlite3.Connection, grant_id: str) -> StoredGrant:
         """The grant as ``load_grant`` reads it (GrantNotFound, StoreTampered), read and

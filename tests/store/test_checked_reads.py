@@ -134,3 +134,23 @@ def test_verified_rows_answer_only_for_the_same_read() -> None:
     assert rows.get("b", (2,)) == "grant b" and rows.get("c", (3,)) == "grant c"
     rows.put("b", (4,), "grant b, revoked")
     assert rows.get("b", (2,)) is None and rows.get("b", (4,)) == "grant b, revoked"
+
+
+def test_a_reservation_edited_before_its_commit_is_refused(
+    store: Store, grant: StoredGrant, tmp_path: Path
+) -> None:
+    """The writer keeps the spends it reserved, to settle them without reading them back;
+    an edit by another connection in between is read, and its seal refuses it."""
+    nonce = "0x" + "ab" * 32
+    store.reserve_spend(
+        grant.id,
+        token=USDC_BASE,
+        amount=40,
+        payee="0x2222222222222222222222222222222222222222",
+        key=nonce,
+        content_hash="0x" + "cd" * 32,
+        now=grant.valid_after,
+    )
+    tamper(tmp_path, "UPDATE spends SET amount = '4' WHERE key = ?", nonce)
+    with pytest.raises(StoreTampered):
+        store.commit_spend(nonce, signature_ref="0x01")
