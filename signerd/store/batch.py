@@ -7,11 +7,11 @@ syncing in the next one: each write in its own savepoint (a refused one is rolle
 and raises for its caller only), one COMMIT for them all. A caller's future resolves only
 after that COMMIT returned, so a reply sent then is on disk, as with one transaction each.
 
-One thread owns the writes. Callers on the event loop await an asyncio future
-(``submit_async``): a batch's futures are settled by one callback per loop, so a batch of a
-hundred payments costs the loop one wake-up from the writer thread, not a hundred (and the
-loop never blocks). Threads that may block wait on a ``concurrent.futures.Future``
-(``submit``, ``run``).
+One thread owns the writes. Threads that may block wait on a ``concurrent.futures.Future``
+(``submit``, ``run``); callers on an event loop may await an asyncio future (``submit_async``):
+a batch's futures are settled by one callback per loop. The daemon's loop submits through
+``LoopGroupCommit`` (loop_commit.py), which runs the writes on the loop and hands this thread
+only the batches that find the writer taken.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 event loop share the GIL, and both are busy when agents pay at once: the loop parsing,
 checking and signing, the writer reading, sealing and chaining rows. Every SQLite statement
 and every secp256k1 call releases the GIL for a few microseconds and the other thread takes
-it, so each payment paid for dozens of hand-overs between two busy threads; the daemon spent
-about twice the CPU of the same work done in one thread.
+it, so each payment paid for dozens of hand-overs between two busy threads: at 50 paying
+clients a payment cost 900 us of CPU, against about 600 us with the writes on the loop.
 
 ``LoopGroupCommit`` runs the writes of a batch on the event loop itself, one after the other
 as the loop would run any other short work, and hands the thread only the COMMIT, which waits
