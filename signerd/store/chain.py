@@ -70,7 +70,7 @@ def _body_text(
     """``canonical_json`` of audit_hash's body, from peer and detail already encoded.
 
     The keys in canonical_json's sorted order, each value with json's own encoders: byte for
-    byte the same text (tests/store/test_audit.py checks it), while peer and detail, which
+    byte the same text (tests/store/test_row_hash.py checks it), while peer and detail, which
     the row stores as text anyway, are encoded once instead of twice.
     """
     grant = "null" if grant_id is None else encode_basestring_ascii(grant_id)
