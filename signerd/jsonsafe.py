@@ -43,9 +43,7 @@ def js_safe(value: Any) -> Any:
         if any(new is not old for new, old in zip(items, value, strict=True)):
             return items
         return value
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, int):  # bool has no subclasses: handled above
         return js_safe(int(value))
     if isinstance(value, dict):
         return js_safe(dict(value))
