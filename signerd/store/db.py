@@ -8,7 +8,8 @@ and the write it allows (a spend within its cap) are atomic across threads and p
 Reads use their own connections (a small pool, one per concurrent reader), never the
 writer's, and never its lock. In WAL mode a reader sees the last committed snapshot while a
 writer appends and syncs, so a read on the daemon's event loop never waits for another
-request's durable write (its fsync can take milliseconds on a slow disk).
+request's durable write (its fsync can take milliseconds on a slow disk). Nor does a commit
+wait for a checkpoint: they run on a thread of their own (checkpoint.py).
 
 The schema carries its version in ``PRAGMA user_version``; ``MIGRATIONS`` lists the steps,
 applied in order inside one transaction when a database is opened. A database written by a
@@ -28,6 +29,7 @@ from typing import Final
 
 from signerd.errors import StoreError
 from signerd.safepath import private_directory
+from signerd.store.checkpoint import Checkpointer
 from signerd.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class Database:
         self._idle_readers: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._closed = False
+        self._checkpoints = Checkpointer(path, _connect)
 
     @classmethod
     def open(cls, data_dir: Path) -> Database:
@@ -88,6 +91,8 @@ class Database:
         # FULL: the WAL is synced at every commit, so a returned add_grant survives power loss.
         self._writer.execute("PRAGMA synchronous=FULL")
         self._writer.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints run on their own thread (checkpoint.py), never inside a commit.
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
 
     def _migrate(self) -> None:
         with self.write() as conn:
@@ -115,7 +120,9 @@ class Database:
             idle, self._idle_readers = self._idle_readers, []
         for conn in idle:
             conn.close()
+        self._checkpoints.close()
         with self._write_lock:
+            # The last connection to close checkpoints what is left and removes the WAL.
             self._writer.close()
 
     @contextmanager
@@ -142,6 +149,7 @@ class Database:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+                self._checkpoints.committed()
             finally:
                 if not durable:
                     conn.execute("PRAGMA synchronous=FULL")
@@ -192,6 +200,8 @@ class Database:
         try:
             try:
                 conn.execute("COMMIT" if commit else "ROLLBACK")
+                if commit:
+                    self._checkpoints.committed()
             except BaseException:
                 commit = False
                 if conn.in_transaction:
