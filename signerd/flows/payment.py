@@ -2,9 +2,11 @@
 
 Order, so that nothing is ever signed beyond the grant: find the grant -> its status (revoked
 or expired grants stop spending at once) -> the authorization's checks (payer, chain, token,
-payee, per-payment maximum, validity) -> the session key -> ``reserve_spend`` (durable, and the
-window budget's check in the same transaction) -> sign -> ``commit_spend`` with the signature.
-Every refusal comes before the reservation, so before any signature exists.
+payee, per-payment maximum, validity) -> the session key -> one ledger write (``pay_write``)
+that reserves the spend (the window budget's check in the same transaction), signs, and
+commits it with the signature. The reply waits for that write's durable COMMIT, so every
+signature an agent holds has a committed spend on disk; a crash before it loses the signature
+with the process. Every refusal comes before the reservation, so before any signature exists.
 
 Idempotent by the EIP-3009 nonce, the ledger's key: the same nonce with the same content
 returns the same signature (the stored one once committed; a reservation left by a crash is
@@ -26,7 +28,7 @@ from typing import Any
 import coincurve
 from eth_keys.datatypes import PrivateKey
 
-from signerd.errors import GrantNotFound, PaymentRefused, SpendConflict
+from signerd.errors import GrantNotFound, PaymentRefused
 from signerd.flows.audit import AuditTrail
 from signerd.payments.eip3009 import Authorization, check_against_grant, parse_authorization
 from signerd.payments.session_keys import SessionKeys
@@ -140,6 +142,10 @@ class PaymentFlow:
         now: int,
         trail: AuditTrail,
     ) -> Payment:
+        # One write: reserved, signed and committed in one savepoint, so the signature leaves
+        # only with its committed spend on disk. Group-committed: many payments share one
+        # transaction and one fsync. secp256k1 signing takes tens of microseconds (coincurve),
+        # less than a hop to a thread, so it runs where the write runs.
         store = self.store
         reserve = store.reserve_write(
             grant.id,
@@ -151,28 +157,6 @@ class PaymentFlow:
             now=now,
             peer=trail.peer,
         )
-        # Group-committed: many payments' reservations share one transaction and one fsync.
-        spend = await store.submit_spend_write(reserve)
-        if spend.status == "committed" and spend.signature_ref is not None:
-            return Payment(bytes.fromhex(spend.signature_ref[2:]), spend)
-        if spend.status == "released":
-            raise SpendConflict(
-                f"the payment with nonce {auth.nonce} was released unsigned: use a new nonce",
-                {"key": auth.nonce, "status": spend.status},
-            )
-        try:
-            # On the loop: secp256k1 signing (coincurve, eth-keys' backend) takes tens of
-            # microseconds, less than a hop to a thread.
-            signature = sign_digest(key, auth.digest)
-        except BaseException:
-            release = store.release_write(auth.nonce, peer=trail.peer)
-            await store.submit_spend_write(release, durable=False)
-            raise
-        commit = store.commit_write(
-            auth.nonce, signature_ref="0x" + signature.hex(), peer=trail.peer
-        )
-        # Not synced on its own: the reservation is on disk already and counts against the
-        # cap, so a commit lost to a power cut (never to a crash of the process) costs no
-        # money; the same nonce again returns this signature and commits it.
-        committed = await store.submit_spend_write(commit, durable=False)
-        return Payment(signature, committed)
+        write = store.pay_write(reserve, lambda: sign_digest(key, auth.digest), peer=trail.peer)
+        spend, signature = await store.submit_spend_write(write)
+        return Payment(signature, spend)

@@ -35,7 +35,8 @@ from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, Store
 from signerd.store.keys import KeysMixin, KeystoreRecord
 from signerd.store.loop_commit import LoopGroupCommit
 from signerd.store.schema import GENESIS_HASH, SCHEMA_VERSION
-from signerd.store.spends import SpendRecord, SpendsMixin, SpendStatus
+from signerd.store.spend_rows import SpendRecord, SpendStatus
+from signerd.store.spends import SpendsMixin
 from signerd.store.values import MAX_PAGE, JSONDict
 from signerd.store.windows import AllowanceBudget, WriterCache
 from signerd.store.writer import SpendTransactions

@@ -2,8 +2,11 @@
 
 A payment's life: ``reserve_spend`` (checked against the signed grant and written durably,
 before any signature exists) -> sign -> ``commit_spend``; or ``release_spend`` when the
-signature was never produced. The caps come only from the grant document the device signed,
-as stored; a caller can name a grant and a token but never a cap or a period.
+signature was never produced. A signer in the daemon's own process (the held session keys)
+goes through all three in one write, ``pay_write``: its signature is handed back only once
+the committed spend is on disk, and a crash before that loses the signature with the
+process. The caps come only from the grant document the device signed, as stored; a caller
+can name a grant and a token but never a cap or a period.
 
 Each spend carries an idempotency key, the payment's EIP-3009 nonce (0x + 64 hex), and the
 hash of its content. Reserving the same key with the same content again returns the first
@@ -23,9 +26,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-import time
-from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from signerd.addresses import checksum_address
 from signerd.errors import (
@@ -39,7 +41,15 @@ from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import load_grant
 from signerd.store.loop_commit import LoopGroupCommit
-from signerd.store.rows import SPEND_COLUMNS, check_sealed, row_hash
+from signerd.store.rows import SPEND_COLUMNS, row_hash
+from signerd.store.spend_rows import (
+    SpendRecord,
+    content_of,
+    find_spend,
+    settle,
+    settleable,
+    spend_from_row,
+)
 from signerd.store.values import (
     INT64_MAX,
     UINT256_LIMIT,
@@ -59,39 +69,9 @@ from signerd.store.windows import (
 )
 
 T = TypeVar("T")
-SpendStatus = Literal["reserved", "committed", "released"]
 _SELECT: Final = SPEND_SELECT
 _RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
-_RECORD_FIELDS: Final = ("seq", *SPEND_COLUMNS)
-
-
-@dataclass(frozen=True)
-class SpendRecord:
-    """One payment in the ledger. ``key`` is its EIP-3009 nonce in lowercase hex ("v1:<n>"
-    for a spend carried over from schema version 1); ``token`` and ``payee`` are checksummed;
-    ``at`` is the Unix second it was reserved at, which decides the window it counts in.
-    """
-
-    seq: int
-    key: str
-    grant_id: str
-    token: str
-    amount: int
-    payee: str
-    content_hash: str
-    at: int
-    status: SpendStatus
-    signature_ref: str | None
-    settled_at: float | None  # when it was committed or released
-
-    def to_json(self) -> JSONDict:
-        """The record as JSON; the uint256 amount as a decimal string."""
-        # Not dataclasses.asdict: it deep-copies every field, and a payment's reply pays it.
-        return {
-            **{name: getattr(self, name) for name in _RECORD_FIELDS},
-            "amount": str(self.amount),
-        }
 
 
 class SpendsMixin:
@@ -180,9 +160,9 @@ class SpendsMixin:
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            existing = _find_spend(conn, key)
+            existing = find_spend(conn, key)
             if existing is not None:
-                if (grant_id, token, amount, payee, content_hash) != _content(existing):
+                if (grant_id, token, amount, payee, content_hash) != content_of(existing):
                     raise SpendConflict(
                         f"key {key} belongs to another spend",
                         {"key": key, "status": existing.status},
@@ -220,6 +200,46 @@ class SpendsMixin:
 
         return write
 
+    def pay_write(
+        self,
+        reserve: Write[SpendRecord],
+        sign: Callable[[], bytes],
+        *,
+        peer: JSONDict | None = None,
+    ) -> Write[tuple[SpendRecord, bytes]]:
+        """``reserve`` (a ``reserve_write``), ``sign()`` and the commit as one write, for a
+        signer in this process: the committed record and the signature (r || s || v), which
+        exists outside the write only once its transaction committed. A signature that fails
+        rolls the reservation back.
+
+        ``reserve`` raises its errors before ``sign`` is called; a key already committed
+        returns its stored signature without signing, a released one is a SpendConflict, and
+        one reserved (left by a crash) is signed and committed now.
+        """
+        checked_peer = json_object("peer", peer)
+        cache = self._writer_cache
+
+        def write(conn: sqlite3.Connection) -> tuple[SpendRecord, bytes]:
+            spend = reserve(conn)
+            if spend.status == "released":
+                raise SpendConflict(
+                    f"the payment with key {spend.key} was released unsigned: use a new key",
+                    {"key": spend.key, "status": spend.status},
+                )
+            if spend.status == "committed":
+                if spend.signature_ref is None:
+                    raise SpendConflict(
+                        f"the payment with key {spend.key} was committed without its signature",
+                        {"key": spend.key, "status": spend.status},
+                    )
+                return spend, bytes.fromhex(spend.signature_ref[2:])
+            signature = sign()
+            ref = "0x" + signature.hex()
+            detail = {"key": spend.key, "signature_ref": ref}
+            return settle(conn, cache, spend, "committed", ref, checked_peer, detail), signature
+
+        return write
+
     def commit_write(
         self, key: str, *, signature_ref: str | None = None, peer: JSONDict | None = None
     ) -> Write[SpendRecord]:
@@ -242,7 +262,7 @@ class SpendsMixin:
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            spend = _settleable(conn, cache, key, "committed")
+            spend = settleable(conn, cache, key, "committed")
             if spend.status == "committed":
                 if signature_ref not in (None, spend.signature_ref):
                     raise SpendConflict(
@@ -251,7 +271,7 @@ class SpendsMixin:
                     )
                 return spend
             detail = {"key": key, "signature_ref": signature_ref}
-            return _settle(conn, cache, spend, "committed", signature_ref, peer, detail)
+            return settle(conn, cache, spend, "committed", signature_ref, peer, detail)
 
         return write
 
@@ -269,17 +289,17 @@ class SpendsMixin:
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            spend = _settleable(conn, cache, key, "released")
+            spend = settleable(conn, cache, key, "released")
             if spend.status == "released":
                 return spend
-            return _settle(conn, cache, spend, "released", None, peer, {"key": key})
+            return settle(conn, cache, spend, "released", None, peer, {"key": key})
 
         return write
 
     def get_spend(self, key: str) -> SpendRecord | None:
         """The spend with that key (any hex case), or None."""
         with self._db.read() as conn:
-            return _find_spend(conn, hex_bytes("key", key, 32))
+            return find_spend(conn, hex_bytes("key", key, 32))
 
     def budget(self, grant_id: str, now: int) -> list[AllowanceBudget]:
         """Every allowance of the grant as it stands at ``now``, in the grant's order.
@@ -316,77 +336,8 @@ class SpendsMixin:
             rows = conn.execute(
                 f"{_SELECT} {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
             ).fetchall()
-        return [_spend_from_row(row) for row in rows]
+        return [spend_from_row(row) for row in rows]
 
 
 def _address(field: str, value: str) -> str:
     return checksum_address(hex_bytes(field, value, 20))
-
-
-def _content(spend: SpendRecord) -> tuple[str, str, int, str, str]:
-    """What a spend is, as opposed to where it stands: same key and content is a retry."""
-    return (spend.grant_id, spend.token, spend.amount, spend.payee, spend.content_hash)
-
-
-def _find_spend(conn: sqlite3.Connection, key: str) -> SpendRecord | None:
-    row = conn.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
-    return None if row is None else _spend_from_row(row)
-
-
-def _settleable(
-    conn: sqlite3.Connection, cache: WriterCache, key: str, target: SpendStatus
-) -> SpendRecord:
-    """The spend, if it can end as ``target``: reserved, or already there."""
-    spend: SpendRecord | None = cache.reserved(conn, key) or _find_spend(conn, key)
-    if spend is None:
-        raise ValidationError("key", f"no spend has the key {key}")
-    if spend.status not in ("reserved", target):
-        raise SpendConflict(
-            f"spend {key} is {spend.status}; it cannot be {target}",
-            {"key": key, "status": spend.status},
-        )
-    return spend
-
-
-def _settle(
-    conn: sqlite3.Connection,
-    cache: WriterCache,
-    spend: SpendRecord,
-    status: SpendStatus,
-    signature_ref: str | None,
-    peer: JSONDict | None,
-    detail: JSONDict,
-) -> SpendRecord:
-    """Settle the spend, with its "spend_<status>" entry recording the row's new hash."""
-    settled = dataclasses.replace(
-        spend, status=status, signature_ref=signature_ref, settled_at=time.time()
-    )
-    values = settled.to_json()
-    sealed = {**detail, "row_hash": row_hash("spends", values)}
-    entry = append_entry(conn, f"spend_{status}", spend.grant_id, peer, sealed)
-    conn.execute(
-        "UPDATE spends SET status = ?, signature_ref = ?, settled_at = ?, audit_seq = ?"
-        " WHERE key = ?",
-        (status, signature_ref, settled.settled_at, entry.seq, spend.key),
-    )
-    committed = spend.amount if status == "committed" else 0
-    cache.move(spend.grant_id, spend.token, spend.at, committed=committed, reserved=-spend.amount)
-    return settled
-
-
-def _spend_from_row(row: sqlite3.Row) -> SpendRecord:
-    """The spend of a row read with its seal columns; StoreTampered if it was edited."""
-    check_sealed("spends", row)
-    return SpendRecord(
-        seq=row["seq"],
-        key=row["key"],
-        grant_id=row["grant_id"],
-        token=row["token"],
-        amount=int(row["amount"]),
-        payee=row["payee"],
-        content_hash=row["content_hash"],
-        at=row["at"],
-        status=row["status"],
-        signature_ref=row["signature_ref"],
-        settled_at=row["settled_at"],
-    )
