@@ -110,6 +110,7 @@ class DeviceWorker:
         self._allow_blind = allow_blind_signing
         self._open = opener  # open_signer; tests hand in a FakeSigner's
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
+        self._last_job: concurrent.futures.Future[Any] | None = None  # the latest submitted
         self._turns = _Turns()
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
@@ -271,21 +272,18 @@ class DeviceWorker:
     ) -> T:
         """The job, on its turn: the device is free, unless an aborted job is still stuck on
         it (the queue deadline still applies)."""
-        loop = asyncio.get_running_loop()
-        started = asyncio.Event()
-        job = self._executor.submit(self._call, op, lambda: loop.call_soon_threadsafe(started.set))
-        try:
-            await asyncio.wait_for(started.wait(), _remaining(queue_deadline, loop))
-        except TimeoutError:
-            if job.cancel():
+        previous = self._last_job
+        if previous is None or previous.done():
+            # The thread is free: the job starts now. Not waiting for the thread to say so
+            # spares a wake-up of the loop just as the device exchange begins.
+            job = self._last_job = self._executor.submit(self._call, op, _nothing)
+        else:
+            started = await self._start_after_stuck_job(op, queue_deadline)
+            if started is None:
                 raise QueueTimeout(
                     f"the device stayed busy with earlier requests for {queue_timeout:.0f} s"
-                ) from None
-        except asyncio.CancelledError:
-            if job.cancel():
-                raise
-            await self._abort(job)
-            raise
+                )
+            job = started
         if on_start is not None:
             on_start()
         try:
@@ -303,6 +301,30 @@ class DeviceWorker:
         except asyncio.CancelledError:
             await self._abort(job)
             raise
+
+    async def _start_after_stuck_job(
+        self, op: Callable[[Signer], T], queue_deadline: float | None
+    ) -> concurrent.futures.Future[T] | None:
+        """Submit ``op`` behind an aborted job still stuck on the device, and wait until it
+        starts; None if the queue deadline passed first (then it never will)."""
+        loop = asyncio.get_running_loop()
+        stuck = self._last_job
+        started = asyncio.Event()
+        job = self._executor.submit(self._call, op, lambda: loop.call_soon_threadsafe(started.set))
+        self._last_job = job
+        try:
+            await asyncio.wait_for(started.wait(), _remaining(queue_deadline, loop))
+        except TimeoutError:
+            if job.cancel():
+                self._last_job = stuck  # still there: the next job waits for it too
+                return None
+        except asyncio.CancelledError:
+            if job.cancel():
+                self._last_job = stuck
+                raise
+            await self._abort(job)
+            raise
+        return job
 
     async def _watch(self, job: concurrent.futures.Future[T], timeout: float | None) -> T:
         """The job's result; TimeoutError after ``timeout``; _Vanished if the device went away.
@@ -335,6 +357,8 @@ class DeviceWorker:
 
     async def _abort(self, job: concurrent.futures.Future[T]) -> None:
         """Cancel the running job on the device and wait until the device is free again."""
+        if job.cancel():  # submitted to a free thread, but not started yet
+            return
         signer = self._signer
         if signer is not None:
             signer.cancel()
@@ -356,6 +380,10 @@ class DeviceWorker:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._drop_signer()
+
+
+def _nothing() -> None:
+    """The ``started`` callback of a job that starts at once."""
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -199,7 +199,10 @@ class GrantFlow:
         typed_data = prepare_grant(request, account=account, agent=agent)
         digest = grant_digest(typed_data)
         gid = grant_id(digest)
-        if gid in self._in_flight or self.store.get_grant(gid) is not None:
+        # Only a request that names its nonce can repeat a stored grant: a drawn one is 64
+        # random bits (and the store's unique id would still refuse a collision).
+        stored = request.nonce is not None and self.store.get_grant(gid) is not None
+        if gid in self._in_flight or stored:
             raise GrantExists(
                 f"grant {gid} is already stored or waiting for the device: send another nonce "
                 "or validity window for a new grant"
