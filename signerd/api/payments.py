@@ -17,7 +17,8 @@ from signerd.store import AllowanceBudget
 async def sign_payment(
     daemon: Daemon, ctx: CallContext, params: SignPaymentParams
 ) -> dict[str, Any]:
-    async with audited(daemon.store, ctx.peer.to_json()) as trail:
+    refusals = daemon.grants.refusals
+    async with audited(daemon.store, ctx.peer.to_json(), refusals) as trail:
         payment = await daemon.payments.sign(params.grant_id, params.typed_data, trail)
     return {"signature": "0x" + payment.signature.hex(), "spend": payment.spend.to_json()}
 

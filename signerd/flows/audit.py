@@ -9,8 +9,9 @@ successful flow hands its steps to the store write that records its result (a gr
 Steps were never synced on their own (a crash lost them just the same), so keeping them in
 memory until the outcome changes no guarantee and saves a write and a thread hop per request.
 
-Refusals (requests refused before the device: policy, invalid, duplicate) are coalesced, so a
-peer flooding refused requests cannot make the daemon write and sync one row each: the first
+Refusals (requests refused before the device: policy, invalid, duplicate; payments refused
+before anything was signed) are coalesced, so a peer flooding refused requests cannot make
+the daemon write and sync one row each: the first
 refusal of a kind from a peer is written as usual and opens a COALESCE_WINDOW; the same
 refusals from the same peer inside it are counted and written as one entry whose detail
 carries ``count`` (the number of requests it accounts for) when the window closes. Every
@@ -71,8 +72,10 @@ _OUTCOMES: tuple[tuple[type[errors.SignerdError], str], ...] = (
 )
 
 
-# Outcomes of requests that never reached the device: coalesced per peer and kind.
-COALESCED: Final = frozenset({"policy_refused", "invalid", "duplicate"})
+# Outcomes of requests refused before the device or before anything was signed: coalesced
+# per peer and kind. A refused payment costs a check, not a durable write: an agent sending
+# payments past its budget as fast as it can must not take the disk from the others.
+COALESCED: Final = frozenset({"policy_refused", "invalid", "duplicate", "spend_refused"})
 COALESCE_WINDOW: Final = 1.0  # seconds
 
 
