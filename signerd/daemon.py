@@ -69,6 +69,7 @@ async def serve(config: Config, *, ready: Callable[[Path], None] | None = None) 
         connecting.cancel()
         await server.stop()
         await daemon.grants.refusals.flush()
+        daemon.payments.paid_lines.flush()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

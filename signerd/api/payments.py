@@ -17,9 +17,10 @@ from signerd.store import AllowanceBudget
 async def sign_payment(
     daemon: Daemon, ctx: CallContext, params: SignPaymentParams
 ) -> dict[str, Any]:
-    refusals = daemon.grants.refusals
-    async with audited(daemon.store, ctx.peer.to_json(), refusals) as trail:
-        payment = await daemon.payments.sign(params.grant_id, params.typed_data, trail)
+    flow = daemon.payments
+    peer = ctx.peer.to_json()
+    async with audited(daemon.store, peer, daemon.grants.refusals, flow.paid_lines.log) as trail:
+        payment = await flow.sign(params.grant_id, params.typed_data, trail)
     return {"signature": "0x" + payment.signature.hex(), "spend": payment.spend.to_json()}
 
 

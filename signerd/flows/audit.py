@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -178,13 +178,17 @@ class RefusalLog:
 
 @asynccontextmanager
 async def audited(
-    store: Store, peer: JSONDict, refusals: RefusalLog | None = None
+    store: Store,
+    peer: JSONDict,
+    refusals: RefusalLog | None = None,
+    log_success: Callable[[str, JSONDict, JSONDict], None] | None = None,
 ) -> AsyncIterator[AuditTrail]:
     """Run a request inside a trail; on the way out its one outcome is written durably.
 
     A flow that succeeds must end the trail itself (``take_steps`` into its result's write);
     one that fails gets the outcome its error class names (``outcome_of``). With
     ``refusals``, a refusal's outcome goes through it (coalesced per peer and kind).
+    ``log_success(event, peer, detail)`` logs a success instead of ``log_event``.
     """
     trail = AuditTrail(peer)
     try:
@@ -201,7 +205,7 @@ async def audited(
         raise
     if not trail.finished:
         await _write(store, trail, "completed", None)
-    log_event(trail.result[0], peer, trail.result[1])
+    (log_success or log_event)(trail.result[0], peer, trail.result[1])
 
 
 def log_event(event: str, peer: JSONDict | None, detail: JSONDict | None) -> None:

@@ -30,6 +30,7 @@ from eth_keys.datatypes import PrivateKey
 
 from signerd.errors import GrantNotFound, PaymentRefused
 from signerd.flows.audit import AuditTrail
+from signerd.flows.paid_lines import PaidLines
 from signerd.payments.eip3009 import Authorization, check_against_grant, parse_authorization
 from signerd.payments.session_keys import SessionKeys
 from signerd.store import SpendRecord, Store, StoredGrant
@@ -82,6 +83,7 @@ class PaymentFlow:
         self.keys = keys
         self.clock = clock
         self._signers = _Signers()
+        self.paid_lines = PaidLines()  # the "paid" log lines, coalesced per agent and grant
         # Grant documents never change once stored; only their status does, and that is
         # read afresh inside the reservation's transaction.
         self._grants: dict[str, StoredGrant] = {}

@@ -94,3 +94,26 @@ def test_a_payment_and_its_refusal_are_events(
     paid = json.loads(outcomes[2][1])
     assert (paid["grant"], paid["amount"]) == (grant_id, str(MAX_PER_PAYMENT))
     assert signature[2:] not in "\n".join(lines)
+
+
+def test_a_burst_of_payments_logs_its_first_and_then_a_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line per payment would flood the journal (journald drops a service's lines past
+    10,000 in 30 s): within a second, the first is logged and the rest counted."""
+
+    async def scenario() -> str:
+        async with shop(tmp_path) as s:
+            for _ in range(5):
+                await s.pay(value=1)
+            await asyncio.sleep(1.2)  # the window closes and logs its count
+            await s.pay(value=2)
+            s.daemon.payments.paid_lines.flush()
+            return s.grant_id
+
+    with caplog.at_level(logging.INFO, logger="signerd.events"):
+        grant_id = asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records if r.name == "signerd.events"]
+    paid = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("paid ")]
+    assert [(p.get("count"), p["amount"]) for p in paid] == [(None, "1"), (4, "4"), (None, "2")]
+    assert all(p["grant"] == grant_id for p in paid)
