@@ -227,12 +227,13 @@ class SpendsMixin:
                     {"key": spend.key, "status": spend.status},
                 )
             if spend.status == "committed":
-                if spend.signature_ref is None:
+                stored = _stored_signature(spend)
+                if stored is None:
                     raise SpendConflict(
                         f"the payment with key {spend.key} was committed without its signature",
                         {"key": spend.key, "status": spend.status},
                     )
-                return spend, bytes.fromhex(spend.signature_ref[2:])
+                return spend, stored
             signature = sign()
             ref = "0x" + signature.hex()
             detail = {"key": spend.key, "signature_ref": ref}
@@ -337,6 +338,18 @@ class SpendsMixin:
                 f"{_SELECT} {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
             ).fetchall()
         return [spend_from_row(row) for row in rows]
+
+
+def _stored_signature(spend: SpendRecord) -> bytes | None:
+    """The 65-byte signature a committed spend records, or None if it records none (a spend
+    committed through ``commit_spend`` may name its signature any other way)."""
+    ref = spend.signature_ref
+    if ref is None or len(ref) != 132 or not ref.startswith("0x"):
+        return None
+    try:
+        return bytes.fromhex(ref[2:])
+    except ValueError:
+        return None
 
 
 def _address(field: str, value: str) -> str:

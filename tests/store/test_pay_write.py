@@ -116,15 +116,17 @@ def test_a_reservation_left_by_a_crash_is_signed_and_committed(
     assert (day.spent, day.reserved) == (60, 0)
 
 
-@pytest.mark.parametrize("settle", ["release", "commit_unsigned"])
+@pytest.mark.parametrize("settle", ["release", "commit_unsigned", "commit_elsewhere"])
 def test_a_settled_key_without_its_signature_is_a_conflict(
     store: Store, grant: StoredGrant, settle: str
 ) -> None:
     reserve(store, grant, 60, 1)
     if settle == "release":
         store.release_spend(key(1))
-    else:
+    elif settle == "commit_unsigned":
         store.commit_spend(key(1))
+    else:  # a signer outside the daemon, naming where its signature is
+        store.commit_spend(key(1), signature_ref="0x" + "zz" * 65)
     sign = Signer()
     with pytest.raises(SpendConflict):
         pay(store, grant, 60, 1, sign)
