@@ -5,7 +5,9 @@ The daemon figure is what an agent sees: from sending ``signerd_requestGrant`` o
 to holding the signed grant (validation, policy, three durable audit entries, the device
 flow, the signature check and the durable grant write). The direct figure is the device flow
 alone: ``ethereum.sign_typed_data`` on an open trezorlib session with typed data of the same
-shape. Their ratio is the daemon's overhead.
+shape. Their ratio is the daemon's overhead. Beside it, the CPU each side spends per grant
+(the daemon's threads and its client against the direct caller), which moves less with the
+machine's load than the wall-clock ratio and shows where the overhead is.
 
 Both paths use the same simulator (each on its own transport and session, as two programs
 would) in alternating blocks of ten, so a drift in the machine's load during the run does
@@ -24,6 +26,7 @@ from trezorlib.client import AppManifest, PassphraseSetting, get_client
 from trezorlib.tools import parse_path
 from trezorlib.transport import get_transport
 
+from bench.loadgen import cpu_seconds
 from bench.report import Row, percentile
 from bench.samples import random_address, request_params, typed_data, wait_until_idle
 from emulator.trezor.launch import TrezorSimulatorProcess
@@ -68,6 +71,7 @@ def run(count: int, block: int = 10) -> list[Row]:
     """``count`` grants each way, alternating blocks of ``block`` between the two paths."""
     daemon_s: list[float] = []
     direct_s: list[float] = []
+    cpu = {"daemon": 0.0, "client": 0.0, "direct": 0.0}  # CPU seconds of each side, summed
     grants: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="signerd-bench-") as tmp:
         workdir = Path(tmp)
@@ -81,15 +85,21 @@ def run(count: int, block: int = 10) -> list[Row]:
             _, first = _request(client, request_params())
             account: str = first["typedData"]["message"]["account"]
             direct = _DirectSigner(sim)
+            assert daemon.proc is not None
             try:
                 direct.sign(typed_data(account))
                 while len(daemon_s) < count:
+                    own, served = time.process_time(), cpu_seconds(daemon.proc.pid)
                     for _ in range(min(block, count - len(daemon_s))):
                         elapsed, grant = _request(client, request_params(random_address()))
                         daemon_s.append(elapsed)
                         grants.append(grant)
+                    cpu["client"] += time.process_time() - own
+                    cpu["daemon"] += cpu_seconds(daemon.proc.pid) - served
+                    own = time.process_time()
                     for _ in range(min(block, count - len(direct_s))):
                         direct_s.append(direct.sign(typed_data(account)))
+                    cpu["direct"] += time.process_time() - own
             finally:
                 direct.close()
     # Checked after timing: every grant of the run is a valid grant of the master.
@@ -108,4 +118,19 @@ def run(count: int, block: int = 10) -> list[Row]:
         Row(GROUP, "trezorlib direct, p50", percentile(direct_ms, 50), "ms"),
         Row(GROUP, "trezorlib direct, p99", percentile(direct_ms, 99), "ms"),
         Row(GROUP, "daemon overhead (p50 ratio)", ratio, "x", ("<=", 1.10), f"+{extra:.2f} ms"),
+        Row(
+            GROUP,
+            "CPU per grant, daemon + client",
+            (cpu["daemon"] + cpu["client"]) / count * 1e3,
+            "ms",
+            note=f"daemon {cpu['daemon'] / count * 1e3:.2f} ms (all threads), "
+            f"client {cpu['client'] / count * 1e3:.2f} ms",
+        ),
+        Row(
+            GROUP,
+            "CPU per grant, trezorlib direct",
+            cpu["direct"] / count * 1e3,
+            "ms",
+            note="the same device flow, in the calling process",
+        ),
     ]
