@@ -135,24 +135,18 @@ class Database:
         A power loss can therefore only drop a tail of non-durable transactions, never leave
         a gap before a durable one.
         """
-        with self._write_lock:
-            if self._closed:
-                raise StoreError(f"{self.path} is closed")
-            conn = self._writer
-            if not durable:
-                conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                self._checkpoints.committed()
-            finally:
-                if not durable:
-                    conn.execute("PRAGMA synchronous=FULL")
+        self._write_lock.acquire()
+        try:
+            self._begin(durable, wait=True)
+        except BaseException:
+            self._write_lock.release()
+            raise
+        try:
+            yield self._writer
+        except BaseException:
+            self.end_write(durable, commit=False)
+            raise
+        self.end_write(durable, commit=True)
 
     def try_begin_write(self, durable: bool) -> sqlite3.Connection | None:
         """``write``'s transaction, opened only if that needs no wait (for the event loop):
@@ -161,7 +155,7 @@ class Database:
         if not self._write_lock.acquire(blocking=False):
             return None
         try:
-            began = self._begin_at_once(durable)
+            began = self._begin(durable, wait=False)
         except BaseException:
             self._write_lock.release()
             raise
@@ -170,11 +164,15 @@ class Database:
             return None
         return self._writer
 
-    def _begin_at_once(self, durable: bool) -> bool:
+    def _begin(self, durable: bool, *, wait: bool) -> bool:
+        """BEGIN IMMEDIATE on the writer (the write lock held), synchronous=NORMAL for it if
+        not ``durable``. ``wait``: for another process's write, up to BUSY_TIMEOUT_MS (then
+        OperationalError); else False at once when SQLite's write lock is taken."""
         if self._closed:
             raise StoreError(f"{self.path} is closed")
         conn = self._writer
-        conn.execute("PRAGMA busy_timeout=0")
+        if not wait:
+            conn.execute("PRAGMA busy_timeout=0")
         try:
             if not durable:
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -183,15 +181,19 @@ class Database:
             except sqlite3.OperationalError:  # "database is locked": another process writes
                 if not durable:
                     conn.execute("PRAGMA synchronous=FULL")
+                if wait:
+                    raise
                 return False
             return True
         finally:
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not wait:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def end_write(
         self, durable: bool, *, commit: bool, undone: Callable[[], None] | None = None
     ) -> None:
-        """COMMIT (or ROLLBACK) the transaction ``try_begin_write`` opened and free the writer.
+        """COMMIT (or ROLLBACK) the transaction ``write`` or ``try_begin_write`` opened, and
+        free the writer.
 
         A COMMIT that fails is rolled back and raises: nothing of the transaction holds.
         ``undone`` runs when the transaction did not commit, before another write can start.
@@ -199,9 +201,11 @@ class Database:
         conn = self._writer
         try:
             try:
-                conn.execute("COMMIT" if commit else "ROLLBACK")
                 if commit:
+                    conn.execute("COMMIT")
                     self._checkpoints.committed()
+                elif conn.in_transaction:  # SQLite may have rolled back already (an I/O error)
+                    conn.execute("ROLLBACK")
             except BaseException:
                 commit = False
                 if conn.in_transaction:

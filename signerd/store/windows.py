@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from signerd.errors import BudgetExceeded, GrantExpired, GrantRevoked
 from signerd.grants.caps import Window, window_at
@@ -29,6 +29,9 @@ from signerd.grants.request import AllowanceSpec
 from signerd.store.grants import StoredGrant, load_grant
 from signerd.store.rows import SPEND_SEAL_COLUMNS, check_sealed
 from signerd.store.values import INT64_MAX
+
+if TYPE_CHECKING:  # spend_rows imports this module
+    from signerd.store.spend_rows import SpendRecord
 
 SPEND_SELECT: Final = f"SELECT spends.*, {SPEND_SEAL_COLUMNS} FROM spends"
 
@@ -156,7 +159,7 @@ class WriterCache:
         self._windows: dict[tuple[str, str], dict[Window, _Sums]] = {}
         self._grants: dict[str, tuple[int, StoredGrant]] = {}
         # Spends this writer reserved, by key: their settling skips reading them back.
-        self._reserved: dict[str, tuple[int, Any]] = {}
+        self._reserved: dict[str, tuple[int, SpendRecord]] = {}
         self._data_version: int | None = None
 
     def begin(self, conn: sqlite3.Connection) -> None:
@@ -173,13 +176,13 @@ class WriterCache:
         self._reserved.clear()
         self._data_version = None
 
-    def remember_reserved(self, key: str, audit_seq: int, spend: Any) -> None:
+    def remember_reserved(self, key: str, audit_seq: int, spend: SpendRecord) -> None:
         """``spend`` was just reserved under ``key``, its row sealed by entry ``audit_seq``."""
         if len(self._reserved) >= _MAX_RESERVED:  # reservations never settled: start afresh
             self._reserved.clear()
         self._reserved[key] = (audit_seq, spend)
 
-    def reserved(self, conn: sqlite3.Connection, key: str) -> Any | None:
+    def reserved(self, conn: sqlite3.Connection, key: str) -> SpendRecord | None:
         """The spend this writer reserved under ``key`` if its row is still as written (the
         same audit_seq, and no other connection wrote since ``begin``), else None: read it."""
         cached = self._reserved.pop(key, None)  # settled once: not needed after

@@ -202,6 +202,14 @@ def test_a_failed_non_durable_write_restores_sync(store: Store) -> None:
     assert store.audit_entries() == []
 
 
+def test_a_write_whose_transaction_sqlite_ended_raises_its_own_error(store: Store) -> None:
+    with pytest.raises(ValueError, match="boom"), store._db.write() as conn:
+        conn.execute("ROLLBACK")  # as SQLite itself does after some I/O errors
+        raise ValueError("boom")
+    store.append_audit("request_received")  # the writer is free again
+    assert [entry.event for entry in store.audit_entries()] == ["request_received"]
+
+
 # Reads beside writes
 
 
