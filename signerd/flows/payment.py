@@ -13,8 +13,8 @@ returns the same signature (the stored one once committed; a reservation left by
 signed again, and RFC 6979 makes that the same signature); the same nonce with other content
 is a SpendConflict.
 
-Audit: a payment's entries are the ledger's own (``spend_reserved``, ``spend_committed``,
-written with the spend); a refused one ends in one ``spend_refused`` outcome naming the grant.
+Audit: a payment's entry is the ledger's own ``spend_committed``, written with the spend and
+recording all of it; a refused one ends in one ``spend_refused`` outcome naming the grant.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class PaymentFlow:
         # Shielded: once reserved, a client that goes away must not leave the spend between
         # reservation and commit (it would count against the cap until released by hand).
         payment = await asyncio.shield(self._reserve_sign_commit(grant, auth, key, now, trail))
-        # Paid: the ledger's spend_reserved and spend_committed entries are this request's
-        # audit (they name the grant and the spend), so the trail ends without an entry.
+        # Paid: the ledger's spend_committed entry is this request's audit (it names the
+        # grant and the spend), so the trail ends without an entry.
         trail.take_steps()
         spend = payment.spend
         trail.succeeded(
@@ -149,7 +149,7 @@ class PaymentFlow:
         # transaction and one fsync. secp256k1 signing takes tens of microseconds (coincurve),
         # less than a hop to a thread, so it runs where the write runs.
         store = self.store
-        reserve = store.reserve_write(
+        write = store.pay_write(
             grant.id,
             token=auth.token,
             amount=auth.value,
@@ -157,8 +157,8 @@ class PaymentFlow:
             key=auth.nonce,
             content_hash=auth.content_hash,
             now=now,
+            sign=lambda: sign_digest(key, auth.digest),
             peer=trail.peer,
         )
-        write = store.pay_write(reserve, lambda: sign_digest(key, auth.digest), peer=trail.peer)
         spend, signature = await store.submit_spend_write(write)
         return Payment(signature, spend)

@@ -3,10 +3,10 @@
 A payment's life: ``reserve_spend`` (checked against the signed grant and written durably,
 before any signature exists) -> sign -> ``commit_spend``; or ``release_spend`` when the
 signature was never produced. A signer in the daemon's own process (the held session keys)
-goes through all three in one write, ``pay_write``: its signature is handed back only once
-the committed spend is on disk, and a crash before that loses the signature with the
-process. The caps come only from the grant document the device signed, as stored; a caller
-can name a grant and a token but never a cap or a period.
+goes through all three in one write, ``pay_write``: one row and one "spend_committed"
+entry, its signature handed back only once they are on disk; a crash before that loses the
+signature with the process. The caps come only from the grant document the device signed,
+as stored; a caller can name a grant and a token but never a cap or a period.
 
 Each spend carries an idempotency key, the payment's EIP-3009 nonce (0x + 64 hex), and the
 hash of its content. Reserving the same key with the same content again returns the first
@@ -31,21 +31,19 @@ from typing import Any, Final, TypeVar
 
 from signerd.addresses import checksum_address
 from signerd.errors import (
-    BudgetExceeded,
     SpendConflict,
     ValidationError,
 )
-from signerd.grants.caps import allowances_for
 from signerd.store.batch import GroupCommit, Write
-from signerd.store.chain import append_entry
 from signerd.store.db import Database
 from signerd.store.grants import load_grant
 from signerd.store.loop_commit import LoopGroupCommit
-from signerd.store.rows import SPEND_COLUMNS, row_hash
 from signerd.store.spend_rows import (
+    NewSpend,
     SpendRecord,
-    content_of,
+    existing_or_fits,
     find_spend,
+    insert_spend,
     settle,
     settleable,
     spend_from_row,
@@ -64,8 +62,6 @@ from signerd.store.windows import (
     AllowanceBudget,
     WriterCache,
     budget_of,
-    check_fits,
-    check_usable,
 )
 
 T = TypeVar("T")
@@ -148,96 +144,65 @@ class SpendsMixin:
         or reserved; a reserved one only while the grant is still usable, since the caller
         will sign it), with anything different SpendConflict.
         """
-        token = _address("token", token)
-        payee = _address("payee", payee)
-        key = hex_bytes("key", key, 32)
-        content_hash = hex_bytes("content_hash", content_hash, 32)
-        check_uint("amount", amount, UINT256_LIMIT)
-        if amount == 0:
-            raise ValidationError("amount", "must be positive")
-        check_uint("now", now, INT64_MAX)
-        peer = json_object("peer", peer)
+        spend = _new_spend(grant_id, token, amount, payee, key, content_hash, now, peer)
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> SpendRecord:
-            existing = find_spend(conn, key)
-            if existing is not None:
-                if (grant_id, token, amount, payee, content_hash) != content_of(existing):
-                    raise SpendConflict(
-                        f"key {key} belongs to another spend",
-                        {"key": key, "status": existing.status},
-                    )
-                if existing.status == "reserved":
-                    check_usable(cache.grant(conn, grant_id), now)
-                return existing
-            grant = cache.grant(conn, grant_id)
-            check_usable(grant, now)
-            allowances = allowances_for(grant.allowances, token)
-            if not allowances:
-                raise BudgetExceeded(
-                    f"grant {grant_id} has no allowance for {token}", {"token": token}
-                )
-            for allowance in allowances:
-                check_fits(budget_of(conn, grant, allowance, now, cache), amount)
-            row = (key, grant_id, token, str(amount), payee, content_hash, now, "reserved")
-            values = dict(zip(SPEND_COLUMNS, (*row, None, None), strict=True))
-            # The amount as a decimal string: JSON readers outside Python lose precision.
-            detail = {name: values[name] for name in _RESERVED_DETAIL}
-            detail["row_hash"] = row_hash("spends", values)
-            entry = append_entry(conn, "spend_reserved", grant_id, peer, detail)
-            # fetchall: the statement runs to its end, so nothing is left pending at COMMIT.
-            [(seq,)] = conn.execute(
-                "INSERT INTO spends (key, grant_id, token, amount, payee, content_hash, at,"
-                " status, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING seq",
-                (key, grant_id, token, str(amount), payee, content_hash, now, entry.seq),
-            ).fetchall()
-            cache.move(grant_id, token, now, committed=0, reserved=amount)
-            spend = SpendRecord(
-                seq, key, grant_id, token, amount, payee, content_hash, now, "reserved", None, None
-            )
-            cache.remember_reserved(key, entry.seq, spend)
-            return spend
+            existing = existing_or_fits(conn, cache, spend)
+            return insert_spend(conn, cache, spend) if existing is None else existing
 
         return write
 
     def pay_write(
         self,
-        reserve: Write[SpendRecord],
-        sign: Callable[[], bytes],
+        grant_id: str,
         *,
+        token: str,
+        amount: int,
+        payee: str,
+        key: str,
+        content_hash: str,
+        now: int,
+        sign: Callable[[], bytes],
         peer: JSONDict | None = None,
     ) -> Write[tuple[SpendRecord, bytes]]:
-        """``reserve`` (a ``reserve_write``), ``sign()`` and the commit as one write, for a
-        signer in this process: the committed record and the signature (r || s || v), which
-        exists outside the write only once its transaction committed. A signature that fails
-        rolls the reservation back.
+        """The reservation's checks (as ``reserve_write``), ``sign()`` and the committed spend
+        as one write, for a signer in this process: the committed record and the signature
+        (r || s || v), which exists outside the write only once its transaction committed.
+        A new payment is one row and one "spend_committed" entry recording all of it. A
+        signature that fails writes nothing.
 
-        ``reserve`` raises its errors before ``sign`` is called; a key already committed
-        returns its stored signature without signing, a released one is a SpendConflict, and
-        one reserved (left by a crash) is signed and committed now.
+        The checks raise before ``sign`` is called; a key already committed returns its
+        stored signature without signing, a released one is a SpendConflict, and one
+        reserved (left by a crash, or by a signer outside the daemon) is signed and
+        committed now.
         """
-        checked_peer = json_object("peer", peer)
+        spend = _new_spend(grant_id, token, amount, payee, key, content_hash, now, peer)
         cache = self._writer_cache
 
         def write(conn: sqlite3.Connection) -> tuple[SpendRecord, bytes]:
-            spend = reserve(conn)
-            if spend.status == "released":
+            existing = existing_or_fits(conn, cache, spend)
+            if existing is None:
+                signature = sign()
+                return insert_spend(conn, cache, spend, "0x" + signature.hex()), signature
+            if existing.status == "released":
                 raise SpendConflict(
-                    f"the payment with key {spend.key} was released unsigned: use a new key",
-                    {"key": spend.key, "status": spend.status},
+                    f"the payment with key {existing.key} was released unsigned: use a new key",
+                    {"key": existing.key, "status": existing.status},
                 )
-            if spend.status == "committed":
-                stored = _stored_signature(spend)
+            if existing.status == "committed":
+                stored = _stored_signature(existing)
                 if stored is None:
                     raise SpendConflict(
-                        f"the payment with key {spend.key} was committed without its signature",
-                        {"key": spend.key, "status": spend.status},
+                        f"the payment with key {existing.key} was committed without its signature",
+                        {"key": existing.key, "status": existing.status},
                     )
-                return spend, stored
+                return existing, stored
             signature = sign()
             ref = "0x" + signature.hex()
-            detail = {"key": spend.key, "signature_ref": ref}
-            return settle(conn, cache, spend, "committed", ref, checked_peer, detail), signature
+            detail = {"key": existing.key, "signature_ref": ref}
+            committed = settle(conn, cache, existing, "committed", ref, spend.peer, detail)
+            return committed, signature
 
         return write
 
@@ -350,6 +315,29 @@ def _stored_signature(spend: SpendRecord) -> bytes | None:
         return bytes.fromhex(ref[2:])
     except ValueError:
         return None
+
+
+def _new_spend(
+    grant_id: str,
+    token: str,
+    amount: int,
+    payee: str,
+    key: str,
+    content_hash: str,
+    now: int,
+    peer: JSONDict | None,
+) -> NewSpend:
+    """The arguments of a reservation or payment, checked (ValidationError) and normalised."""
+    token = _address("token", token)
+    payee = _address("payee", payee)
+    key = hex_bytes("key", key, 32)
+    content_hash = hex_bytes("content_hash", content_hash, 32)
+    check_uint("amount", amount, UINT256_LIMIT)
+    if amount == 0:
+        raise ValidationError("amount", "must be positive")
+    check_uint("now", now, INT64_MAX)
+    peer = json_object("peer", peer)
+    return NewSpend(grant_id, token, amount, payee, key, content_hash, now, peer)
 
 
 def _address(field: str, value: str) -> str:

@@ -1,15 +1,17 @@
-"""Tests of Store.pay_write: reserve, sign and commit as one write (the payment flow's)."""
+"""Tests of Store.pay_write: check, sign and commit as one write (the payment flow's)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from signerd.errors import BudgetExceeded, SpendConflict
+from signerd.errors import BudgetExceeded, SpendConflict, StoreTampered
 from signerd.store import SpendRecord, Store, StoredGrant
 from tests.store.support import DAY, START, spend_grant
+from tests.store.test_rows import tamper
 from tests.store.test_spends import PAYEE, content, key, reserve
 from tests.support import USDC_BASE
 
@@ -40,7 +42,7 @@ class Signer:
 def pay(
     store: Store, grant: StoredGrant, amount: int, label: int, sign: Signer
 ) -> tuple[SpendRecord, bytes]:
-    reserve = store.reserve_write(
+    write = store.pay_write(
         grant.id,
         token=USDC_BASE,
         amount=amount,
@@ -48,8 +50,8 @@ def pay(
         key=key(label),
         content_hash=content(label),
         now=START,
+        sign=sign,
     )
-    write = store.pay_write(reserve, sign)
 
     async def submit() -> Any:
         return await store.submit_spend_write(write)
@@ -62,18 +64,40 @@ def _events(store: Store, grant: StoredGrant) -> list[str]:
     return [entry.event for entry in store.audit_entries(grant_id=grant.id)]
 
 
-def test_a_payment_is_reserved_signed_and_committed_in_one_write(
+def test_a_payment_is_checked_signed_and_committed_in_one_write(
     store: Store, grant: StoredGrant
 ) -> None:
     sign = Signer()
+    before = len(store.audit_entries(grant_id=grant.id))
     spend, signature = pay(store, grant, 60, 1, sign)
     assert signature == SIGNATURE and sign.calls == 1
     assert (spend.status, spend.signature_ref) == ("committed", "0x" + SIGNATURE.hex())
     assert store.get_spend(key(1)) == spend
-    assert _events(store, grant)[-2:] == ["spend_reserved", "spend_committed"]
+    # One entry records the whole payment: what was paid to whom, and the signature.
+    [entry] = store.audit_entries(grant_id=grant.id)[before:]
+    assert entry.event == "spend_committed"
+    assert entry.detail is not None
+    assert {name: entry.detail[name] for name in ("key", "token", "amount", "payee")} == {
+        "key": key(1),
+        "token": USDC_BASE,
+        "amount": "60",
+        "payee": PAYEE,
+    }
+    assert (entry.detail["at"], entry.detail["signature_ref"]) == (START, spend.signature_ref)
     [day] = store.budget(grant.id, START)
     assert (day.spent, day.reserved, day.remaining) == (60, 0, 40)
     assert store.verify_audit().ok
+
+
+def test_a_paid_row_edited_afterwards_is_refused(
+    store: Store, grant: StoredGrant, tmp_path: Path
+) -> None:
+    pay(store, grant, 60, 1, Signer())
+    tamper(tmp_path, ("UPDATE spends SET amount = '6' WHERE key = ?", (key(1),)))
+    with pytest.raises(StoreTampered) as caught:
+        store.budget(grant.id, START)
+    assert caught.value.data == {"spend": key(1)}
+    assert store.verify_audit().problems == (f"spend {key(1)} was changed outside signerd",)
 
 
 def test_a_failed_signature_leaves_nothing_behind(store: Store, grant: StoredGrant) -> None:
@@ -112,8 +136,10 @@ def test_a_reservation_left_by_a_crash_is_signed_and_committed(
     sign = Signer()
     spend, _ = pay(store, grant, 60, 1, sign)
     assert (spend.status, sign.calls) == ("committed", 1)
+    assert _events(store, grant)[-2:] == ["spend_reserved", "spend_committed"]
     [day] = store.budget(grant.id, START)
     assert (day.spent, day.reserved) == (60, 0)
+    assert store.verify_audit().ok
 
 
 @pytest.mark.parametrize("settle", ["release", "commit_unsigned", "commit_elsewhere"])
