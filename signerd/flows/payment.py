@@ -107,13 +107,12 @@ class PaymentFlow:
         check_usable(grant, now)  # again in the reservation's transaction, past any race
         check_against_grant(auth, grant, now)
         key = self._signers.of(await self.keys.signing_key(grant.session_key), auth.sender)
-        # Shielded: once reserved, a client that goes away must not leave the spend between
-        # reservation and commit (it would count against the cap until released by hand).
-        payment = await asyncio.shield(self._reserve_sign_commit(grant, auth, key, now, trail))
+        # Shielded: once submitted, the write runs and commits even if the client goes away
+        # (a task of its own would cost more than the rest of the coroutine's steps).
+        spend, signature = await asyncio.shield(self._submit(grant, auth, key, now, trail))
         # Paid: the ledger's spend_committed entry is this request's audit (it names the
         # grant and the spend), so the trail ends without an entry.
         trail.take_steps()
-        spend = payment.spend
         trail.succeeded(
             "paid",
             {
@@ -124,7 +123,7 @@ class PaymentFlow:
                 "payee": spend.payee,
             },
         )
-        return payment
+        return Payment(signature, spend)
 
     async def _grant(self, grant_id: str) -> StoredGrant:
         """The stored grant (its status as first read: the caller checks it again later)."""
@@ -136,15 +135,16 @@ class PaymentFlow:
             self._grants[grant_id] = grant
         return grant
 
-    async def _reserve_sign_commit(
+    def _submit(
         self,
         grant: StoredGrant,
         auth: Authorization,
         key: coincurve.PrivateKey,
         now: int,
         trail: AuditTrail,
-    ) -> Payment:
-        # One write: reserved, signed and committed in one savepoint, so the signature leaves
+    ) -> asyncio.Future[tuple[SpendRecord, bytes]]:
+        """The payment's one ledger write, submitted: its future resolves once committed."""
+        # One write: checked, signed and committed in one savepoint, so the signature leaves
         # only with its committed spend on disk. Group-committed: many payments share one
         # transaction and one fsync. secp256k1 signing takes tens of microseconds (coincurve),
         # less than a hop to a thread, so it runs where the write runs.
@@ -160,5 +160,4 @@ class PaymentFlow:
             sign=lambda: sign_digest(key, auth.digest),
             peer=trail.peer,
         )
-        spend, signature = await store.submit_spend_write(write)
-        return Payment(signature, spend)
+        return store.submit_spend_write(write)

@@ -134,6 +134,28 @@ def test_a_reservation_left_by_a_crash_is_signed_on_retry(tmp_path: Path) -> Non
     asyncio.run(scenario())
 
 
+def test_a_payment_whose_caller_goes_away_is_still_committed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with shop(tmp_path) as s:
+            await s.pay(value=1)  # the grant and its key are at hand: no await suspends
+            paying = asyncio.create_task(s.pay(value=5))
+            await asyncio.sleep(0)  # the task ran up to the wait for its write's commit
+            paying.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await paying
+            for _ in range(200):
+                if len(s.spends()) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert [(sp.amount, sp.status) for sp in s.spends()] == [
+                (5, "committed"),
+                (1, "committed"),
+            ]
+            assert s.daemon.store.verify_audit().ok
+
+    asyncio.run(scenario())
+
+
 def test_same_nonce_other_content_is_a_conflict(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with shop(tmp_path) as s:
