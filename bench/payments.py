@@ -3,7 +3,7 @@
 The daemon runs as its own process on the simulated Trezor, with a held-key grant the
 simulator approved (a budget no run exhausts); the load comes from bench/loadgen.py in
 another process, every request an EIP-3009 authorization with its own nonce, so each is a
-new spend reserved durably, signed, committed. Rows:
+new spend checked, signed and committed in one durable transaction. Rows:
 - 1 client and 50 clients, closed loop: payments per second, p50 and p99 as each client sees
   them (the targets: >= 5,000/s at 50 clients, single-client p99 < 2 ms);
 - the same authorization signed by the agent itself with eth-account
