@@ -4,14 +4,18 @@ eth-utils' ``to_checksum_address`` costs ~40 us (a keccak through two wrappers a
 conversions): a 0x-prefixed 40-digit address, the only form signerd handles, is checksummed
 here with one keccak call (safe-pysha3) instead, and the answers are kept, keyed by the input
 string, as a payment needs the same few addresses (its token, payer, payee) several times.
+
+eth-utils itself is imported only for the other forms (bytes, no prefix, or not an address
+at all, for its error): importing it (with pydantic) took a third of the daemon's and every
+CLI command's start-up.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
-from eth_utils.address import to_checksum_address
 from sha3 import keccak_256
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -22,7 +26,7 @@ _HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 8 + b"\xff" * 8)
 def checksum_address(address: str) -> str:
     """The EIP-55 form of a 0x-prefixed 40-hex-digit address (any case); ValueError else."""
     if not (isinstance(address, str) and _HEX_ADDRESS.fullmatch(address)):
-        return str(to_checksum_address(address))  # other forms: eth-utils' answer or error
+        return _eth_utils_checksum(address)  # other forms: eth-utils' answer or error
     digits = address[2:].lower()
     hashed = keccak_256(digits.encode("ascii")).hexdigest()[:40]
     # EIP-55: a letter is upper case where the hash's nibble at its position is 8 or more.
@@ -32,3 +36,24 @@ def checksum_address(address: str) -> str:
     lower = int.from_bytes(digits.encode("ascii"), "big")
     upper = int.from_bytes(digits.upper().encode("ascii"), "big")
     return "0x" + ((upper & mask) | (lower & ~mask)).to_bytes(40, "big").decode("ascii")
+
+
+def to_checksum_address(value: str | bytes) -> str:
+    """eth-utils' ``to_checksum_address`` for any form it takes (20 bytes, a hex string with
+    or without 0x), its errors included; a 0x-prefixed string goes the cached way."""
+    if isinstance(value, str):
+        return checksum_address(value)
+    return _eth_utils_checksum(value)
+
+
+def is_hex_address(value: Any) -> bool:
+    """eth-utils' ``is_hex_address``: 40 hex digits, with or without 0x."""
+    from eth_utils.address import is_hex_address as eth_utils_is_hex_address
+
+    return bool(eth_utils_is_hex_address(value))
+
+
+def _eth_utils_checksum(value: Any) -> str:
+    from eth_utils.address import to_checksum_address as eth_utils_checksum
+
+    return str(eth_utils_checksum(value))

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from eth_utils.address import to_checksum_address
 from trezorlib import ethereum, exceptions, messages, misc
 from trezorlib.client import AppManifest, PassphraseSetting, Session, TrezorClient, get_client
 from trezorlib.tools import parse_path
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException, get_transport
 
+from signerd.addresses import to_checksum_address
 from signerd.devices.base import (
     DEFAULT_DERIVATION_PATH,
     DeviceInfo,

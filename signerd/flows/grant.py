@@ -16,9 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from eth_keys.datatypes import PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from signerd.config import Config, Policy
 from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
@@ -39,6 +37,9 @@ from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredGrant
 from signerd.worker import DeviceWorker
+
+if TYPE_CHECKING:  # made by HeldKeys.new_key: eth-keys' import is slow
+    from eth_keys.datatypes import PrivateKey
 
 JSONDict = dict[str, Any]
 
@@ -139,7 +140,7 @@ class GrantFlow:
         session_private_key = None
         held_key: PrivateKey | None = None
         if hold:
-            held_key = PrivateKey(secrets.token_bytes(32))
+            held_key = HeldKeys.new_key()
             request = request.with_session_key(held_key.public_key.to_checksum_address())
         elif generate:
             request, session_private_key = _with_generated_key(request)
@@ -238,7 +239,7 @@ def _with_generated_key(request: GrantRequest) -> tuple[GrantRequest, str]:
     would double the daemon's start-up time). The raw bytes and the key object go out of scope
     here; Python cannot wipe the hex string, which lives until the reply is sent.
     """
-    key = PrivateKey(secrets.token_bytes(32))
+    key = HeldKeys.new_key()
     return request.with_session_key(key.public_key.to_checksum_address()), key.to_hex()
 
 

@@ -14,8 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-
-from eth_keys.datatypes import PrivateKey
+from typing import TYPE_CHECKING
 
 from signerd.config import Config
 from signerd.devices import Signer
@@ -23,6 +22,9 @@ from signerd.errors import HeldKeyNotFound, KeysLocked, KeysWrongDevice, StoreEr
 from signerd.payments import keystore
 from signerd.store import KeystoreRecord, Store
 from signerd.worker import DeviceWorker
+
+if TYPE_CHECKING:  # imported where a key is made: eth-keys' import is slow
+    from eth_keys.datatypes import PrivateKey
 
 LOG = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class HeldKeys:
     @staticmethod
     def new_key() -> PrivateKey:
         """A fresh session key (what eth-account's Account.create() does)."""
+        from eth_keys.datatypes import PrivateKey
+
         return PrivateKey(secrets.token_bytes(32))
 
     async def _ask_device(self, progress: Callable[[str], None]) -> bytes:
@@ -136,6 +140,8 @@ class HeldKeys:
         return kek
 
     def _unseal_all(self, kek: bytes) -> dict[str, PrivateKey]:
+        from eth_keys.datatypes import PrivateKey
+
         keys: dict[str, PrivateKey] = {}
         for address, sealed in self.store.held_keys().items():
             try:

@@ -23,10 +23,9 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import coincurve
-from eth_keys.datatypes import PrivateKey
 
 from signerd.errors import GrantNotFound, PaymentRefused
 from signerd.flows.audit import AuditTrail
@@ -35,6 +34,9 @@ from signerd.payments.eip3009 import Authorization, check_against_grant, parse_a
 from signerd.payments.session_keys import SessionKeys
 from signerd.store import SpendRecord, Store, StoredGrant
 from signerd.store.windows import check_usable
+
+if TYPE_CHECKING:  # eth-keys is imported where a key is made
+    from eth_keys.datatypes import PrivateKey
 
 
 @dataclass(frozen=True)

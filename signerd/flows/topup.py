@@ -16,8 +16,6 @@ import asyncio
 import time
 from typing import Any, Final
 
-from eth_abi.abi import encode as abi_encode
-
 from signerd.errors import (
     DelegationNotFound,
     DelegationUnsupported,
@@ -29,6 +27,7 @@ from signerd.flows.held_keys import HeldKeys
 from signerd.grants.caps import grant_allowances
 from signerd.grants.typed_data import keccak
 from signerd.onchain import rpc
+from signerd.onchain.abi import abi_encode
 from signerd.onchain.caveats import NATIVE
 from signerd.onchain.chains import ChainConfig
 from signerd.onchain.delegation import Delegation, encode_permission_context

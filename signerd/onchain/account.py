@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.grants.typed_data import keccak
+from signerd.onchain.abi import abi_encode
 
 PROXY_CREATION_CODE: Final = bytes.fromhex(
     "60806040526040516103f03803806103f08339810160408190526100229161025e565b61002c828261003356"

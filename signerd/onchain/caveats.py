@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.grants.formatting import format_period, format_time, format_units
 
 NATIVE: Final = "0x0000000000000000000000000000000000000000"

@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.errors import DelegationMismatch, DelegationUnsupported
 from signerd.grants.caps import grant_allowances
 from signerd.grants.request import AllowanceSpec

@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.grants.typed_data import keccak
+from signerd.onchain.abi import abi_decode, abi_encode
 
 ROOT_AUTHORITY: Final = b"\xff" * 32
 MANAGER_NAME: Final = "DelegationManager"

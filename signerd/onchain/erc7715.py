@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from eth_utils.address import is_hex_address, to_checksum_address
-
+from signerd.addresses import is_hex_address, to_checksum_address
 from signerd.errors import PermissionUnsupported, ValidationError
 from signerd.grants.schema import MAX_CHAIN_ID
 from signerd.onchain.caveats import NATIVE

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from eth_abi.abi import encode as abi_encode
-
 from signerd.grants.typed_data import keccak
+from signerd.onchain.abi import abi_encode
 
 SINGLE_DEFAULT_MODE: Final = b"\x00" * 32
 _TRANSFER: Final = keccak(b"transfer(address,uint256)")[:4]

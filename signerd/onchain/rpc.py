@@ -14,17 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_keys.datatypes import PrivateKey
-
 from signerd.errors import ChainError, ChainNotConfigured
 from signerd.grants.typed_data import keccak
+from signerd.onchain.abi import abi_decode, abi_encode
 from signerd.onchain.account import account_address, deploy_call
 from signerd.onchain.chains import ChainConfig
 from signerd.onchain.userop import UserOperation
 
 if TYPE_CHECKING:
+    from eth_keys.datatypes import PrivateKey
     from web3 import Web3
 
 RECEIPT_TIMEOUT: Final = 60.0
@@ -58,6 +56,8 @@ def relayer_key(chain: ChainConfig) -> PrivateKey:
             f"chain {chain.chain_id} has no relayer_key_file: nobody pays the gas",
             {"chainId": chain.chain_id},
         )
+    from eth_keys.datatypes import PrivateKey
+
     try:
         text = chain.relayer_key_file.read_text().strip()
         return PrivateKey(bytes.fromhex(text.removeprefix("0x")))

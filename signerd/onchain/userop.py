@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.grants.typed_data import keccak
+from signerd.onchain.abi import abi_encode
 from signerd.onchain.delegation import (
     DELEGATION_ABI,
     Delegation,

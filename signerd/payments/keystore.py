@@ -23,10 +23,6 @@ import hashlib
 import secrets
 from typing import Any, Final, Protocol, runtime_checkable
 
-from Crypto.Cipher import AES
-from Crypto.Hash import SHA256
-from Crypto.Protocol.KDF import HKDF
-
 from signerd.devices import Notify, Signer
 from signerd.errors import KeysWrongDevice
 
@@ -111,6 +107,9 @@ def unseal_secret(
 
 def derive_kek(material: bytes, daemon_id: str, method: str) -> bytes:
     """HKDF-SHA256 of what the device released, bound to the data directory and method."""
+    from Crypto.Hash import SHA256
+    from Crypto.Protocol.KDF import HKDF
+
     key = HKDF(
         material, 32, daemon_id.encode(), SHA256, context=b"signerd held keys|" + method.encode()
     )
@@ -120,6 +119,8 @@ def derive_kek(material: bytes, daemon_id: str, method: str) -> bytes:
 
 def seal(kek: bytes, label: str, plaintext: bytes) -> bytes:
     """AES-256-GCM of ``plaintext`` bound to ``label`` (an address): nonce || ct || tag."""
+    from Crypto.Cipher import AES
+
     nonce = secrets.token_bytes(_NONCE_BYTES)
     cipher = AES.new(kek, AES.MODE_GCM, nonce=nonce, mac_len=_TAG_BYTES)
     cipher.update(_associated(label))
@@ -131,6 +132,8 @@ def unseal(kek: bytes, label: str, sealed: bytes) -> bytes:
     """The plaintext of ``seal``; ValueError if the key or the label is not the sealing one."""
     if len(sealed) < _NONCE_BYTES + _TAG_BYTES:
         raise ValueError("sealed value too short")
+    from Crypto.Cipher import AES
+
     nonce, body = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
     cipher = AES.new(kek, AES.MODE_GCM, nonce=nonce, mac_len=_TAG_BYTES)
     cipher.update(_associated(label))

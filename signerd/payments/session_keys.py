@@ -6,11 +6,12 @@ see DESIGN.md "Spending"); ``NoHeldKeys`` stands in where the daemon holds none.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from eth_keys.datatypes import PrivateKey
+from typing import TYPE_CHECKING, Protocol
 
 from signerd.errors import PaymentRefused
+
+if TYPE_CHECKING:  # eth-keys is imported where a key is made
+    from eth_keys.datatypes import PrivateKey
 
 
 class SessionKeys(Protocol):

@@ -25,7 +25,8 @@ from eth_utils.exceptions import ValidationError as KeysValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signerd.addresses import checksum_address
+from signerd.addresses import checksum_address, is_hex_address
+from signerd.addresses import to_checksum_address as any_form_checksum
 from signerd.errors import ValidationError
 from signerd.grants import DOMAIN_VERSION, PRIMARY_TYPE, TYPES, grant_digest, verify_grant
 from signerd.grants.digest import _plain_v2
@@ -267,6 +268,21 @@ def test_checksum_refuses_what_eth_utils_refuses(value: str) -> None:
         to_checksum_address(value)
     with pytest.raises(ValueError):
         checksum_address(value)
+    with pytest.raises(ValueError):
+        any_form_checksum(value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(any_case_addresses)
+def test_every_form_eth_utils_takes_checksums_alike(address: str) -> None:
+    """The onchain code's to_checksum_address: 20 bytes and unprefixed hex too (eth-utils',
+    imported on first use), a 0x string the cached way."""
+    expected = to_checksum_address(address)
+    raw = bytes.fromhex(address[2:])
+    for form in (address, address[2:], raw):
+        assert any_form_checksum(form) == expected
+    assert is_hex_address(address) and is_hex_address(address[2:])
+    assert not is_hex_address(address[:-1]) and not is_hex_address(raw)
 
 
 def test_allowance_values_are_told_apart(grant: dict[str, Any]) -> None:

@@ -7,8 +7,7 @@ That client pulls in ragger, speculos and web3, too much for a daemon.
 
 from __future__ import annotations
 
-from eth_utils.address import to_checksum_address
-
+from signerd.addresses import to_checksum_address
 from signerd.errors import DeviceError, DeviceLocked, UserRejected, ValidationError
 
 CLA = 0xE0

@@ -23,9 +23,6 @@ import contextlib
 import threading
 from typing import Any
 
-from eth_keys.datatypes import Signature
-from eth_utils.crypto import keccak
-
 from signerd.devices.base import DEFAULT_DERIVATION_PATH, DeviceInfo, Notify, OperationGate, Signer
 from signerd.devices.ledger.apdu import (
     INS_GET_APP_CONFIGURATION,
@@ -53,6 +50,7 @@ from signerd.errors import (
     StaleReview,
     ValidationError,
 )
+from signerd.grants.digest import keccak
 
 DEFAULT_TIMEOUT = 300.0  # seconds the person has to answer a review
 IO_TIMEOUT = 10.0  # seconds for an APDU that needs no answer from the person
@@ -285,6 +283,8 @@ class LedgerSigner(Signer):
         """r || s || v, after checking the signature recovers to the device's address."""
         if len(vrs) != 65 or vrs[0] not in (27, 28):
             raise DeviceError("malformed signature from the Ledger")
+        from eth_keys.datatypes import Signature
+
         v, r, s = vrs[0], vrs[1:33], vrs[33:65]
         signature = Signature(vrs=(v - 27, int.from_bytes(r, "big"), int.from_bytes(s, "big")))
         signer = signature.recover_public_key_from_msg_hash(digest).to_checksum_address()

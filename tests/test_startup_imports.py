@@ -1,0 +1,26 @@
+"""What the daemon and the CLI import before their first request: never the slow libraries.
+
+eth-utils (with pydantic), eth-abi, eth-keys, eth-account, pycryptodome (with cffi's C
+parser) and web3 took more than half of start-up (`make bench`, "start-up to socket ready");
+each is imported where it is first needed (a held key, a delegation, a Ledger signature).
+Checked in a fresh interpreter, so what another test imported does not count.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+DEFERRED = ("eth_utils", "eth_abi", "eth_keys", "eth_account", "Crypto", "pydantic", "web3")
+
+
+@pytest.mark.parametrize("module", ["signerd.daemon", "signerd.cli", "signerd.api"])
+def test_starting_up_imports_none_of_the_slow_libraries(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"loaded = [name for name in {DEFERRED!r} if name in sys.modules]\n"
+        "assert not loaded, f'imported at start-up: {loaded}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
