@@ -16,7 +16,6 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ from signerd.errors import (
     QueueTimeout,
     SignerdError,
 )
+from signerd.turns import Turns
 
 LOG = logging.getLogger(__name__)
 
@@ -48,54 +48,6 @@ class _Vanished(Exception):
     """The device stopped answering liveness checks during an operation."""
 
 
-class _Turns:
-    """Whose job goes to the device next: round robin over owners, first come first served
-    within one owner. Used on the event loop only."""
-
-    def __init__(self) -> None:
-        # Owners in turn order (a dict keeps insertion order); each with its waiting jobs.
-        self._waiting: dict[Hashable, deque[asyncio.Future[None]]] = {}
-        self._busy = False
-        self._current: Hashable = None  # whose job has the device
-
-    async def acquire(self, owner: Hashable, timeout: float | None) -> None:
-        """Wait for this owner's turn; TimeoutError after ``timeout`` seconds."""
-        if not self._busy and not self._waiting:
-            self._busy, self._current = True, owner
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(owner, deque()).append(turn)
-        try:
-            await asyncio.wait_for(asyncio.shield(turn), timeout)
-        except BaseException:
-            if turn.done():
-                self.release()  # handed the turn just as it gave up: pass it on
-            else:
-                turn.cancel()
-                queue = self._waiting.get(owner)
-                if queue is not None and turn in queue:
-                    queue.remove(turn)
-                    if not queue:
-                        del self._waiting[owner]
-            raise
-
-    def release(self) -> None:
-        """End the current turn and hand the next one to the owner whose turn it is."""
-        if self._current in self._waiting:  # the owner just served goes to the back
-            self._waiting[self._current] = self._waiting.pop(self._current)
-        while self._waiting:
-            owner = next(iter(self._waiting))
-            queue = self._waiting.pop(owner)
-            turn = queue.popleft()
-            if queue:
-                self._waiting[owner] = queue
-            if not turn.done():
-                turn.set_result(None)
-                self._current = owner
-                return
-        self._busy = False
-
-
 class DeviceWorker:
     """Serialises operations on one device path; safe to use from one event loop."""
 
@@ -111,7 +63,7 @@ class DeviceWorker:
         self._open = opener  # open_signer; tests hand in a FakeSigner's
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
         self._last_job: concurrent.futures.Future[Any] | None = None  # the latest submitted
-        self._turns = _Turns()
+        self._turns = Turns()
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
         self._pending = 0
