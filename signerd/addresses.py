@@ -43,6 +43,8 @@ def to_checksum_address(value: str | bytes) -> str:
     or without 0x), its errors included; a 0x-prefixed string goes the cached way."""
     if isinstance(value, str):
         return checksum_address(value)
+    if isinstance(value, bytes) and len(value) == 20:  # what eth-utils does with 20 bytes
+        return checksum_address("0x" + value.hex())
     return _eth_utils_checksum(value)
 
 

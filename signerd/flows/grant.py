@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import coincurve
+
 from signerd.config import Config, Policy
 from signerd.devices import DEFAULT_DERIVATION_PATH, Notify, Signer, open_signer
 from signerd.devices.discovery import resolve_device
@@ -33,6 +35,7 @@ from signerd.grants import (
     parse_grant_request,
     signed_grant,
 )
+from signerd.grants.typed_data import address_of
 from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredGrant
@@ -239,8 +242,11 @@ def _with_generated_key(request: GrantRequest) -> tuple[GrantRequest, str]:
     would double the daemon's start-up time). The raw bytes and the key object go out of scope
     here; Python cannot wipe the hex string, which lives until the reply is sent.
     """
-    key = HeldKeys.new_key()
-    return request.with_session_key(key.public_key.to_checksum_address()), key.to_hex()
+    # libsecp256k1 through coincurve, as imported already: eth-keys' first import would hold
+    # up the event loop (held keys are made after an unlock, which imports it in a thread).
+    secret = secrets.token_bytes(32)
+    address = address_of(coincurve.PrivateKey(secret).public_key)
+    return request.with_session_key(address), "0x" + secret.hex()
 
 
 def _request_detail(request: GrantRequest) -> JSONDict:

@@ -107,6 +107,11 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         )
     except Exception as exc:  # coincurve raises ValueError or its own errors, as eth-keys saw
         raise ValidationError("signature", f"does not recover to any key ({exc})") from exc
+    return address_of(public_key)
+
+
+def address_of(public_key: coincurve.PublicKey) -> str:
+    """The checksummed Ethereum address of a secp256k1 public key."""
     return checksum_address("0x" + keccak(public_key.format(compressed=False)[1:])[12:].hex())
 
 
