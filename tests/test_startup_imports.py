@@ -24,3 +24,17 @@ def test_starting_up_imports_none_of_the_slow_libraries(module: str) -> None:
         "assert not loaded, f'imported at start-up: {loaded}'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_making_a_session_key_imports_none_of_them() -> None:
+    # A grant's new session key is made on the event loop: a first import there would stall
+    # every client for as long.
+    code = (
+        "import sys\n"
+        "from signerd.flows.grant import new_session_key\n"
+        "secret, address = new_session_key()\n"
+        "assert len(secret) == 32 and address.startswith('0x') and len(address) == 42\n"
+        f"loaded = [name for name in {DEFERRED!r} if name in sys.modules]\n"
+        "assert not loaded, f'imported to make a key: {loaded}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import coincurve
 
@@ -40,9 +40,6 @@ from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredGrant
 from signerd.worker import DeviceWorker
-
-if TYPE_CHECKING:  # made by HeldKeys.new_key: eth-keys' import is slow
-    from eth_keys.datatypes import PrivateKey
 
 JSONDict = dict[str, Any]
 
@@ -141,10 +138,10 @@ class GrantFlow:
     ) -> IssuedGrant:
         """``generate``: hand the new session key over once; ``hold``: keep it, sealed."""
         session_private_key = None
-        held_key: PrivateKey | None = None
+        held_secret: bytes | None = None
         if hold:
-            held_key = HeldKeys.new_key()
-            request = request.with_session_key(held_key.public_key.to_checksum_address())
+            held_secret, address = new_session_key()
+            request = request.with_session_key(address)
         elif generate:
             request, session_private_key = _with_generated_key(request)
         trail.step("request_received", _request_detail(request))
@@ -160,14 +157,14 @@ class GrantFlow:
         # Counted before the first await, so that concurrent requests cannot all pass the check.
         self._pending_by_peer[owner] += 1
         try:
-            if held_key is not None:
+            if held_secret is not None:
                 # The key can be sealed only with the device's secret: the person unlocks
                 # first (once per daemon run), so an approved grant always finds its key.
                 await self.keys.unlock(progress)
             document = await self._approve(request, peer, trail, progress)
-            if held_key is not None:
+            if held_secret is not None:
                 # Stored before the grant: a key without a grant is inert, never the reverse.
-                await self.keys.hold(held_key)
+                await self.keys.hold(held_secret)
         finally:
             self._pending_by_peer[owner] -= 1
         info = self.worker.info
@@ -242,11 +239,19 @@ def _with_generated_key(request: GrantRequest) -> tuple[GrantRequest, str]:
     would double the daemon's start-up time). The raw bytes and the key object go out of scope
     here; Python cannot wipe the hex string, which lives until the reply is sent.
     """
-    # libsecp256k1 through coincurve, as imported already: eth-keys' first import would hold
-    # up the event loop (held keys are made after an unlock, which imports it in a thread).
-    secret = secrets.token_bytes(32)
-    address = address_of(coincurve.PrivateKey(secret).public_key)
+    secret, address = new_session_key()
     return request.with_session_key(address), "0x" + secret.hex()
+
+
+def new_session_key() -> tuple[bytes, str]:
+    """A fresh secp256k1 key: its 32 secret bytes and its checksummed address.
+
+    libsecp256k1 through coincurve, which is imported already: eth-keys' first import would
+    hold up the event loop ~150 ms (a held key becomes an eth-keys key once the held keys are
+    unlocked, and the unlock imports eth-keys in a thread).
+    """
+    secret = secrets.token_bytes(32)
+    return secret, address_of(coincurve.PrivateKey(secret).public_key)
 
 
 def _request_detail(request: GrantRequest) -> JSONDict:

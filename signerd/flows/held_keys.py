@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -86,23 +85,19 @@ class HeldKeys:
                 LOG.info("held session keys unlocked (%d keys)", len(self._keys))
             return len(self._keys)
 
-    async def hold(self, key: PrivateKey) -> str:
-        """Seal and store ``key`` (unlocked only); its checksummed address."""
+    async def hold(self, secret: bytes) -> str:
+        """Seal and store the key of ``secret`` (unlocked only); its checksummed address."""
         kek = self._kek
         if kek is None:
             raise KeysLocked("unlock the held keys on the device before holding a new one")
+        from eth_keys.datatypes import PrivateKey  # imported by the unlock already
+
+        key = PrivateKey(secret)
         address = str(key.public_key.to_checksum_address())
         sealed = keystore.seal(kek, address, key.to_bytes())
         await asyncio.shield(asyncio.to_thread(self.store.add_held_key, address, sealed))
         self._keys[address.lower()] = key
         return address
-
-    @staticmethod
-    def new_key() -> PrivateKey:
-        """A fresh session key (what eth-account's Account.create() does)."""
-        from eth_keys.datatypes import PrivateKey
-
-        return PrivateKey(secrets.token_bytes(32))
 
     async def _ask_device(self, progress: Callable[[str], None]) -> bytes:
         record = self.store.keystore()
