@@ -31,6 +31,7 @@ from signerd.onchain.delegation import (
     delegation_hash,
     delegation_typed_data,
 )
+from signerd.onchain.libraries import loaded
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredDelegation, StoredGrant
 from signerd.worker import DeviceWorker
@@ -108,6 +109,8 @@ class DelegationFlow:
         progress: Callable[[str], None],
     ) -> StoredDelegation:
         """Compile, show, sign and store the grant's delegation."""
+        # Awaited before prepare: its checks and the mark in flight must stay one step.
+        await loaded("eth_abi.abi")
         delegation = self.prepare(grant, delegator)
         chain = self.config.chain(grant.chain_id)
         typed = delegation_typed_data(delegation, chain.chain_id, chain.delegation_manager)

@@ -22,6 +22,7 @@ from signerd.errors import ChainError, DelegationNotFound, DeviceMismatch, Grant
 from signerd.flows.audit import AuditTrail
 from signerd.onchain import rpc
 from signerd.onchain.delegation import Delegation
+from signerd.onchain.libraries import loaded
 from signerd.onchain.userop import disable_delegation_op, user_operation_typed_data
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredDelegation, StoredGrant
@@ -50,6 +51,7 @@ async def disable_on_chain(
     progress: Callable[[str], None],
 ) -> StoredDelegation:
     """Revoke ``grant`` off chain (if not yet) and disable its delegation on chain."""
+    await loaded("eth_abi.abi", "web3", "eth_account")
     record = store.get_delegation(grant.id)
     if record is None:
         raise DelegationNotFound(f"grant {grant.id} has no delegation to disable")

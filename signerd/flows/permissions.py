@@ -34,6 +34,7 @@ from signerd.onchain.delegation import (
     encode_permission_context,
 )
 from signerd.onchain.erc7715 import PermissionRequest, permission_of_grant
+from signerd.onchain.libraries import loaded
 from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
 from signerd.store import Store, StoredDelegation, StoredGrant
@@ -66,6 +67,7 @@ def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
 async def dependencies(chain: ChainConfig, owner: str, delegator: str) -> list[JSONDict]:
     """What deploys the delegating account: nothing once it has code; SimpleFactory's
     ``deploy`` call for the owner's own account; nothing we can say for another account."""
+    await loaded("eth_abi.abi", "web3")
     w3 = rpc.connect(chain)
     if await asyncio.to_thread(rpc.has_code, w3, delegator):
         return []

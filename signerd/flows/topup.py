@@ -32,6 +32,7 @@ from signerd.onchain.caveats import NATIVE
 from signerd.onchain.chains import ChainConfig
 from signerd.onchain.delegation import Delegation, encode_permission_context
 from signerd.onchain.execution import SINGLE_DEFAULT_MODE, erc20_transfer, native_transfer
+from signerd.onchain.libraries import loaded
 from signerd.store import Store, StoredGrant
 
 _REDEEM: Final = keccak(b"redeemDelegations(bytes[],bytes32[],bytes[])")[:4]
@@ -56,6 +57,7 @@ async def top_up(
 ) -> dict[str, Any]:
     """Move ``amount`` of the grant's token from the person's account to its held session
     key; the transaction."""
+    await loaded("eth_abi.abi", "web3")
     status = grant.status(time.time())
     if status in ("revoked", "expired"):
         raise (GrantRevoked if status == "revoked" else GrantExpired)(
