@@ -19,6 +19,8 @@ from typing import Any
 from sha3 import keccak_256
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# eth-utils' own pattern and flags for is_hex_address (0x or 0X, or no prefix).
+_ANY_HEX_ADDRESS = re.compile(r"(0x)?[0-9a-f]{40}", re.IGNORECASE)
 _HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 8 + b"\xff" * 8)
 
 
@@ -49,10 +51,8 @@ def to_checksum_address(value: str | bytes) -> str:
 
 
 def is_hex_address(value: Any) -> bool:
-    """eth-utils' ``is_hex_address``: 40 hex digits, with or without 0x."""
-    from eth_utils.address import is_hex_address as eth_utils_is_hex_address
-
-    return bool(eth_utils_is_hex_address(value))
+    """eth-utils' ``is_hex_address``: a string of 40 hex digits, with or without 0x."""
+    return isinstance(value, str) and _ANY_HEX_ADDRESS.fullmatch(value) is not None
 
 
 def _eth_utils_checksum(value: Any) -> str:

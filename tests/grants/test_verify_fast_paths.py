@@ -285,6 +285,20 @@ def test_every_form_eth_utils_takes_checksums_alike(address: str) -> None:
     assert not is_hex_address(address[:-1]) and not is_hex_address(raw)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="0123456789abcdefABCDEFxXg \u212a", min_size=38, max_size=44)
+    | any_case_addresses
+    | any_case_addresses.map(lambda a: a[2:])
+    | any_case_addresses.map(lambda a: "0X" + a[2:])
+    | st.integers()
+)
+def test_is_hex_address_answers_as_eth_utils(value: object) -> None:
+    from eth_utils.address import is_hex_address as eth_utils_is_hex_address
+
+    assert is_hex_address(value) == eth_utils_is_hex_address(value)
+
+
 def test_allowance_values_are_told_apart(grant: dict[str, Any]) -> None:
     """An allowance checked and kept, then the same with values JSON tells apart."""
     assert verify_grant(grant, now=NOW_SECONDS + 10).valid
