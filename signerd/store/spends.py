@@ -66,7 +66,6 @@ from signerd.store.windows import (
 
 T = TypeVar("T")
 _SELECT: Final = SPEND_SELECT
-_RESERVED_DETAIL: Final = ("key", "token", "amount", "payee", "content_hash", "at")
 MAX_SIGNATURE_REF: Final = 1024
 
 
