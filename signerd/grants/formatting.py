@@ -6,8 +6,8 @@ changing an output here changes which signed grants verify, so it needs a new sc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Final
 
 from signerd.grants.schema import MAX_TIMESTAMP
@@ -39,10 +39,15 @@ def format_time(timestamp: int) -> str:
     """A Unix time as "2026-11-23 00:00 UTC" (seconds only when not zero)."""
     if timestamp > MAX_TIMESTAMP:
         return f"unix time {timestamp}"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    text = moment.strftime("%Y-%m-%d %H:%M")
-    if moment.second:
-        text += f":{moment.second:02d}"
+    # gmtime and a format string: half the cost of datetime's strftime, the same text for
+    # every time up to MAX_TIMESTAMP (tests compare the two); every verifier pays it.
+    moment = time.gmtime(timestamp)
+    text = (
+        f"{moment.tm_year:04d}-{moment.tm_mon:02d}-{moment.tm_mday:02d} "
+        f"{moment.tm_hour:02d}:{moment.tm_min:02d}"
+    )
+    if moment.tm_sec:
+        text += f":{moment.tm_sec:02d}"
     return f"{text} UTC"
 
 

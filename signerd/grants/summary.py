@@ -13,6 +13,7 @@ whose summary would not fit a screen is refused (``summary_problem``)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,18 +63,31 @@ def chain_name(chain_id: int) -> str:
 
 def allowance_phrase(allowance: Mapping[str, Any]) -> str:
     """ "10 USDC/day (max 0.5 each)", "0.5 ETH total", "5000 units of 0x9999..9999/week"."""
-    token: str = allowance["token"]
-    symbol: str = allowance["symbol"]
-    decimals: int = allowance["decimals"]
+    return _phrase(
+        allowance["token"],
+        allowance["symbol"],
+        allowance["decimals"],
+        allowance["amount"],
+        allowance["period"],
+        allowance["maxPerPayment"],
+    )
+
+
+# Cached: one person's grants repeat the same few allowances, and every verifier recomputes
+# the summary of each grant it checks. ``typed``: True and 1 would read differently.
+@functools.lru_cache(maxsize=1024, typed=True)
+def _phrase(
+    token: str, symbol: str, decimals: int, amount: int, period: int, max_per_payment: int
+) -> str:
     if symbol:
-        text = f"{format_units(allowance['amount'], decimals)} {symbol}"
+        text = f"{format_units(amount, decimals)} {symbol}"
     elif token == ZERO_ADDRESS:
-        text = f"{format_units(allowance['amount'], decimals)} native"
+        text = f"{format_units(amount, decimals)} native"
     else:
-        text = f"{allowance['amount']} units of {short_address(token)}"
-    text += format_period(allowance["period"])
-    if allowance["maxPerPayment"]:
-        text += f" (max {format_units(allowance['maxPerPayment'], decimals)} each)"
+        text = f"{amount} units of {short_address(token)}"
+    text += format_period(period)
+    if max_per_payment:
+        text += f" (max {format_units(max_per_payment, decimals)} each)"
     return text
 
 

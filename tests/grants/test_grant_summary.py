@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -115,6 +116,20 @@ def test_format_period(period: int, expected: str) -> None:
 def test_format_time_shows_seconds_only_when_set() -> None:
     assert format_time(1_795_392_000) == "2026-11-23 00:00 UTC"
     assert format_time(1_795_392_030) == "2026-11-23 00:00:30 UTC"
+
+
+@given(st.integers(min_value=0, max_value=MAX_TIMESTAMP))
+def test_format_time_writes_what_datetime_writes(timestamp: int) -> None:
+    # Summaries are signed and recomputed by every verifier: the text must never change.
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    expected = moment.strftime("%Y-%m-%d %H:%M") + (f":{moment.second:02d}" * bool(moment.second))
+    assert format_time(timestamp) == f"{expected} UTC"
+
+
+def test_format_time_of_the_last_timestamp_and_beyond() -> None:
+    assert format_time(MAX_TIMESTAMP) == "9999-12-31 23:59:59 UTC"
+    assert format_time(0) == "1970-01-01 00:00 UTC"
+    assert format_time(MAX_TIMESTAMP + 1) == f"unix time {MAX_TIMESTAMP + 1}"
 
 
 def test_summary_of_a_typical_grant() -> None:
