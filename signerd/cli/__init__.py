@@ -43,6 +43,7 @@ def main(verbose: int) -> None:
 for _command in (
     serve.serve,
     status.status,
+    status.unlock,
     grants.request,
     listing.list_grants,
     listing.show,

@@ -45,7 +45,17 @@ def _shorthand(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Pa
 
 # What a request file holds in full: given with --file, these options are an error.
 _FILE_CONFLICTS = frozenset(
-    {"label", "session_key", "generate", "chain_id", "allowances", "payees", "targets", "valid_for"}
+    {
+        "label",
+        "session_key",
+        "generate",
+        "hold",
+        "chain_id",
+        "allowances",
+        "payees",
+        "targets",
+        "valid_for",
+    }
 )
 
 
@@ -59,6 +69,12 @@ _FILE_CONFLICTS = frozenset(
 )
 @click.option("--session-key", help="The agent's own session key address (recommended).")
 @click.option("--generate", is_flag=True, help="Let the daemon create the session key.")
+@click.option(
+    "--hold",
+    is_flag=True,
+    help='The daemon creates the session key and keeps it, sealed (custody "daemon"): '
+    "payments go through signerd pay / signerd_signPayment.",
+)
 @click.option(
     "--chain-id",
     type=int,
@@ -115,6 +131,7 @@ def request(
     label: str | None,
     session_key: str | None,
     generate: bool,
+    hold: bool,
     chain_id: int | None,
     allowances: tuple[dict[str, Any], ...],
     payees: tuple[str, ...],
@@ -141,6 +158,17 @@ def request(
         if label is None or chain_id is None:
             missing = "--agent" if label is None else "--chain-id"
             raise click.UsageError(f"Missing option '{missing}' (or give the request as --file)")
+        keys = [
+            flag
+            for flag, given in (
+                ("--session-key", session_key),
+                ("--generate", generate),
+                ("--hold", hold),
+            )
+            if given
+        ]
+        if len(keys) > 1:
+            raise click.UsageError(f"{' and '.join(keys)}: give one way to have a session key")
         params = request_params(
             agent=label,
             chain_id=chain_id,
@@ -150,6 +178,7 @@ def request(
             payees=payees,
             session_key=session_key,
             generate=generate,
+            hold=hold,
         )
     if params.get("generate") and out is None:
         raise click.UsageError(

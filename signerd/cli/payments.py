@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from signerd.cli import render
 from signerd.cli.common import SOCKET_OPTION, fail, json_option, print_json
 from signerd.cli.outcomes import ExitCode
 from signerd.rpc.client import Client
@@ -62,16 +63,10 @@ def budget(socket_path: Path | None, grant_id: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    for a in result["allowances"]:
-        window = (
-            f"window {a['windowStart']}..{a['windowEnd']}"
-            if a["windowStart"] is not None
-            else "outside the grant's validity"
-        )
-        click.echo(
-            f"{a['token']}  spent {a['spent']}  reserved {a['reserved']}  "
-            f"remaining {a['remaining']} of {a['cap']}  ({window})"
-        )
+    allowances = result["allowances"]
+    for line, allowance in zip(render.budget_lines(allowances), allowances, strict=True):
+        click.echo(line)
+        click.echo(f"    {render.window_line(allowance)}")
 
 
 @click.command()

@@ -51,6 +51,13 @@ def budget_lines(allowances: Sequence[Mapping[str, Any]] | str) -> list[str]:
     return lines
 
 
+def window_line(allowance: Mapping[str, Any]) -> str:
+    """The current window of one of getBudget's allowances, in UTC."""
+    if allowance["windowStart"] is None:
+        return "no window now: outside the grant's validity"
+    return f"window {_utc(allowance['windowStart'])} to {_utc(allowance['windowEnd'])}"
+
+
 def short_address(address: str) -> str:
     """0x8335..2913: enough to tell tokens apart in a listing; ``show`` prints it whole."""
     return f"{address[:6]}..{address[-4:]}" if len(address) == 42 else address

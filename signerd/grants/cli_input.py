@@ -55,6 +55,7 @@ def request_params(
     payees: Sequence[str] = (),
     session_key: str | None = None,
     generate: bool = False,
+    hold: bool = False,
 ) -> dict[str, Any]:
     """The ``signerd_requestGrant`` params for the command line's options."""
     params: dict[str, Any] = {
@@ -70,6 +71,8 @@ def request_params(
         params["sessionKey"] = session_key
     if generate:
         params["generate"] = True
+    if hold:
+        params["custody"] = "daemon"
     return params
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +158,50 @@ def test_daemon_not_running_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.UNAVAILABLE
     assert "is `signerd serve` running?" in result.stderr
     assert "[DAEMON_UNAVAILABLE -32044]" in result.stderr
+
+
+def test_request_hold_keeps_the_session_key_in_the_daemon(
+    trezor: TrezorSimulatorProcess, tmp_path: Path
+) -> None:
+    with DaemonProcess(trezor.path, tmp_path) as daemon:
+        sock = str(daemon.socket_path)
+        allow = f"{USDC_BASE}:1000000:1d:250000"
+        base = ["request", "--socket", sock, "--agent", "shop-bot", "--chain-id", "8453"]
+        both = signerd_cli(*base, "--allow", allow, "--hold", "--generate")
+        assert both.returncode == 2
+        assert "--generate and --hold: give one way to have a session key" in both.stderr
+
+        requested = signerd_cli(*base, "--allow", allow, "--hold", "--valid-for", "2h")
+        assert requested.returncode == 0, requested.stderr
+        assert "Unlock held session keys on your device" in requested.stderr
+        reply = json.loads(requested.stdout)
+        assert reply["custody"] == "daemon" and "sessionPrivateKey" not in reply
+        grant_id = reply["grant"]["id"]
+        status = json.loads(signerd_cli("status", "--json", "--socket", sock).stdout)
+        assert status["heldKeys"] == {"locked": False, "held": 1}
+
+        shown = signerd_cli("budget", grant_id[:12], "--socket", sock, check=True).stdout
+        lines = shown.splitlines()
+        assert lines[0] == (
+            "spent 0  remaining 1000000 of 1000000 per 86400 s  token "
+            f"{USDC_BASE[:6]}..{USDC_BASE[-4:]}"
+        )
+        # Windows count from validAfter; the 2 h validity ends the day's window early.
+        message = reply["grant"]["typedData"]["message"]
+        start, end = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(message[key]))
+            for key in ("validAfter", "validUntil")
+        )
+        assert lines[1] == f"    window {start} to {end}"
+
+    # After a restart the held key is sealed until the person unlocks it on the device.
+    with DaemonProcess(trezor.path, tmp_path) as daemon:
+        sock = str(daemon.socket_path)
+        status = json.loads(signerd_cli("status", "--json", "--socket", sock).stdout)
+        assert status["heldKeys"] == {"locked": True, "held": 1}
+        unlocked = signerd_cli("unlock", "--socket", sock)
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert unlocked.stdout == "unlocked: 1 held session key\n"
+        assert "Confirm" in unlocked.stderr
+        status = json.loads(signerd_cli("status", "--json", "--socket", sock).stdout)
+        assert status["heldKeys"] == {"locked": False, "held": 1}

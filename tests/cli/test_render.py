@@ -102,3 +102,10 @@ def test_budget_lines() -> None:
     assert render.budget_lines("budget unavailable: STORE_TAMPERED") == [
         "budget unavailable: STORE_TAMPERED"
     ]
+
+
+def test_window_line() -> None:
+    window = {"windowStart": 1_795_392_000, "windowEnd": 1_795_478_400}
+    assert render.window_line(window) == "window 2026-11-23T00:00:00Z to 2026-11-24T00:00:00Z"
+    outside = render.window_line({"windowStart": None, "windowEnd": None})
+    assert outside == "no window now: outside the grant's validity"
