@@ -55,8 +55,9 @@ class SimulatedTrezor(DeviceLoop):
         approval: Approval = Approval.MANUAL,
         faults: Faults | None = None,
         on_screen: ScreenCallback | None = None,
+        on_home: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(send=send, approval=approval, on_screen=on_screen)
+        super().__init__(send=send, approval=approval, on_screen=on_screen, on_home=on_home)
         self.storage = Storage(keyring, label="signerd simulator")
         # The current session's key tree, set before each message that needs the seed.
         self.keyring = keyring

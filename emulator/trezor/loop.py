@@ -63,10 +63,15 @@ class DeviceLoop:
         send: Callable[[Address, int, bytes], None],
         approval: Approval,
         on_screen: ScreenCallback | None,
+        on_home: Callable[[str], None] | None = None,
     ) -> None:
         self.approval = approval
         self._send_message = send
         self._on_screen = on_screen
+        # Told when a workflow that showed screens ends and the home screen is back, with
+        # why when the host cancelled it (the terminal would otherwise keep its last screen).
+        self._on_home = on_home
+        self._host_cancelled = False
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._presses: collections.deque[messages.DebugButton] = collections.deque()
         self._peer: Address | None = None
@@ -120,6 +125,7 @@ class DeviceLoop:
             with self._cond:
                 self._busy = True
                 self._flow += 1
+            self._host_cancelled = False
             reply: protobuf.MessageType | None
             try:
                 reply = self._handle(event)
@@ -137,11 +143,14 @@ class DeviceLoop:
                 )
             finally:
                 with self._cond:
+                    showed = self._history_flow == self._flow
                     self._screen = None
                     self._awaiting = False
                     self._busy = False
                     self._screen_index += 1
                     self._cond.notify_all()
+                if showed and self._on_home is not None:
+                    self._on_home("the host cancelled" if self._host_cancelled else "")
             if reply is not None:
                 self._send(reply)
 
@@ -178,6 +187,7 @@ class DeviceLoop:
         if isinstance(msg, expected):
             return msg
         if isinstance(msg, messages.Cancel):
+            self._host_cancelled = True
             raise action_cancelled()
         raise _Interrupted(event)
 
@@ -244,6 +254,7 @@ class DeviceLoop:
             self._peer = event.peer
             msg = decode(event.msg_type, event.payload)
             if isinstance(msg, messages.Cancel):
+                self._host_cancelled = True
                 raise action_cancelled()
             raise _Interrupted(event)
 

@@ -44,6 +44,10 @@ def _screen_printer(interactive: bool) -> ScreenCallback:
     return show
 
 
+def _home_printer(why: str) -> None:
+    click.echo(f"  home screen ({why})" if why else "  home screen")
+
+
 def _read_terminal(device: SimulatedTrezor) -> None:
     """Turn the person's y/n/i lines into button presses."""
     for line in sys.stdin:
@@ -134,6 +138,7 @@ def trezor_command(
         approval=Approval(auto) if auto else Approval.MANUAL,
         faults=Faults(drop_after=drop_after, stall=stall, garbage=garbage),
         on_screen=_screen_printer(interactive),
+        on_home=_home_printer,
     )
 
     stop = threading.Event()

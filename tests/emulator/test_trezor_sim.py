@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,6 +306,31 @@ def test_cancel_while_waiting_for_button(manual: TrezorSimulatorProcess) -> None
     thread.join(30)
     assert isinstance(outcome.get("error"), exceptions.Cancelled)
     assert ethereum.get_address(session, PATH) == ACCOUNT.address
+
+
+def test_the_terminal_says_when_the_home_screen_is_back(tmp_path: Path) -> None:
+    """A person at the simulator's terminal sees a cancelled review end, as the device's
+    screen would go back home, instead of its last screen waiting for a press."""
+    log = tmp_path / "sim.log"
+    with TrezorSimulatorProcess(log_path=log) as sim:
+        session = _session(sim.path)
+        thread, outcome = _in_thread(
+            lambda: ethereum.sign_typed_data(session, PATH, copy.deepcopy(TYPED_DATA))
+        )
+        sim.wait_for_review()
+        assert "home screen" not in log.read_text()
+        session.cancel()
+        thread.join(30)
+        assert isinstance(outcome.get("error"), exceptions.Cancelled)
+        wait_until(lambda: "home screen" in log.read_text(), STATE_TIMEOUT, what="home")
+        assert log.read_text().count("home screen (the host cancelled)") == 1
+
+        thread, outcome = _in_thread(lambda: ethereum.sign_message(session, PATH, "hi"))
+        sim.press_yes()
+        thread.join(30)
+        assert "result" in outcome
+        wait_until(lambda: log.read_text().count("home screen") == 2, STATE_TIMEOUT, what="home")
+        assert log.read_text().rstrip().endswith("home screen")
 
 
 def test_trezor_one_refuses_typed_data_but_signs_the_hash(
