@@ -226,3 +226,17 @@ def wait_until_connected(socket_path: Path, timeout: float = STATE_TIMEOUT) -> N
             return bool(client.status()["device"]["connected"])
 
     wait_until(connected, timeout, what="the daemon to connect to its device")
+
+
+def slip11_reference(mnemonic: str, path: str, key: str, value: bytes) -> bytes:
+    """SLIP-11 CipherKeyValue from the mnemonic's node, written from the SLIP (encrypt, ask
+    on both), independent of the simulator's implementation."""
+    import hmac
+
+    from bip32 import BIP32
+    from Crypto.Cipher import AES
+    from mnemonic import Mnemonic
+
+    node_key = BIP32.from_seed(Mnemonic.to_seed(mnemonic)).get_privkey_from_path(path)
+    digest = hmac.new(node_key, key.encode() + b"E1D1", hashlib.sha512).digest()
+    return bytes(AES.new(digest[:32], AES.MODE_CBC, iv=digest[32:48]).encrypt(value))

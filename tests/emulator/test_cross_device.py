@@ -8,6 +8,7 @@ configured, must give the same bytes again (deterministic RFC 6979 signatures).
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,16 @@ from signerd.grants import (
     signed_grant,
     verify_grant,
 )
-from tests.support import NOW_SECONDS, SESSION, daily_usdc, grant_params, some_eth, start_simulator
+from signerd.payments import keystore
+from tests.support import (
+    NOW_SECONDS,
+    SESSION,
+    daily_usdc,
+    grant_params,
+    slip11_reference,
+    some_eth,
+    start_simulator,
+)
 
 # BIP-39 reference vector 2 (entropy 7f7f...): public, and not the simulators' default seed.
 OTHER_MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -97,3 +107,31 @@ def test_every_family_signs_the_grant_like_eth_account(device: EmulatorProcess) 
     reference = Account.sign_typed_data(account_of(DEFAULT_MNEMONIC).key, full_message=typed_data)
     assert signature == bytes(reference.signature)
     assert recover_signer(grant_digest(typed_data), signature) == MASTER_ADDRESS
+
+
+def test_every_family_releases_the_held_keys_secret_from_the_seed(device: EmulatorProcess) -> None:
+    """The secret that seals held session keys, released on the device as a person would:
+    a Trezor's CipherKeyValue, a Ledger's signature of the "signerd keystore" message. Real
+    firmware (when configured) must release the same secret as the simulator, or keys held
+    under one could not be unlocked with the other."""
+    daemon_id = "00112233445566778899aabbccddeeff"
+    with signer_for(device) as signer, ThreadPoolExecutor(1) as pool:
+        method = keystore.unseal_method(signer)
+        pending = pool.submit(
+            keystore.unseal_secret, signer, daemon_id, method, DEFAULT_DERIVATION_PATH
+        )
+        if device.auto is None:
+            device.press_yes()
+        secret = pending.result(timeout=120)
+    if device.family == "trezor":
+        assert method == keystore.METHOD_CIPHER_KEY_VALUE
+        value = hashlib.sha256(b"signerd keystore\x00" + daemon_id.encode()).digest()
+        material = slip11_reference(
+            DEFAULT_MNEMONIC, keystore.TREZOR_PATH, keystore.KEY_NAME, value
+        )
+    else:
+        assert method == keystore.METHOD_TYPED_DATA
+        unlock = keystore.unlock_typed_data(daemon_id)
+        signed = Account.sign_typed_data(account_of(DEFAULT_MNEMONIC).key, full_message=unlock)
+        material = bytes(signed.signature)[:64]
+    assert secret == keystore.derive_kek(material, daemon_id, method)

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bip32 import BIP32
-from Crypto.Cipher import AES
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from mnemonic import Mnemonic
 
 from emulator.keys import DEFAULT_MNEMONIC, Keyring
 from emulator.trezor.cipher import compute_cipher_key_value
@@ -34,7 +30,7 @@ from signerd.errors import (
 from signerd.payments import keystore
 from tests.fakes import FakeSigner
 from tests.flows.test_grant_flow_in_process import Harness, make_harness
-from tests.support import grant_params
+from tests.support import grant_params, slip11_reference
 
 OTHER_MNEMONIC = "all all all all all all all all all all all all"
 # trezor-firmware's device tests of CipherKeyValue run on this seed (tests/common.py).
@@ -181,13 +177,6 @@ def test_custody_is_daemon_or_agent(tmp_path: Path, extra: dict[str, Any], field
 
 
 # -- CipherKeyValue (SLIP-11) ----------------------------------------------------------------
-
-
-def slip11_reference(mnemonic: str, path: str, key: str, value: bytes) -> bytes:
-    """SLIP-11 from the mnemonic's node, written from the SLIP (encrypt, ask on both)."""
-    node_key = BIP32.from_seed(Mnemonic.to_seed(mnemonic)).get_privkey_from_path(path)
-    digest = hmac.new(node_key, key.encode() + b"E1D1", hashlib.sha512).digest()
-    return AES.new(digest[:32], AES.MODE_CBC, iv=digest[32:48]).encrypt(value)
 
 
 @pytest.mark.parametrize(("asks", "expected"), FIRMWARE_VECTORS.items())
