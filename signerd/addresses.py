@@ -42,8 +42,10 @@ def checksum_address(address: str) -> str:
 
 def to_checksum_address(value: str | bytes) -> str:
     """eth-utils' ``to_checksum_address`` for any form it takes (20 bytes, a hex string with
-    or without 0x), its errors included; a 0x-prefixed string goes the cached way."""
+    or without 0x), its errors included; an address goes the cached way in each form."""
     if isinstance(value, str):
+        if value[:2] != "0x" and _ANY_HEX_ADDRESS.fullmatch(value):
+            value = "0x" + value[-40:]  # "0X" or no prefix: the same address, the cached way
         return checksum_address(value)
     if isinstance(value, bytes) and len(value) == 20:  # what eth-utils does with 20 bytes
         return checksum_address("0x" + value.hex())

@@ -38,3 +38,18 @@ def test_making_a_session_key_imports_none_of_them() -> None:
         "assert not loaded, f'imported to make a key: {loaded}'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_address_in_any_form_imports_none_of_them() -> None:
+    # ERC-7715 requests may name addresses without 0x (or with 0X), as eth-utils allows;
+    # checking them runs on the event loop.
+    code = (
+        "import sys\n"
+        "from signerd.addresses import to_checksum_address\n"
+        "digits = '9858effd232b4033e47d90003d41ec34ecaeda94'\n"
+        "for form in (digits, '0X' + digits.upper(), '0x' + digits, bytes.fromhex(digits)):\n"
+        "    assert to_checksum_address(form) == '0x9858EfFD232B4033E47d90003D41EC34EcaEda94'\n"
+        f"loaded = [name for name in {DEFERRED!r} if name in sys.modules]\n"
+        "assert not loaded, f'imported to checksum an address: {loaded}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -16,6 +16,7 @@ from signerd.flows.disable import disable_on_chain
 from signerd.flows.permissions import grant_permission, granted, match_context
 from signerd.onchain.delegation import decode_permission_context
 from signerd.onchain.erc7715 import RULE_TYPES, SUPPORTED
+from signerd.onchain.libraries import loaded
 from signerd.rpc.erc7715_params import (
     NoPositionalParams,
     RequestPermissionsParams,
@@ -53,6 +54,7 @@ async def request_permissions(
 async def granted_permissions(
     daemon: Daemon, ctx: CallContext, params: NoPositionalParams
 ) -> list[dict[str, Any]]:
+    await loaded("eth_abi.abi")  # each answer's context is ABI-encoded
     owner = None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
     answers = []
     for grant in daemon.store.list_grants(
@@ -69,6 +71,7 @@ async def granted_permissions(
 async def revoke_permission(
     daemon: Daemon, ctx: CallContext, params: RevokePermissionParams
 ) -> dict[str, Any]:
+    await loaded("eth_abi.abi")  # the context is ABI-decoded, and its delegation hashed
     try:
         chain = decode_permission_context(params.context)
     except ValueError as exc:

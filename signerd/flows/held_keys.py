@@ -115,6 +115,7 @@ class HeldKeys:
             queue_timeout=self.config.queue_timeout,
             on_start=lambda: progress(keystore.UNLOCK_PROMPT),
         )
+        # AES-GCM in a thread: its first use imports pycryptodome, which the loop never waits for.
         if record is None:
             account = await self.worker.account(account_path)
             made = KeystoreRecord(
@@ -122,11 +123,11 @@ class HeldKeys:
                 method,
                 _path_for(method, account_path),
                 account,
-                keystore.check_blob(kek),
+                await asyncio.to_thread(keystore.check_blob, kek),
                 time.time(),
             )
             record = await asyncio.to_thread(self.store.create_keystore, made)
-        if not keystore.opens(kek, record.check_blob):
+        if not await asyncio.to_thread(keystore.opens, kek, record.check_blob):
             raise KeysWrongDevice(
                 f"this device cannot open the held keys: they were sealed by the device of "
                 f"account {record.account} ({record.method}); connect that device, with the "

@@ -127,3 +127,30 @@ def test_a_context_that_does_not_match_its_grant_is_refused(tmp_path: Path) -> N
         with pytest.raises(DelegationMismatch):
             env.call("wallet_revokeExecutionPermission", {"permissionContext": "0x1234"})
         assert env.fake.prompts == asked
+
+
+def test_the_context_methods_load_eth_abi_in_a_thread_before_coding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A context is ABI-coded on the event loop: eth-abi, deferred at start-up, must have
+    been imported in a thread first (onchain.libraries.loaded), not by the first call."""
+    from signerd.api import erc7715
+
+    events: list[str] = []
+    real_loaded, real_decode = erc7715.loaded, erc7715.decode_permission_context
+
+    async def loaded(*modules: str) -> None:
+        events.append("loaded " + " ".join(modules))
+        await real_loaded(*modules)
+
+    def decode(context: bytes) -> Any:
+        events.append("decode")
+        return real_decode(context)
+
+    monkeypatch.setattr(erc7715, "loaded", loaded)
+    monkeypatch.setattr(erc7715, "decode_permission_context", decode)
+    with in_process(tmp_path) as env:
+        assert env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []}) == []
+        with pytest.raises(DelegationMismatch):
+            env.call("wallet_revokeExecutionPermission", {"permissionContext": "0x1234"})
+    assert events == ["loaded eth_abi.abi", "loaded eth_abi.abi", "decode"]

@@ -279,7 +279,7 @@ def test_every_form_eth_utils_takes_checksums_alike(address: str) -> None:
     imported on first use), a 0x string the cached way."""
     expected = to_checksum_address(address)
     raw = bytes.fromhex(address[2:])
-    for form in (address, address[2:], raw):
+    for form in (address, address[2:], "0X" + address[2:], raw):
         assert any_form_checksum(form) == expected
     assert is_hex_address(address) and is_hex_address(address[2:])
     assert not is_hex_address(address[:-1]) and not is_hex_address(raw)
