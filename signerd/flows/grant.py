@@ -144,6 +144,14 @@ class GrantFlow:
             request = request.with_session_key(address)
         elif generate:
             request, session_private_key = _with_generated_key(request)
+        elif request.session_key is not None and self.keys.holds(request.session_key):
+            # Payments are signed with the held key of a grant's session key: a grant naming
+            # another grant's held key would let its agent spend from that key's funds.
+            raise ValidationError(
+                "sessionKey",
+                "is a session key the daemon holds for another grant; name the agent's own "
+                'key, or ask with custody "daemon" for a new held one',
+            )
         trail.step("request_received", _request_detail(request))
         request = request.named_by(self.config.tokens)
         check_policy(request, self.config.policy)

@@ -94,6 +94,35 @@ def test_a_held_key_is_unlocked_once_and_signs_for_its_grant(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
+def test_an_agent_cannot_name_a_held_key_as_its_own(tmp_path: Path) -> None:
+    """Payments are signed with the held key of the grant's session key: a grant for another
+    agent naming that key would spend from the held key's funds. Refused before the device,
+    locked or not."""
+
+    async def scenario() -> None:
+        harness = make_harness(tmp_path, FakeSigner())
+        try:
+            held = await request_held(harness)
+        finally:
+            close(harness)
+        harness = make_harness(tmp_path, FakeSigner())  # restarted: the keys are sealed
+        try:
+            for locked in (True, False):
+                assert harness.daemon.keys.locked is locked
+                with pytest.raises(ValidationError) as caught:
+                    await harness.call("signerd_requestGrant", grant_params(sessionKey=held))
+                assert caught.value.field == "sessionKey"
+                assert "the daemon holds for another grant" in caught.value.message
+                if locked:
+                    await harness.call("signerd_unlock", {})
+            assert harness.fake.prompts == 1  # the unlock; no grant was shown
+            assert not harness.daemon.store.list_grants(session_key=held)[1:]
+        finally:
+            close(harness)
+
+    asyncio.run(scenario())
+
+
 def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> None:
     async def scenario() -> None:
         harness = make_harness(tmp_path, FakeSigner())
