@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from signerd.api.grants import stored_grant
+from signerd.api.grants import owner_filter, stored_grant
 from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import DelegationMismatch
 from signerd.flows.audit import audited
@@ -55,7 +55,7 @@ async def granted_permissions(
     daemon: Daemon, ctx: CallContext, params: NoPositionalParams
 ) -> list[dict[str, Any]]:
     await loaded("eth_abi.abi")  # each answer's context is ABI-encoded
-    owner = None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
+    owner = owner_filter(daemon, ctx)
     answers = []
     for grant in daemon.store.list_grants(
         peer_uid=owner, status="active", now=time.time(), limit=500

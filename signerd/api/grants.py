@@ -47,7 +47,7 @@ async def list_grants(daemon: Daemon, ctx: CallContext, params: ListGrantsParams
     before = stored_grant(daemon, ctx, params.before) if params.before is not None else None
     now = time.time()
     grants = daemon.store.list_grants(
-        peer_uid=_owner_filter(daemon, ctx),
+        peer_uid=owner_filter(daemon, ctx),
         session_key=params.session_key,
         status=params.status,
         now=now,
@@ -106,7 +106,7 @@ async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) ->
     return result
 
 
-def _owner_filter(daemon: Daemon, ctx: CallContext) -> int | None:
+def owner_filter(daemon: Daemon, ctx: CallContext) -> int | None:
     """The uid whose grants the caller may see; None (every uid's) for an admin uid."""
     return None if ctx.peer.uid in daemon.config.admin_uids else ctx.peer.uid
 
@@ -115,7 +115,7 @@ def stored_grant(daemon: Daemon, ctx: CallContext, grant_id: str) -> StoredGrant
     """The grant, if the caller may see it. Another uid's grant is answered as unknown, so a
     caller cannot even learn that it exists."""
     grant = daemon.store.get_grant(grant_id)
-    owner = _owner_filter(daemon, ctx)
+    owner = owner_filter(daemon, ctx)
     if grant is None or (owner is not None and grant.peer_uid != owner):
         raise GrantNotFound(f"no grant {grant_id}")
     return grant

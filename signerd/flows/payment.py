@@ -91,11 +91,17 @@ class PaymentFlow:
         self._grants: dict[str, StoredGrant] = {}
 
     async def sign(
-        self, grant_id: str, typed_data: Mapping[str, Any], trail: AuditTrail
+        self,
+        grant_id: str,
+        typed_data: Mapping[str, Any],
+        trail: AuditTrail,
+        *,
+        owner: int | None = None,
     ) -> Payment:
         """Sign ``typed_data`` with the session key of grant ``grant_id`` if it is a payment
         the grant allows. Raises GrantNotFound, GrantRevoked, GrantExpired, PaymentRefused,
-        BudgetExceeded or SpendConflict, each before anything is signed.
+        BudgetExceeded or SpendConflict, each before anything is signed. ``owner``: the uid
+        whose grants the caller may pay from (None: any); another uid's grant is not found.
         """
         # One log line per payment, its outcome: payments come by the thousand a second.
         trail.step(
@@ -106,6 +112,8 @@ class PaymentFlow:
         auth = parse_authorization(typed_data)
         now = int(self.clock())
         grant = await self._grant(grant_id)
+        if owner is not None and grant.peer_uid != owner:
+            raise GrantNotFound(f"no grant {grant_id}")  # as for an id that does not exist
         check_usable(grant, now)  # again in the reservation's transaction, past any race
         check_against_grant(auth, grant, now)
         key = self._signers.of(await self.keys.signing_key(grant.session_key), auth.sender)

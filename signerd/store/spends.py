@@ -281,10 +281,16 @@ class SpendsMixin:
         return budgets
 
     def list_spends(
-        self, *, grant_id: str | None = None, limit: int = 50, before: int | None = None
+        self,
+        *,
+        grant_id: str | None = None,
+        peer_uid: int | None = None,
+        limit: int = 50,
+        before: int | None = None,
     ) -> list[SpendRecord]:
         """Spends newest first (by ``seq``), at most ``limit`` (1..1000), optionally one
-        grant's; pass the last record's ``seq`` as ``before`` for the next page.
+        grant's, or only those of the grants ``peer_uid`` requested; pass the last record's
+        ``seq`` as ``before`` for the next page.
         """
         check_page(limit)
         clauses: list[str] = []
@@ -292,6 +298,9 @@ class SpendsMixin:
         if grant_id is not None:
             clauses.append("grant_id = ?")
             params.append(grant_id)
+        if peer_uid is not None:
+            clauses.append("grant_id IN (SELECT id FROM grants WHERE peer_uid = ?)")
+            params.append(peer_uid)
         if before is not None:
             check_uint("before", before, INT64_MAX)
             clauses.append("seq < ?")

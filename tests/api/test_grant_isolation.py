@@ -25,6 +25,7 @@ from signerd.rpc.peer import Peer
 from signerd.store import Store
 from signerd.worker import DeviceWorker
 from tests.fakes import FakeSigner
+from tests.payments.factories import PAYEE, authorization, payment_grant_params
 from tests.support import make_grant, signerd_cli, start_simulator
 
 ALICE = Peer(pid=101, uid=1000, gid=1000, exe="/usr/bin/agent")
@@ -126,3 +127,44 @@ def test_the_cli_as_the_daemons_uid_lists_every_uids_grants(tmp_path: Path) -> N
         ]
     finally:
         device.stop()
+
+
+def test_a_uid_pays_from_and_reads_the_spends_of_only_its_own_grants(daemon: Daemon) -> None:
+    """Held-key grants of two uids, one payment each: another uid's grant cannot be paid
+    from, nor its budget or spends read (GRANT_NOT_FOUND, as for an unknown id)."""
+
+    async def scenario() -> None:
+        paid: dict[int, str] = {}
+        for peer in (ALICE, BOB):
+            params = {**payment_grant_params(PAYEE), "custody": "daemon"}  # no key of its own
+            del params["sessionKey"]
+            reply = await call(daemon, peer, "signerd_requestGrant", params)
+            grant_id = reply["grant"]["id"]
+            key = reply["grant"]["typedData"]["message"]["sessionKey"]
+            payment = {"grantId": grant_id, "typedData": authorization(key, value=10)}
+            await call(daemon, peer, "signerd_signPayment", payment)
+            paid[peer.uid] = grant_id
+        alice, bob = paid[ALICE.uid], paid[BOB.uid]
+        alice_key = (await call(daemon, ALICE, "signerd_getGrant", {"id": alice}))["sessionKey"]
+
+        refused = [
+            ("signerd_signPayment", {"grantId": alice, "typedData": authorization(alice_key)}),
+            ("signerd_getBudget", {"grantId": alice}),
+            ("signerd_listSpends", {"grantId": alice}),
+        ]
+        for method, params in refused:
+            with pytest.raises(GrantNotFound) as caught:
+                await call(daemon, BOB, method, params)
+            assert str(caught.value) == f"no grant {alice}", method
+
+        def grants_of(reply: dict[str, Any]) -> list[str]:
+            return [spend["grant_id"] for spend in reply["spends"]]
+
+        assert grants_of(await call(daemon, BOB, "signerd_listSpends", {})) == [bob]
+        assert grants_of(await call(daemon, ALICE, "signerd_listSpends", {})) == [alice]
+        everyone = await call(daemon, DAEMON_UID, "signerd_listSpends", {})
+        assert grants_of(everyone) == [bob, alice]
+        budget = await call(daemon, ALICE, "signerd_getBudget", {"grantId": alice})
+        assert budget["allowances"][0]["spent"] == "10"  # Bob's attempt spent nothing
+
+    run(scenario())
