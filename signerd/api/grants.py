@@ -102,7 +102,12 @@ async def verify(daemon: Daemon, ctx: CallContext, params: VerifyGrantParams) ->
     if check.grant_id is not None:
         stored = daemon.store.get_grant(check.grant_id)
         if stored is not None and stored.revoked_at is not None and check.valid:
-            result.update(valid=False, reason="revoked", detail=stored.revoke_reason)
+            # Any holder of the document learns that it is revoked (a payee must); the
+            # person's reason only the grant's own uid and the admins.
+            owner = owner_filter(daemon, ctx)
+            told = owner is None or stored.peer_uid == owner
+            detail = (stored.revoke_reason or "no reason given") if told else "by its person"
+            result.update(valid=False, reason="revoked", detail=detail)
     return result
 
 

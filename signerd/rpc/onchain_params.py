@@ -67,6 +67,10 @@ class TopUpParams:
         fields = Fields(params, frozenset({"grantId", "amount"}))
         grant_id = fields.grant_id("grantId")
         amount = params.get("amount")
-        if not isinstance(amount, str) or not amount.isdigit() or not 0 < int(amount) < 2**256:
+        # ASCII digits only, and no more than a uint256 has: int() refuses the rest ("²",
+        # over 4,300 digits), which would surface as an internal error.
+        if not (isinstance(amount, str) and amount.isascii() and amount.isdigit()):
+            amount = ""
+        if not 0 < len(amount) <= 78 or not 0 < int(amount) < 2**256:
             raise ValidationError("amount", "must be a decimal string of base units, above 0")
         return cls(grant_id, int(amount))

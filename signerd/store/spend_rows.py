@@ -80,9 +80,11 @@ def existing_or_fits(
     existing = find_spend(conn, spend.key)
     if existing is not None:
         if spend.content() != content_of(existing):
+            # Another grant's spend (possibly another uid's): nothing of it is told.
+            same_grant = existing.grant_id == spend.grant_id
             raise SpendConflict(
                 f"key {spend.key} belongs to another spend",
-                {"key": spend.key, "status": existing.status},
+                {"key": spend.key, "status": existing.status if same_grant else None},
             )
         if existing.status == "reserved":  # the caller will sign it
             check_usable(cache.grant(conn, spend.grant_id), spend.now)

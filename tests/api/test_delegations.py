@@ -95,8 +95,11 @@ def test_a_top_up_needs_a_held_key_and_a_live_delegation(tmp_path: Path) -> None
         env.call("signerd_requestDelegation", {"grantId": grant_id})
         with pytest.raises(HeldKeyNotFound):
             env.call("signerd_topUp", {"grantId": grant_id, "amount": "1"})
-        with pytest.raises(ValidationError):
-            env.call("signerd_topUp", {"grantId": grant_id, "amount": "-1"})
+        # Not ASCII digits, or more than a uint256 holds: INVALID_PARAMS, not an internal error.
+        for amount in ("-1", "\u00b2", "1" * 4301, "0"):
+            with pytest.raises(ValidationError) as caught:
+                env.call("signerd_topUp", {"grantId": grant_id, "amount": amount})
+            assert caught.value.field == "amount"
         bare = new_grant(env)
         with pytest.raises(DelegationNotFound):
             env.call("signerd_topUp", {"grantId": bare, "amount": "1"})

@@ -26,7 +26,7 @@ from signerd.store import Store
 from signerd.worker import DeviceWorker
 from tests.fakes import FakeSigner
 from tests.payments.factories import PAYEE, authorization, payment_grant_params
-from tests.support import make_grant, signerd_cli, start_simulator
+from tests.support import grant_params, make_grant, signerd_cli, start_simulator
 
 ALICE = Peer(pid=101, uid=1000, gid=1000, exe="/usr/bin/agent")
 BOB = Peer(pid=202, uid=1001, gid=1001, exe="/usr/bin/agent")
@@ -166,5 +166,26 @@ def test_a_uid_pays_from_and_reads_the_spends_of_only_its_own_grants(daemon: Dae
         assert grants_of(everyone) == [bob, alice]
         budget = await call(daemon, ALICE, "signerd_getBudget", {"grantId": alice})
         assert budget["allowances"][0]["spent"] == "10"  # Bob's attempt spent nothing
+
+    run(scenario())
+
+
+def test_another_uid_learns_that_a_grant_is_revoked_but_not_why(daemon: Daemon) -> None:
+    async def scenario() -> None:
+        reply = await call(daemon, ALICE, "signerd_requestGrant", grant_params())
+        grant = reply["grant"]
+        revoke = {"id": grant["id"], "reason": "the agent leaked its logs"}
+        await call(daemon, ALICE, "signerd_revokeGrant", revoke)
+        for peer, detail in (
+            (ALICE, "the agent leaked its logs"),
+            (DAEMON_UID, "the agent leaked its logs"),
+            (BOB, "by its person"),
+        ):
+            verdict = await call(daemon, peer, "signerd_verifyGrant", {"grant": grant})
+            assert (verdict["valid"], verdict["reason"], verdict["detail"]) == (
+                False,
+                "revoked",
+                detail,
+            ), peer
 
     run(scenario())

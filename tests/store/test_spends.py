@@ -168,8 +168,11 @@ def test_idempotent_by_key_and_conflicting_on_other_content(
         with pytest.raises(SpendConflict) as caught:
             reserve(store, grant, **{"amount": 10, "label": 1, **change})
         assert caught.value.code == ErrorCode.SPEND_CONFLICT == -32051
-    with pytest.raises(SpendConflict):
+        assert caught.value.data == {"key": key(1), "status": "committed"}
+    with pytest.raises(SpendConflict) as caught:
         reserve(store, other, 10, 1)
+    # Another grant's spend (maybe another uid's): its state is not told.
+    assert caught.value.data == {"key": key(1), "status": None}
     with pytest.raises(SpendConflict):
         store.commit_spend(first.key, signature_ref="another")
     assert store.budget(grant.id, START)[0].spent == 10
