@@ -59,10 +59,15 @@ def caveat_lines(grant: StoredGrant, delegation: Delegation, chain: ChainConfig)
 
 def prompt(grant: StoredGrant, delegation: Delegation, chain: ChainConfig) -> str:
     """The progress message sent before the device shows the delegation."""
+    own = person_account(chain, grant.account)
+    if delegation.delegator.lower() == own.lower():
+        whose = f"your account, owned by {grant.account}"
+    else:  # the agent named the delegator: say so, the device shows only its address
+        whose = f"an account the agent named, NOT your account {own}"
     return "\n".join(
         [
             f"Approve on the device the on-chain delegation of grant {grant.id}: "
-            f"Delegation from {delegation.delegator} (your account, owned by {grant.account}) "
+            f"Delegation from {delegation.delegator} ({whose}) "
             f"to {delegation.delegate} on chain {chain.chain_id}, DelegationManager "
             f"{chain.delegation_manager}, salt {hex(delegation.salt)}.",
             "The device shows each caveat's terms as hex; they say:",

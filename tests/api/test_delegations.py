@@ -53,6 +53,20 @@ def test_the_delegation_is_a_second_approval(tmp_path: Path) -> None:
     told = "\n".join(env.progress)
     assert "ERC20PeriodTransfer: 0.0001 USDC/day from" in told
     assert "The device shows each caveat's terms as hex" in told
+    assert f"({'your account, owned by ' + MASTER_ADDRESS})" in told
+
+
+def test_a_delegator_the_agent_names_is_not_called_your_account(tmp_path: Path) -> None:
+    named = "0x5a5A5a5a5A5a5a5a5a5A5a5A5A5a5a5A5A5A5A5A"
+    with in_process(tmp_path) as env:
+        grant_id = new_grant(env)
+        env.progress.clear()
+        reply = env.call("signerd_requestDelegation", {"grantId": grant_id, "delegator": named})
+        assert reply["delegator"] == named
+    told = "\n".join(env.progress)
+    own = person_account(BASE, MASTER_ADDRESS)
+    assert f"an account the agent named, NOT your account {own}" in told
+    assert "your account, owned by" not in told
 
 
 def test_refusals_never_reach_the_device(tmp_path: Path) -> None:
