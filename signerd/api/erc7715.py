@@ -5,6 +5,7 @@ as the ``signerd_*`` methods (signerd.flows.permissions)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,8 +14,15 @@ from signerd.api.registry import API, CallContext, Daemon
 from signerd.errors import DelegationMismatch
 from signerd.flows.audit import audited
 from signerd.flows.disable import disable_on_chain
-from signerd.flows.permissions import grant_permission, granted, match_context
-from signerd.onchain.delegation import decode_permission_context
+from signerd.flows.permissions import (
+    GrantedPermission,
+    grant_permission,
+    granted,
+    match_context,
+    precheck_all,
+    withdraw,
+)
+from signerd.onchain.delegation import root_delegation
 from signerd.onchain.erc7715 import RULE_TYPES, SUPPORTED
 from signerd.onchain.libraries import loaded
 from signerd.rpc.erc7715_params import (
@@ -34,20 +42,28 @@ async def supported(daemon: Daemon, ctx: CallContext, params: NoPositionalParams
 async def request_permissions(
     daemon: Daemon, ctx: CallContext, params: RequestPermissionsParams
 ) -> list[dict[str, Any]]:
-    answers = []
-    for request in params.requests:
-        answers.append(
-            await grant_permission(
-                daemon.config,
-                daemon.grants,
-                daemon.delegations,
-                request,
-                peer=ctx.peer,
-                progress=ctx.threadsafe_progress(),
-                refusals=daemon.grants.refusals,
+    await precheck_all(
+        daemon.config, daemon.store, params.requests, ctx.peer, daemon.grants.refusals
+    )
+    answers: list[GrantedPermission] = []
+    try:
+        for request in params.requests:
+            answers.append(
+                await grant_permission(
+                    daemon.config,
+                    daemon.grants,
+                    daemon.delegations,
+                    request,
+                    peer=ctx.peer,
+                    progress=ctx.threadsafe_progress(),
+                    refusals=daemon.grants.refusals,
+                )
             )
-        )
-    return answers
+    except BaseException:
+        # All or nothing: the caller never gets the contexts of the ones granted before.
+        await withdraw(daemon.store, [a.grant_id for a in answers], ctx.peer)
+        raise
+    return [answer.response for answer in answers]
 
 
 @API.method("wallet_getGrantedExecutionPermissions", NoPositionalParams)
@@ -73,14 +89,9 @@ async def revoke_permission(
 ) -> dict[str, Any]:
     await loaded("eth_abi.abi")  # the context is ABI-decoded, and its delegation hashed
     try:
-        chain = decode_permission_context(params.context)
+        delegation = await asyncio.to_thread(root_delegation, params.context)
     except ValueError as exc:
         raise DelegationMismatch(str(exc), {"field": "permissionContext"}) from None
-    if len(chain) != 1:
-        raise DelegationMismatch(
-            "a signerd permission context is one root delegation", {"field": "permissionContext"}
-        )
-    (delegation,) = chain
     grant = stored_grant(daemon, ctx, f"0x{delegation.salt:064x}")
     match_context(daemon.config, daemon.store, grant, delegation)
     async with audited(daemon.store, ctx.peer.to_json()) as trail:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from signerd.config import Config
-from signerd.errors import DelegationMismatch, GrantRevoked
+from signerd.errors import DelegationMismatch, GrantRevoked, SignerdError
 from signerd.flows.audit import RefusalLog, audited
 from signerd.flows.delegation import DelegationFlow, person_account
 from signerd.flows.grant import GrantFlow
@@ -48,7 +49,8 @@ def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
     limits' delegation; the chain's entry."""
     chain = config.chain(request.chain_id)
     chain.rpc_url()
-    grant = parse_grant_request(request.grant_params(), now=int(time.time()))
+    rpc.require_web3(chain)
+    grant = parse_grant_request(request.grant_params(), now=int(time.time()), tokens=config.tokens)
     check_policy(grant.named_by(config.tokens), config.policy)
     message = {
         "sessionKey": request.session,
@@ -62,6 +64,38 @@ def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
         document, compile_delegation(document, delegator, chain.enforcers), chain.enforcers
     )
     return chain
+
+
+async def precheck_all(
+    config: Config,
+    store: Store,
+    requests: Sequence[PermissionRequest],
+    peer: Peer,
+    refusals: RefusalLog,
+) -> None:
+    """``precheck`` of every request of one call, before the first approval: a refusal of
+    the second must not come after the person approved the first (audited as any refusal)."""
+    try:
+        for request in requests:
+            precheck(config, request)
+    except SignerdError:
+        async with audited(store, peer.to_json(), refusals):
+            raise
+
+
+async def withdraw(store: Store, grant_ids: Sequence[str], peer: Peer) -> None:
+    """Revoke grants whose permissions were approved but never answered (their contexts
+    were not handed out, so nobody can redeem their delegations)."""
+    for grant_id in grant_ids:
+        with contextlib.suppress(GrantRevoked):
+            await asyncio.shield(
+                asyncio.to_thread(
+                    store.revoke_grant,
+                    grant_id,
+                    reason="its ERC-7715 request was not granted as a whole",
+                    peer_uid=peer.uid,
+                )
+            )
 
 
 async def dependencies(chain: ChainConfig, owner: str, delegator: str) -> list[JSONDict]:
@@ -90,6 +124,12 @@ def response(request: JSONDict, record: StoredDelegation, deps: list[JSONDict]) 
     }
 
 
+@dataclass(frozen=True)
+class GrantedPermission:
+    grant_id: str
+    response: JSONDict
+
+
 async def grant_permission(
     config: Config,
     grants: GrantFlow,
@@ -99,12 +139,14 @@ async def grant_permission(
     peer: Peer,
     progress: Callable[[str], None],
     refusals: RefusalLog,
-) -> JSONDict:
+) -> GrantedPermission:
     """Approve ``request`` on the device (grant, then delegation); its PermissionResponse."""
     store = grants.store
     async with audited(store, peer.to_json(), refusals) as trail:
         chain = precheck(config, request)
-        grant_request = parse_grant_request(request.grant_params(), now=int(time.time()))
+        grant_request = parse_grant_request(
+            request.grant_params(), now=int(time.time()), tokens=config.tokens
+        )
         issued = await grants.request(
             grant_request, generate=False, peer=peer, trail=trail, progress=progress
         )
@@ -117,19 +159,13 @@ async def grant_permission(
                 trail=trail,
                 progress=progress,
             )
+        # In the same try: a node that cannot answer must not leave a permission granted
+        # whose caller got an error.
+        deps = await dependencies(chain, issued.stored.account, record.delegator)
     except BaseException:
-        with contextlib.suppress(GrantRevoked):
-            await asyncio.shield(
-                asyncio.to_thread(
-                    store.revoke_grant,
-                    issued.stored.id,
-                    reason="its ERC-7715 delegation was not approved",
-                    peer_uid=peer.uid,
-                )
-            )
+        await withdraw(store, [issued.stored.id], peer)
         raise
-    deps = await dependencies(chain, issued.stored.account, record.delegator)
-    return response(dict(request.raw), record, deps)
+    return GrantedPermission(issued.stored.id, response(dict(request.raw), record, deps))
 
 
 def granted(store: Store, grant: StoredGrant, record: StoredDelegation) -> JSONDict:

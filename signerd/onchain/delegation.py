@@ -217,9 +217,30 @@ def delegation_typed_data(delegation: Delegation, chain_id: int, manager: str) -
     }
 
 
+# A signerd context (one delegation, at most ~12 caveats) is under 4 KB.
+MAX_PERMISSION_CONTEXT: Final = 16 * 1024
+
+
 def encode_permission_context(chain: Sequence[Delegation]) -> bytes:
     """`abi.encode(Delegation[])`: one redemption's permission context, leaf first."""
     return abi_encode([DELEGATION_ABI + "[]"], [[d.abi_tuple() for d in chain]])
+
+
+def root_delegation(context: bytes) -> Delegation:
+    """The one delegation of a signerd permission context; ValueError for anything else.
+
+    Bounded before eth-abi decodes it: ABI offsets may point at the same data, so 45 KB
+    naming 700 delegations of 700 caveats each, all one, decoded into 490,000 objects
+    (8 s). With one delegation and at most MAX_PERMISSION_CONTEXT bytes, its caveats are at
+    most a few hundred.
+    """
+    if len(context) > MAX_PERMISSION_CONTEXT:
+        raise ValueError(f"is longer than {MAX_PERMISSION_CONTEXT} bytes")
+    head = int.from_bytes(context[:32], "big"), int.from_bytes(context[32:64], "big")
+    if len(context) < 64 or head != (32, 1):
+        raise ValueError("a signerd permission context is one root delegation")
+    (delegation,) = decode_permission_context(context)
+    return delegation
 
 
 def decode_permission_context(context: bytes) -> list[Delegation]:

@@ -22,6 +22,7 @@ are not grants signerd can express: PermissionUnsupported, like any other type o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -36,6 +37,7 @@ ALLOWANCE: Final = ("erc20-token-allowance", "native-token-allowance")
 SUPPORTED: Final = PERIODIC + ALLOWANCE
 RULE_TYPES: Final = ("expiry",)
 AGENT_LABEL: Final = "erc-7715"
+_HEX_NUMBER: Final = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _UINT256: Final = 2**256
 
 
@@ -112,6 +114,10 @@ def _data(kind: str, raw: Any, where: str) -> tuple[str, int, int, int | None]:
     required |= {"tokenAddress"} if erc20 else set()
     data = _object(raw, where, required, {"startTime", "justification"})
     token = _address(data["tokenAddress"], f"{where}.tokenAddress") if erc20 else NATIVE
+    if erc20 and token.lower() == NATIVE:  # signerd's name for the native coin
+        raise ValidationError(
+            f"{where}.tokenAddress", "is the zero address: ask for native-token-*"
+        )
     amount = _hex_int(data[amount_key], f"{where}.{amount_key}", _UINT256)
     if amount == 0:
         raise ValidationError(f"{where}.{amount_key}", "must be more than 0")
@@ -184,12 +190,10 @@ def _object(value: Any, where: str, required: set[str], optional: set[str]) -> M
 
 
 def _hex_int(value: Any, where: str, limit: int) -> int:
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 66:
+    # Not int(value, 16) alone: it also takes "0x7a_69", " 0x7a69 " and non-ASCII digits.
+    if not isinstance(value, str) or not _HEX_NUMBER.fullmatch(value):
         raise ValidationError(where, "must be a 0x-prefixed hex number")
-    try:
-        number = int(value, 16)
-    except ValueError:
-        raise ValidationError(where, "must be a 0x-prefixed hex number") from None
+    number = int(value, 16)
     if number >= limit:
         raise ValidationError(where, "is too large")
     return number

@@ -11,6 +11,7 @@ sent; a missing RPC URL or relayer is ChainNotConfigured.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -43,7 +44,17 @@ class Sent:
     block: int
 
 
+def require_web3(chain: ChainConfig) -> None:
+    """ChainNotConfigured unless web3 (the onchain extra) is installed; imports nothing."""
+    if importlib.util.find_spec("web3") is None:
+        raise ChainNotConfigured(
+            f"on-chain steps on chain {chain.chain_id} need web3: install signerd[onchain]",
+            {"chainId": chain.chain_id},
+        )
+
+
 def connect(chain: ChainConfig) -> Web3:
+    require_web3(chain)
     from web3 import Web3  # the onchain extra; importing it costs the daemon's start-up
 
     return Web3(Web3.HTTPProvider(chain.rpc_url(), request_kwargs={"timeout": 10}))

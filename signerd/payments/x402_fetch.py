@@ -9,7 +9,9 @@ What ``signerd pay`` does, as a library call for other front doors (the MCP serv
 ``pay_x402`` tool, your own agent). x402 pays by default only in the assets of its own table:
 here the spend controls name the grant's tokens, so it pays in exactly those. A refusal by
 signerd reaches x402's client from inside the signer, which x402 wraps in its own errors:
-``fetch_paying`` raises signerd's error itself (``BudgetExceeded``, ``PaymentRefused``...).
+``fetch_paying`` raises signerd's error itself (``BudgetExceeded``, ``PaymentRefused``...),
+and a PaymentRefused ("x402_cannot_pay") when x402's client finds nothing it may pay (a
+price in a token or on a chain the grant does not cover, a malformed 402 answer).
 
 Needs the ``x402`` package (``pip install signerd[x402]``); the daemon never imports this.
 """
@@ -22,9 +24,10 @@ from typing import Any
 import requests
 from x402 import x402ClientSync
 from x402.http.clients import wrapRequestsWithPayment
+from x402.http.clients.requests import PaymentError
 from x402.mechanisms.evm.exact import ExactEvmClientScheme
 
-from signerd.errors import SignerdError
+from signerd.errors import PaymentRefused, SignerdError
 from signerd.payments.x402_signer import SignerdEvmSigner
 from signerd.rpc.client import Client
 
@@ -63,6 +66,14 @@ def fetch_paying(
     try:
         session, signer = paying_session(client, grant_id)
         response = session.get(url, timeout=timeout)
+    except PaymentError as exc:  # x402's client could not pay: nothing was signed for it
+        cause = signerd_cause(exc)
+        if cause is not None:
+            raise cause from exc
+        raise PaymentRefused(
+            f"x402 could not pay {url} from grant {grant_id}: {exc}",
+            {"reason": "x402_cannot_pay"},
+        ) from exc
     except Exception as exc:
         cause = signerd_cause(exc)
         if cause is None or cause is exc:

@@ -4,12 +4,14 @@ where the method has one argument object."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 from signerd.errors import ValidationError
+from signerd.onchain.delegation import MAX_PERMISSION_CONTEXT
 from signerd.onchain.erc7715 import PermissionRequest, parse_requests
 from signerd.rpc.protocol import POSITIONAL
 
@@ -21,6 +23,9 @@ def _positional(params: Mapping[str, Any]) -> list[Any]:
     if not isinstance(value, list):
         raise ValidationError("params", "must be an array")
     return value
+
+
+_HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,10 @@ class RevokePermissionParams:
         if not isinstance(named, Mapping) or set(named) != {"permissionContext"}:
             raise ValidationError("params", "must be {permissionContext}")
         value = named["permissionContext"]
-        try:
-            if not isinstance(value, str) or not value.startswith("0x"):
-                raise ValueError
-            return cls(bytes.fromhex(value[2:]))
-        except ValueError:
-            raise ValidationError("permissionContext", "must be 0x-prefixed hex") from None
+        if not isinstance(value, str) or not _HEX.fullmatch(value):
+            raise ValidationError("permissionContext", "must be 0x-prefixed hex, whole bytes")
+        if len(value) > 2 + 2 * MAX_PERMISSION_CONTEXT:
+            raise ValidationError(
+                "permissionContext", f"is longer than {MAX_PERMISSION_CONTEXT} bytes"
+            )
+        return cls(bytes.fromhex(value[2:]))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from signerd.errors import (
+    ChainError,
     ChainNotConfigured,
     DelegationMismatch,
     ErrorCode,
@@ -19,7 +20,11 @@ from signerd.errors import (
     SignerdError,
     ValidationError,
 )
-from signerd.onchain.delegation import Delegation, encode_permission_context
+from signerd.onchain.delegation import (
+    MAX_PERMISSION_CONTEXT,
+    Delegation,
+    encode_permission_context,
+)
 from signerd.rpc.protocol import POSITIONAL
 from tests.api.onchain import BASE, CHAIN_ID, InProcess, in_process
 from tests.payments.factories import new_key, payment_grant_params
@@ -77,6 +82,12 @@ BAD: list[tuple[dict[str, Any], type[SignerdError], str | None]] = [
         None,
     ),
     (permission(chainId=hex(1)), ChainNotConfigured, None),
+    # int(x, 16) alone would take these as chain 0x7a69.
+    (permission(chainId="0x7a_69"), ValidationError, "0.chainId"),
+    (permission(chainId="0x7a69 "), ValidationError, "0.chainId"),
+    (permission(chainId="0x\u0667a69"), ValidationError, "0.chainId"),
+    # The zero address is signerd's native coin: an erc20 permission must name a token.
+    (with_data(tokenAddress="0x" + "00" * 20), ValidationError, "0.permission.data.tokenAddress"),
 ]
 
 
@@ -137,7 +148,7 @@ def test_the_context_methods_load_eth_abi_in_a_thread_before_coding(
     from signerd.api import erc7715
 
     events: list[str] = []
-    real_loaded, real_decode = erc7715.loaded, erc7715.decode_permission_context
+    real_loaded, real_decode = erc7715.loaded, erc7715.root_delegation
 
     async def loaded(*modules: str) -> None:
         events.append("loaded " + " ".join(modules))
@@ -148,9 +159,60 @@ def test_the_context_methods_load_eth_abi_in_a_thread_before_coding(
         return real_decode(context)
 
     monkeypatch.setattr(erc7715, "loaded", loaded)
-    monkeypatch.setattr(erc7715, "decode_permission_context", decode)
+    monkeypatch.setattr(erc7715, "root_delegation", decode)
     with in_process(tmp_path) as env:
         assert env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []}) == []
         with pytest.raises(DelegationMismatch):
             env.call("wallet_revokeExecutionPermission", {"permissionContext": "0x1234"})
     assert events == ["loaded eth_abi.abi", "loaded eth_abi.abi", "decode"]
+
+
+def test_a_context_is_bounded_before_it_is_decoded(tmp_path: Path) -> None:
+    """ABI offsets may alias: a few KB naming many delegations of many caveats, all the
+    same one, would decode into millions of objects on the daemon. Only one delegation, in
+    at most MAX_PERMISSION_CONTEXT bytes, is decoded at all."""
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        session = new_key().public_key.to_checksum_address()
+        grant = env.call("signerd_requestGrant", payment_grant_params(session))["grant"]
+        stored = env.call("signerd_requestDelegation", {"grantId": grant["id"]})
+        delegation = Delegation.from_json(stored["delegation"])
+        asked = env.fake.prompts
+
+        def revoke(context: str) -> SignerdError:
+            with pytest.raises(SignerdError) as caught:
+                env.call("wallet_revokeExecutionPermission", {"permissionContext": context})
+            return caught.value
+
+        two = revoke("0x" + encode_permission_context([delegation, delegation]).hex())
+        assert isinstance(two, DelegationMismatch)
+        assert "one root delegation" in two.message
+        long = revoke("0x" + "00" * (MAX_PERMISSION_CONTEXT + 1))
+        assert isinstance(long, ValidationError)
+        assert long.data["field"] == "permissionContext"
+        for bad in ("0x12 34", "0x123", "0x\u0660\u0660"):
+            assert isinstance(revoke(bad), ValidationError), bad
+        assert env.fake.prompts == asked
+
+
+def test_every_request_of_a_call_is_checked_before_the_first_approval(tmp_path: Path) -> None:
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        with pytest.raises(ChainNotConfigured):
+            ask(env, permission(), permission(chainId=hex(1)))
+        assert env.fake.prompts == 0
+        assert env.call("signerd_listGrants", {})["grants"] == []
+
+
+def test_a_node_that_cannot_answer_leaves_no_permission_granted(tmp_path: Path) -> None:
+    """The response's dependencies need the node, after both approvals: when it cannot
+    answer, the caller gets the error and the grant is revoked, not left live without the
+    context its caller never got."""
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        with pytest.raises(ChainError):
+            ask(env, permission())
+        assert env.fake.prompts == 2  # the grant, then its delegation
+        [grant] = env.call("signerd_listGrants", {})["grants"]
+        assert grant["status"] == "revoked"
+        assert env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []}) == []

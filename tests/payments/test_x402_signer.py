@@ -6,8 +6,10 @@ worker thread), reached through a stand-in for the socket client."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +21,7 @@ from x402.schemas import PaymentRequirements
 
 from signerd.client import Client
 from signerd.errors import BudgetExceeded, PaymentRefused
+from signerd.payments.x402_fetch import fetch_paying
 from signerd.payments.x402_signer import SignerdEvmSigner
 from tests.payments.factories import BUDGET, MAX_PER_PAYMENT, OTHER_PAYEE, PAYEE, authorization
 from tests.payments.harness import Shop, shop
@@ -100,3 +103,38 @@ def test_the_daemon_does_not_import_x402() -> None:
         "assert 'x402' not in sys.modules, 'x402 imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+class _Unpayable(http.server.BaseHTTPRequestHandler):
+    """A shop whose 402 answer x402's client cannot act on."""
+
+    def do_GET(self) -> None:
+        self.send_response(402)
+        self.send_header("PAYMENT-REQUIRED", "!!!not-base64")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_402_that_x402_cannot_pay_is_a_refusal_with_its_code(tmp_path: Path) -> None:
+    """Not x402's own exception with a traceback (signerd pay, the MCP pay_x402 tool):
+    a PaymentRefused naming why, and nothing signed."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unpayable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/weather"
+
+    async def scenario() -> None:
+        async with shop(tmp_path) as s:
+            client = cast(Client, InProcessClient(s, asyncio.get_running_loop()))
+            with pytest.raises(PaymentRefused) as caught:
+                await asyncio.to_thread(fetch_paying, client, s.grant_id, url, timeout=10)
+            assert caught.value.data["reason"] == "x402_cannot_pay"
+            spends = await s.call("signerd_listSpends", {"grantId": s.grant_id})
+            assert spends["spends"] == []
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.shutdown()
