@@ -22,7 +22,7 @@ from signerd.rpc.onchain_params import (
 from signerd.store import StoredDelegation
 
 
-@API.method("signerd_requestDelegation", RequestDelegationParams)
+@API.method("signerd_requestDelegation", RequestDelegationParams, audited=True)
 async def request_delegation(
     daemon: Daemon, ctx: CallContext, params: RequestDelegationParams
 ) -> dict[str, Any]:

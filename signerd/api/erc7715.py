@@ -38,7 +38,7 @@ async def supported(daemon: Daemon, ctx: CallContext, params: NoPositionalParams
     return {kind: {"chainIds": chains, "ruleTypes": list(RULE_TYPES)} for kind in SUPPORTED}
 
 
-@API.method("wallet_requestExecutionPermissions", RequestPermissionsParams)
+@API.method("wallet_requestExecutionPermissions", RequestPermissionsParams, audited=True)
 async def request_permissions(
     daemon: Daemon, ctx: CallContext, params: RequestPermissionsParams
 ) -> list[dict[str, Any]]:

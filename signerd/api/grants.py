@@ -20,7 +20,7 @@ from signerd.rpc.params import (
 from signerd.store import StoredGrant
 
 
-@API.method("signerd_requestGrant", RequestGrantParams)
+@API.method("signerd_requestGrant", RequestGrantParams, audited=True)
 async def request_grant(
     daemon: Daemon, ctx: CallContext, params: RequestGrantParams
 ) -> dict[str, Any]:

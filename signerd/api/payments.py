@@ -16,7 +16,7 @@ from signerd.rpc.payment_params import BudgetParams, ListSpendsParams, SignPayme
 from signerd.store import AllowanceBudget
 
 
-@API.method("signerd_signPayment", SignPaymentParams)
+@API.method("signerd_signPayment", SignPaymentParams, audited=True)
 async def sign_payment(
     daemon: Daemon, ctx: CallContext, params: SignPaymentParams
 ) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from signerd.config import Config
-from signerd.errors import MethodNotFound
+from signerd.errors import MethodNotFound, SignerdError
+from signerd.flows.audit import audited
 from signerd.flows.delegation import DelegationFlow
 from signerd.flows.grant import GrantFlow
 from signerd.flows.held_keys import HeldKeys
@@ -74,9 +75,19 @@ class Daemon:
 class Method(Generic[P]):
     params: type[P]
     handler: Callable[[Daemon, CallContext, P], Awaitable[Any]]
+    # A request its handler audits: one refused for its params is audited too (coalesced
+    # per peer and kind, as every refusal), so every such request leaves one outcome.
+    audited: bool = False
 
     async def __call__(self, daemon: Daemon, ctx: CallContext, raw: Mapping[str, Any]) -> Any:
-        return await self.handler(daemon, ctx, self.params.parse(raw, now=int(time.time())))
+        try:
+            params = self.params.parse(raw, now=int(time.time()))
+        except SignerdError:
+            if not self.audited:
+                raise
+            async with audited(daemon.store, ctx.peer.to_json(), daemon.grants.refusals):
+                raise
+        return await self.handler(daemon, ctx, params)
 
 
 class Registry:
@@ -84,19 +95,21 @@ class Registry:
         self._methods: dict[str, Method[Any]] = {}
 
     def method(
-        self, name: str, params: type[P]
+        self, name: str, params: type[P], *, audited: bool = False
     ) -> Callable[
         [Callable[[Daemon, CallContext, P], Awaitable[Any]]],
         Callable[[Daemon, CallContext, P], Awaitable[Any]],
     ]:
-        """Register the decorated coroutine as method ``name`` taking ``params``."""
+        """Register the decorated coroutine as method ``name`` taking ``params``;
+        ``audited``: the handler audits its requests (refusals of the params are audited
+        here)."""
 
         def register(
             handler: Callable[[Daemon, CallContext, P], Awaitable[Any]],
         ) -> Callable[[Daemon, CallContext, P], Awaitable[Any]]:
             if name in self._methods:
                 raise RuntimeError(f"method {name} registered twice")
-            self._methods[name] = Method(params, handler)
+            self._methods[name] = Method(params, handler, audited)
             return handler
 
         return register

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import select
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -119,7 +121,10 @@ def errors() -> Iterator[None]:
     except SignerdError as exc:
         report(exc)
         sys.exit(exit_code_of(exc))
-    except ConnectionError as exc:  # the daemon went away mid-call
+    except ConnectionError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            sys.exit(ExitCode.BROKEN_PIPE)  # nobody reads any more: nothing to report
+        # The daemon went away mid-call.
         report(DaemonUnavailable(f"lost the connection to signerd ({exc})"))
         sys.exit(ExitCode.UNAVAILABLE)
     except KeyboardInterrupt:
@@ -133,6 +138,23 @@ def errors() -> Iterator[None]:
         code = ErrorCode.INVALID_PARAMS
         click.echo(error_json(int(code), code.name, exc.format_message(), data), err=True)
         sys.exit(ExitCode.INVALID_INPUT)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader is gone (poll says POLLERR); if so,
+    later writes (Python flushes once more on exit) go to /dev/null, quietly."""
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        closed = any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError):  # no file descriptor: not a pipe
+        return False
+    if closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return closed
 
 
 class SignerdGroup(click.Group):

@@ -260,3 +260,12 @@ def verify(
         fail(render.verification(result))
     else:
         click.echo(render.verification(result))
+        # Valid means signed by the account it names: anyone can sign a grant naming
+        # their own account, so a payee that checks nothing else accepts a forgery.
+        if expected is None:
+            click.echo(
+                "warning: the signer was not checked: pass --signer with the payer's account",
+                err=True,
+            )
+        if chain_id is None:
+            click.echo("warning: the chain was not checked: pass --chain-id with yours", err=True)

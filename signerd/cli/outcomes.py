@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     UNTRUSTED = 8  # a safety check failed: not retried, a person must look
     INTERNAL = 9  # a bug (see the daemon's log) or a daemon speaking another protocol
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); a pending request was withdrawn
+    BROKEN_PIPE = 141  # what reads the output stopped (`| head`): 128 + SIGPIPE, as for any tool
 
 
 _BY_CLASS: tuple[tuple[type[errors.SignerdError], ExitCode], ...] = (

@@ -37,6 +37,12 @@ def pay(socket_path: Path | None, url: str, grant_id: str, as_json: bool) -> Non
     try:
         with Client(socket_path) as client:
             paid = fetch_paying(client, resolve_grant_id(client, grant_id), url)
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    ) as exc:
+        fail(f"{url}: {exc}", ExitCode.INVALID_INPUT, "INVALID_URL")
     except requests.RequestException as exc:
         fail(f"{url}: {exc}", ExitCode.UNAVAILABLE, "HTTP_UNREACHABLE")
     response = paid.response
@@ -45,7 +51,8 @@ def pay(socket_path: Path | None, url: str, grant_id: str, as_json: bool) -> Non
         reply = {"status": response.status_code, "body": response.text}
         print_json({**reply, "paymentResponse": payment})
     elif not response.ok:
-        fail(f"HTTP {response.status_code} from {url}: {response.text[:500]}", name="HTTP_ERROR")
+        body = " ".join(response.text.split())  # one line, as every error
+        fail(f"HTTP {response.status_code} from {url}: {body[:300]}", name="HTTP_ERROR")
     else:
         sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
     if not response.ok:

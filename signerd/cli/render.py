@@ -116,7 +116,7 @@ def status_lines(status: Mapping[str, Any]) -> list[str]:
     lines.append(f"pending:   {pending} request{'' if pending == 1 else 's'} for the person")
     held = status.get("heldKeys")
     if isinstance(held, Mapping):
-        state = "locked (signerd_unlock)" if held.get("locked") else "unlocked"
+        state = "locked (run `signerd unlock`)" if held.get("locked") else "unlocked"
         lines.append(f"held keys: {held.get('held')} held, {state}")
     return lines
 

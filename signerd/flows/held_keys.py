@@ -67,7 +67,7 @@ class HeldKeys:
             raise HeldKeyNotFound(f"the daemon holds no session key for {address}")
         raise KeysLocked(
             f"the session key of {address} is sealed: unlock the held keys on the device "
-            "(signerd_unlock) first"
+            "(signerd_unlock; at a shell, `signerd unlock`) first"
         )
 
     async def unlock(self, progress: Callable[[str], None]) -> int:

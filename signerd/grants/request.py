@@ -142,12 +142,14 @@ def parse_grant_request(
     *,
     now: int,
     generate: bool = False,
-    tokens: TokenTable = BUILTIN_TOKENS,
+    tokens: TokenTable | None = BUILTIN_TOKENS,
 ) -> GrantRequest:
     """Check an agent's JSON request against every rule; ``now`` is the current Unix time.
 
     With ``generate`` the daemon creates the session key, so the request must not name one.
-    ``tokens`` names the tokens in the summary (the daemon passes its configured table).
+    ``tokens`` names the tokens in the summary (the daemon passes its configured table);
+    None leaves them unnamed and the summary unchecked, for a caller that names them with
+    its own table (``named_by``, which checks the summary) before anything else.
     """
     required = tuple(name for name in _REQUIRED if not (generate and name == "sessionKey"))
     optional = (*_OPTIONAL, "sessionKey") if generate else _OPTIONAL
@@ -204,7 +206,7 @@ def parse_grant_request(
         nonce=nonce,
         received_at=now,
     )
-    return request.named_by(tokens)
+    return request if tokens is None else request.named_by(tokens)
 
 
 def parse_allowances(

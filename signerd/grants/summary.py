@@ -43,9 +43,11 @@ def summary_problem(message: Mapping[str, Any], chain_id: int) -> tuple[str, str
     allowances = message["allowances"]
     rest = _rest({**message, "targets": []})
     head = _spending(allowances) + " on " + chain_name(chain_id)
-    if len(head + rest) > MAX_STRING:
+    with_payees = head + _payees(allowances, message["payees"]) + rest
+    # No payees is "; to anyone": nothing to shorten there, so the allowances are too long.
+    if len(head + rest) > MAX_STRING or (not message["payees"] and len(with_payees) > MAX_STRING):
         field = "allowances"
-    elif len(head + _payees(allowances, message["payees"]) + rest) > MAX_STRING:
+    elif len(with_payees) > MAX_STRING:
         field = "payees"
     else:
         field = "targets"

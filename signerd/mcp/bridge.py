@@ -45,18 +45,34 @@ class Bridge:
     def __init__(self, socket_path: Path | None) -> None:
         self.socket_path = socket_path
 
-    async def run(self, work: Callable[[Client], T]) -> CallToolResult:
-        """``work`` on a fresh connection in a worker thread; its model, or the refusal."""
+    async def run(
+        self,
+        work: Callable[[Client], T],
+        *,
+        limiter: anyio.CapacityLimiter | None = None,
+        deadline: float | None = None,
+    ) -> CallToolResult:
+        """``work`` on a fresh connection in a worker thread (one of ``limiter``'s); its
+        model, or the refusal; after ``deadline`` seconds, a TIMEOUT refusal."""
         try:
             client = await anyio.to_thread.run_sync(self._connect)
         except SignerdError as exc:
             return refusal(error_body(exc))
         try:
-            model = await anyio.to_thread.run_sync(work, client, abandon_on_cancel=True)
+            with anyio.fail_after(deadline):
+                model = await anyio.to_thread.run_sync(
+                    work, client, abandon_on_cancel=True, limiter=limiter
+                )
         except SignerdError as exc:
             return refusal(error_body(exc))
         except Refused as exc:
             return refusal(exc.error)
+        except TimeoutError:
+            message = f"no answer within {deadline:.0f} s; what was paid meanwhile still counts"
+            return refusal(ErrorBody(code=None, name="TIMEOUT", message=message))
+        except OSError as exc:  # the daemon went away mid-call
+            lost = DaemonUnavailable(f"lost the connection to signerd ({exc})")
+            return refusal(error_body(lost))
         finally:
             # Wakes the worker thread if the call was cancelled (the daemon then cancels the
             # request on the device); a no-op for a call that is done.
@@ -67,11 +83,11 @@ class Bridge:
     def _connect(self) -> Client:
         try:
             return Client(self.socket_path)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
+        except OSError as exc:  # absent, refused, a path too long or through a file
             where = self.socket_path or "the default socket"
             raise DaemonUnavailable(
-                f"signerd is not answering at {where} ({exc.strerror}): start `signerd serve`, "
-                "or pass --socket / set SIGNERD_SOCKET"
+                f"signerd is not answering at {where} ({exc.strerror or exc}): start `signerd "
+                "serve`, or pass --socket / set SIGNERD_SOCKET"
             ) from None
 
 

@@ -13,6 +13,7 @@ import itertools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 import anyio.from_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -34,6 +35,11 @@ from signerd.mcp.models import (
 from signerd.rpc.client import Client
 
 MAX_BODY_CHARS = 64 * 1024  # what pay_x402 returns of a body: enough for an API's JSON
+MAX_BODY_BYTES = 4 * MAX_BODY_CHARS  # what it downloads of one: never a whole 300 MB answer
+# Paid fetches wait on other servers: they get threads of their own, fewer than the 40 the
+# other tools share, and a deadline, so slow shops cannot keep revoke_grant waiting.
+PAY_THREADS = 8
+PAY_DEADLINE = 150.0  # seconds: x402's 402, the payment, and the paid answer
 
 INSTRUCTIONS = """\
 signerd holds spending authority for you, approved by a person on a hardware wallet.
@@ -50,6 +56,7 @@ def build_server(socket_path: Path | None = None) -> MCPServer[Any]:
     """The MCP server, talking to the daemon at ``socket_path`` (default: $SIGNERD_SOCKET,
     else the standard path)."""
     bridge = Bridge(socket_path)
+    limiters: dict[str, anyio.CapacityLimiter] = {}
     server: MCPServer[Any] = MCPServer(
         "signerd", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
@@ -152,7 +159,13 @@ def build_server(socket_path: Path | None = None) -> MCPServer[Any]:
         """GET a URL, paying its HTTP 402 (x402) price from a grant whose session key signerd
         holds. signerd signs only within the grant's limits (token, payees, per-payment and
         per-period caps, validity) and records every payment."""
-        return await bridge.run(lambda client: _pay(client, grant_id, url))
+        if "pay" not in limiters:  # made on the server's loop, at its first paid call
+            limiters["pay"] = anyio.CapacityLimiter(PAY_THREADS)
+        return await bridge.run(
+            lambda client: _pay(client, grant_id, url),
+            limiter=limiters["pay"],
+            deadline=PAY_DEADLINE,
+        )
 
     @server.tool()
     async def revoke_grant(
@@ -177,7 +190,7 @@ def _pay(client: Client, grant_id: str, url: str) -> Payment:
             ErrorBody(code=None, name="MISSING_DEPENDENCY", message=f"{exc}: install signerd[x402]")
         ) from None
     try:
-        paid = fetch_paying(client, grant_id, url)
+        paid = fetch_paying(client, grant_id, url, max_bytes=MAX_BODY_BYTES)
     except requests.RequestException as exc:
         raise Refused(ErrorBody(code=None, name=type(exc).__name__, message=str(exc))) from None
     response = paid.response
@@ -189,20 +202,20 @@ def _pay(client: Client, grant_id: str, url: str) -> Payment:
                 message=f"{url} answered {response.status_code} {response.reason}",
                 data={
                     "httpStatus": response.status_code,
-                    "body": response.text[:500],
+                    "body": paid.text[:500],
                     "paymentRequired": response.headers.get("PAYMENT-REQUIRED"),
                     "spends": paid.spends,  # signed, so they count against the grant
                 },
             )
         )
-    body = response.text
+    body = paid.text
     return Payment.model_validate(
         {
             "url": url,
             "httpStatus": response.status_code,
             "contentType": response.headers.get("Content-Type"),
             "body": body[:MAX_BODY_CHARS],
-            "truncated": len(body) > MAX_BODY_CHARS,
+            "truncated": paid.truncated or len(body) > MAX_BODY_CHARS,
             "spends": paid.spends,
             "paymentResponse": response.headers.get("PAYMENT-RESPONSE"),
         }

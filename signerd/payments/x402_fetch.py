@@ -36,10 +36,17 @@ HTTP_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class PaidResponse:
-    """The HTTP answer, and the ledger records of what was paid to get it."""
+    """The HTTP answer, its body (``truncated`` past ``max_bytes``), and the ledger records
+    of what was paid to get it."""
 
     response: requests.Response
+    body: bytes
+    truncated: bool
     spends: list[dict[str, Any]]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.response.encoding or "utf-8", errors="replace")
 
 
 def paying_session(client: Client, grant_id: str) -> tuple[requests.Session, SignerdEvmSigner]:
@@ -55,9 +62,15 @@ def paying_session(client: Client, grant_id: str) -> tuple[requests.Session, Sig
 
 
 def fetch_paying(
-    client: Client, grant_id: str, url: str, *, timeout: float = HTTP_TIMEOUT
+    client: Client,
+    grant_id: str,
+    url: str,
+    *,
+    timeout: float = HTTP_TIMEOUT,
+    max_bytes: int | None = None,
 ) -> PaidResponse:
-    """GET ``url``, paying within ``grant_id`` if it answers 402.
+    """GET ``url``, paying within ``grant_id`` if it answers 402; with ``max_bytes``, read
+    at most that much of the body (the rest is never downloaded).
 
     Raises signerd's error when signerd refused the payment (or the grant), and
     ``requests.RequestException`` when the URL cannot be fetched. A non-2xx answer is
@@ -65,7 +78,7 @@ def fetch_paying(
     """
     try:
         session, signer = paying_session(client, grant_id)
-        response = session.get(url, timeout=timeout)
+        response = session.get(url, timeout=timeout, stream=max_bytes is not None)
     except PaymentError as exc:  # x402's client could not pay: nothing was signed for it
         cause = signerd_cause(exc)
         if cause is not None:
@@ -79,7 +92,11 @@ def fetch_paying(
         if cause is None or cause is exc:
             raise
         raise cause from exc
-    return PaidResponse(response, list(signer.spends))
+    if max_bytes is None:
+        return PaidResponse(response, response.content, False, list(signer.spends))
+    with response:
+        body = response.raw.read(max_bytes + 1, decode_content=True)
+    return PaidResponse(response, body[:max_bytes], len(body) > max_bytes, list(signer.spends))
 
 
 def signerd_cause(exc: BaseException | None) -> SignerdError | None:

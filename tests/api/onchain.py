@@ -56,9 +56,14 @@ class InProcess:
 
 
 @contextmanager
-def in_process(tmp_path: Path, chains: dict[int, ChainConfig] | None = None) -> Iterator[InProcess]:
+def in_process(
+    tmp_path: Path, chains: dict[int, ChainConfig] | None = None, **config_fields: Any
+) -> Iterator[InProcess]:
     config = Config(
-        device="fake", data_dir=tmp_path, chains={CHAIN_ID: BASE} if chains is None else chains
+        device="fake",
+        data_dir=tmp_path,
+        chains={CHAIN_ID: BASE} if chains is None else chains,
+        **config_fields,
     )
     store = Store.open(tmp_path)
     fake = FakeSigner(answer="approve")

@@ -91,6 +91,11 @@ def test_agent_pays_until_the_budget_is_spent(
         text = signerd_cli("budget", grant_id, "--socket", sock)
         assert f"spent {spent}" in text.stdout, text.stderr
 
+        # A mistyped URL is the user's input, not an unreachable shop.
+        typo = signerd_cli("pay", "shop/weather", "--grant", grant_id, "--socket", sock, "--json")
+        assert typo.returncode == 2
+        assert json.loads(typo.stderr.strip().splitlines()[-1])["error"]["name"] == "INVALID_URL"
+
         signerd_cli("revoke", grant_id, "--socket", sock, check=True)
         revoked = signerd_cli(
             "pay", shop.url + PAID_PATH, "--grant", grant_id, "--socket", sock, "--json"

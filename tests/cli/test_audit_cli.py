@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,22 @@ def test_a_broken_chain_is_reported_broken_with_a_reason(tmp_path: Path, edit: s
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr + result.stdout
     assert "audit chain BROKEN" in result.stderr, result.stderr
+
+
+def test_output_into_a_reader_that_stopped_ends_quietly(tmp_path: Path) -> None:
+    """`signerd audit | head -1`: the pipe closing is not the daemon going away."""
+    with Store.open(tmp_path) as store:
+        store.append_audit("request_received", grant_id=None, peer={"uid": 1}, detail={})
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "signerd.cli", "audit", "--data-dir", str(tmp_path)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, "")

@@ -62,6 +62,10 @@ def test_sign_grant_then_verify_and_tamper(trezor: TrezorSimulatorProcess, tmp_p
     ok = signerd_cli("verify", str(grant_file), "--signer", MASTER)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"valid: grant {grant['id']} signed by {MASTER}")
+    assert "signer was not checked" not in ok.stderr
+    unchecked = signerd_cli("verify", str(grant_file))  # valid, but whose grant?
+    assert unchecked.returncode == 0
+    assert "warning: the signer was not checked" in unchecked.stderr
 
     wrong = signerd_cli("verify", str(grant_file), "--signer", Account.create().address)
     assert wrong.returncode == 1 and "wrong_signer" in wrong.stderr

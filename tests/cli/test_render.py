@@ -84,7 +84,7 @@ def test_status_lines() -> None:
         "fields",
         f"account:   {MASTER}",
         "pending:   1 request for the person",
-        "held keys: 2 held, locked (signerd_unlock)",
+        "held keys: 2 held, locked (run `signerd unlock`)",
     ]
     status["device"] = {"path": "trezor:usb", "connected": False, "lastError": "no device"}
     assert render.status_lines({**status, "account": None})[1:3] == [

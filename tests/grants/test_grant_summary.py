@@ -215,6 +215,8 @@ def test_no_allowances() -> None:
     ("msg", "field"),
     [
         (message([allowance(OTHER_TOKEN, UINT256_MAX, 1)]), "allowances"),
+        # Fits but for "; to anyone": no payee to drop, the allowance is what is too long.
+        (message([allowance(OTHER_TOKEN, 10**7, 13, most=10**7 - 1)]), "allowances"),
         (message([allowance(OTHER_TOKEN, 1, 1)], payees=MAX_PAYEES), "payees"),
         (message([allowance(OTHER_TOKEN, 1_000_000, 86400)], targets=2), "targets"),
     ],

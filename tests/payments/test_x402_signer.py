@@ -138,3 +138,39 @@ def test_a_402_that_x402_cannot_pay_is_a_refusal_with_its_code(tmp_path: Path) -
         asyncio.run(scenario())
     finally:
         server.shutdown()
+
+
+class _Big(http.server.BaseHTTPRequestHandler):
+    """A free resource of 4 MiB."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(4 * 2**20))
+        self.end_headers()
+        chunk = b"x" * 2**16
+        for _ in range(64):
+            self.wfile.write(chunk)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_fetch_reads_at_most_max_bytes_of_a_body(tmp_path: Path) -> None:
+    """What the MCP pay_x402 tool asks for: a 300 MB answer must not land in its memory."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Big)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/big"
+
+    async def scenario() -> None:
+        async with shop(tmp_path) as s:
+            client = cast(Client, InProcessClient(s, asyncio.get_running_loop()))
+            paid = await asyncio.to_thread(fetch_paying, client, s.grant_id, url, max_bytes=1000)
+            assert (len(paid.body), paid.truncated, paid.text) == (1000, True, "x" * 1000)
+            whole = await asyncio.to_thread(fetch_paying, client, s.grant_id, url)
+            assert (len(whole.body), whole.truncated) == (4 * 2**20, False)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.shutdown()
