@@ -14,12 +14,12 @@ visible offline: ask the person's daemon (`signerd_verifyGrant`) or accept short
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from signerd.grants import verify_grant
+from signerd.grants.cli_input import load_signed_grant
 
 MIN_VALIDITY_LEFT = 60  # seconds: do not start serving on a grant about to expire
 
@@ -58,7 +58,8 @@ def main() -> int:
     parser.add_argument("--price", type=int, required=True, help="one payment, in base units")
     args = parser.parse_args()
 
-    grant = json.loads(args.grant.read_text())
+    # A signed grant, or the daemon's requestGrant reply holding one (`signerd request`).
+    grant = load_signed_grant(args.grant.read_text(), str(args.grant))
     problems = check(grant, args.signer, args.chain_id, args.payee, args.token, args.price)
     summary = grant.get("typedData", {}).get("message", {}).get("summary", "?")
     if problems:

@@ -12,6 +12,7 @@ from pathlib import Path
 from signerd.api import Daemon
 from signerd.config import Config
 from signerd.devices.discovery import resolve_device
+from signerd.devices.registry import find_by_path
 from signerd.errors import SignerdError
 from signerd.flows.delegation import DelegationFlow
 from signerd.flows.grant import GrantFlow
@@ -46,6 +47,7 @@ async def serve(config: Config, *, ready: Callable[[Path], None] | None = None) 
     if config.device is None:
         raise SignerdError("no device: pass --device PATH or set daemon.device in the config")
     device = await asyncio.to_thread(resolve_device, config.device)
+    find_by_path(device)  # a mistyped path fails here (exit 2), not as a device never found
     store = Store.open(config.data_dir)
     worker = DeviceWorker(device, allow_blind_signing=config.allow_blind_signing)
     held = store.count_held_keys()

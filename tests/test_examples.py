@@ -78,19 +78,22 @@ def signed_test_grant(master_key: bytes, payees: list[str]) -> dict[str, object]
 
 
 @pytest.mark.parametrize(
-    ("payees", "signer_key", "accepted"),
+    ("payees", "signer_key", "accepted", "as_reply"),
     [
-        ([PAYEE], b"\x01" * 32, True),
-        ([TARGET], b"\x01" * 32, False),
-        ([PAYEE], b"\x05" * 32, False),
+        ([PAYEE], b"\x01" * 32, True, False),
+        ([PAYEE], b"\x01" * 32, True, True),
+        ([TARGET], b"\x01" * 32, False, False),
+        ([PAYEE], b"\x05" * 32, False, False),
     ],
-    ids=["accepted", "another-payee", "another-signer"],
+    ids=["accepted", "accepted-from-the-request-reply", "another-payee", "another-signer"],
 )
 def test_the_payee_check(
-    payees: list[str], signer_key: bytes, accepted: bool, tmp_path: Path
+    payees: list[str], signer_key: bytes, accepted: bool, as_reply: bool, tmp_path: Path
 ) -> None:
     grant = tmp_path / "grant.json"
-    grant.write_text(json.dumps(signed_test_grant(b"\x01" * 32, payees)))
+    document = signed_test_grant(b"\x01" * 32, payees)
+    # `signerd request > grant.json` writes the daemon's reply: {grant, status}.
+    grant.write_text(json.dumps({"grant": document, "status": "active"} if as_reply else document))
     signer = Account.from_key(signer_key).address
     argv = [sys.executable, str(EXAMPLES / "payee_check.py"), str(grant), "--signer", signer]
     argv += ["--chain-id", "8453", "--payee", PAYEE, "--token", USDC_BASE, "--price", "10000"]

@@ -73,8 +73,10 @@ async def granted_permissions(
     await loaded("eth_abi.abi")  # each answer's context is ABI-encoded
     owner = owner_filter(daemon, ctx)
     answers = []
+    # Not only active ones: a permission that starts later is granted too. Not the grants
+    # without a delegation, which are not permissions (and would crowd out the 500).
     for grant in daemon.store.list_grants(
-        peer_uid=owner, status="active", now=time.time(), limit=500
+        peer_uid=owner, live_on_chain=True, now=time.time(), limit=500
     ):
         record = daemon.store.get_delegation(grant.id)
         allowances = grant.document["typedData"]["message"]["allowances"]

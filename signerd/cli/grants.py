@@ -185,7 +185,7 @@ def request(
             "--generate needs --out FILE: the reply holds the session private key, written "
             "to a new file readable only by you (or --out - to print it)"
         )
-    with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
+    with Client(socket_path) as client, Spinner("Confirm on your device", lazy=True) as spinner:
         result = client.request_grant(on_progress=spinner.say, **params)
     if out is None or str(out) == "-":
         print_json(result)

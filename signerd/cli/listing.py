@@ -11,7 +11,7 @@ import click
 
 from signerd.cli import delegations, render
 from signerd.cli.common import SOCKET_OPTION, json_option, print_json
-from signerd.errors import SignerdError
+from signerd.errors import DelegationNotFound, SignerdError
 from signerd.rpc.client import Client
 from signerd.rpc.grant_lookup import iter_grants, of_agent, resolve_grant_id
 
@@ -87,13 +87,18 @@ def revoke(
     with Client(socket_path) as client:
         full_id = resolve_grant_id(client, grant_id)
         if on_chain:
-            disabled = delegations.revoke_on_chain(client, full_id, reason)
-            if as_json:
-                print_json(disabled)
+            try:
+                disabled = delegations.revoke_on_chain(client, full_id, reason)
+            except DelegationNotFound:  # nothing on chain: what the person wants is revoked
+                if not as_json:
+                    click.echo("no delegation of it on chain: revoking it off chain", err=True)
             else:
-                click.echo(f"revoked {full_id} and disabled its delegation on chain")
-                click.echo(f"transaction {disabled.get('disableTx')}")
-            return
+                if as_json:
+                    print_json(disabled)
+                else:
+                    click.echo(f"revoked {full_id} and disabled its delegation on chain")
+                    click.echo(f"transaction {disabled.get('disableTx')}")
+                return
         revoked = client.revoke_grant(full_id, reason)
     if as_json:
         print_json(revoked)

@@ -35,7 +35,7 @@ def unlock(socket_path: Path | None, as_json: bool) -> None:
     Needed once after each daemon start before held-key grants pay again (until then they
     answer KEYS_LOCKED); answered at once when the keys are unlocked already.
     """
-    with Client(socket_path) as client, Spinner("Confirm on your device") as spinner:
+    with Client(socket_path) as client, Spinner("Confirm on your device", lazy=True) as spinner:
         result = client.unlock(on_progress=spinner.say)
     if as_json:
         print_json(result)

@@ -265,13 +265,15 @@ EMULATOR_PATHS: tuple[str, ...] = tuple(
 
 
 def find_by_path(path: str) -> DevicePath:
-    """The path parsed by the link its prefix names; DeviceNotFound for an unknown prefix."""
+    """The path parsed by the link its prefix names; ValidationError ("path") for an
+    unknown prefix: a mistyped path is the user's input, not a device to wait for."""
     for link in LINKS:
         if link.matches(path):
             return link.find_by_path(path)
-    raise DeviceNotFound(
+    raise ValidationError(
+        "path",
         f"unknown device path {path!r}: expected udp:, webusb:, hid:, bridge:, trezor:usb "
-        "(Trezor) or tcp:HOST:PORT, ledger:hid (Ledger)"
+        "(Trezor) or tcp:HOST:PORT, ledger:hid (Ledger)",
     )
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,7 +166,17 @@ async def grant_permission(
     except BaseException:
         await withdraw(store, [issued.stored.id], peer)
         raise
-    return GrantedPermission(issued.stored.id, response(dict(request.raw), record, deps))
+    granted_as = as_granted(request.raw, issued.stored.valid_after)
+    return GrantedPermission(issued.stored.id, response(granted_as, record, deps))
+
+
+def as_granted(raw: Mapping[str, Any], valid_after: int) -> JSONDict:
+    """The request as granted: with the start time used when it named none (now)."""
+    request = copy.deepcopy(dict(raw))
+    data = request.get("permission", {}).get("data")
+    if isinstance(data, dict) and data.get("startTime") is None:
+        data["startTime"] = valid_after
+    return request
 
 
 def granted(store: Store, grant: StoredGrant, record: StoredDelegation) -> JSONDict:

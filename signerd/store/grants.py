@@ -191,8 +191,12 @@ class GrantsMixin:
         limit: int = 50,
         before_created: float | None = None,
         before_id: str | None = None,
+        live_on_chain: bool = False,
     ) -> list[StoredGrant]:
         """Grants newest first, at most ``limit`` (1..1000).
+
+        ``live_on_chain``: only grants not revoked whose validity has not ended, active or
+        starting later, with a delegation stored and not disabled.
 
         Keyset pagination: pass the last grant's ``created_at`` as ``before_created`` (and its
         ``id`` as ``before_id``, so grants created in the same instant are neither skipped nor
@@ -216,6 +220,12 @@ class GrantsMixin:
             clause, values = _status_clause(status, time.time() if now is None else now)
             clauses.append(clause)
             params.extend(values)
+        if live_on_chain:
+            clauses.append(
+                "revoked_at IS NULL AND valid_until > ?"
+                " AND id IN (SELECT grant_id FROM delegations WHERE disabled_at IS NULL)"
+            )
+            params.append(_floor_text(time.time() if now is None else now))
         if before_created is not None and before_id is not None:
             clauses.append("(created_at, id) < (?, ?)")
             params.extend([before_created, before_id])
@@ -346,11 +356,15 @@ def _grant_from_row(row: sqlite3.Row) -> StoredGrant:
     return grant
 
 
+def _floor_text(now: float) -> str:
+    return u64_text(min(max(math.floor(now), 0), UINT64_LIMIT - 1))
+
+
 def _status_clause(status: GrantStatus, now: float) -> tuple[str, list[Any]]:
     """SQL equal to ``StoredGrant.status(now) == status``."""
     # The bounds are integers, so comparing them with floor(now) is exact:
     # b <= now <=> b <= floor(now), and b > now <=> b > floor(now).
-    floor_now = u64_text(min(max(math.floor(now), 0), UINT64_LIMIT - 1))
+    floor_now = _floor_text(now)
     if status == "revoked":
         return "revoked_at IS NOT NULL", []
     if status == "pending":

@@ -216,3 +216,27 @@ def test_a_node_that_cannot_answer_leaves_no_permission_granted(tmp_path: Path) 
         [grant] = env.call("signerd_listGrants", {})["grants"]
         assert grant["status"] == "revoked"
         assert env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []}) == []
+
+
+def test_a_permission_that_starts_later_is_listed_as_granted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signerd.flows import permissions
+
+    async def no_dependencies(*_args: Any) -> list[Any]:
+        return []  # what a node says of an account that exists (none here)
+
+    monkeypatch.setattr(permissions, "dependencies", no_dependencies)
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        start = int(time.time()) + 3600
+        [answer] = ask(env, with_data(startTime=start))
+        assert answer["permission"]["data"]["startTime"] == start
+        [now_on] = ask(env, permission())  # no startTime: the response says when it started
+        assert abs(now_on["permission"]["data"]["startTime"] - time.time()) < 60
+        granted = env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []})
+        assert {g["context"] for g in granted} == {answer["context"], now_on["context"]}
+        # A grant without a delegation is no permission.
+        session = new_key().public_key.to_checksum_address()
+        env.call("signerd_requestGrant", payment_grant_params(session))
+        assert len(env.call("wallet_getGrantedExecutionPermissions", {POSITIONAL: []})) == 2

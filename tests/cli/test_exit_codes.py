@@ -152,8 +152,11 @@ def test_not_found_invalid_input_and_prefixes(
     assert listed.startswith(grant["id"])
     assert "spent 0  remaining 10000000 of 10000000 per 86400 s  token 0x8335..2913" in listed
     assert signerd_cli("grants", "--agent", "other", "--socket", sock).stdout == "no grants\n"
-    revoked = signerd_cli("revoke", grant["id"][2:10], "--socket", sock)
+    # --on-chain on a grant without a delegation: nothing to disable, the grant is revoked.
+    revoked = signerd_cli("revoke", grant["id"][2:10], "--socket", sock, "--on-chain")
+    assert revoked.returncode == ExitCode.OK, revoked.stderr
     assert revoked.stdout.startswith(f"revoked {grant['id']}")
+    assert "no delegation of it on chain" in revoked.stderr
     again = signerd_cli("revoke", grant["id"][:10], "--socket", sock, "--json")
     assert again.returncode == ExitCode.REFUSED
     assert json.loads(again.stderr)["error"]["name"] == "GRANT_REVOKED"
@@ -175,3 +178,15 @@ def test_the_emulator_says_its_version() -> None:
         timeout=60,
     )
     assert result.stdout == f"signerd-emulator, version {__version__}\n"
+
+
+def test_a_mistyped_device_path_is_invalid_input(tmp_path: Path) -> None:
+    """Not DEVICE_UNAVAILABLE (retry later): `serve` would otherwise wait for it forever."""
+    for args in (
+        ["address", "--device", "bogus"],
+        ["serve", "--device", "bogus", "--data-dir", str(tmp_path / "d"), "--socket",
+         str(tmp_path / "s.sock")],
+    ):  # fmt: skip
+        result = signerd_cli(*args)
+        assert result.returncode == ExitCode.INVALID_INPUT, (args, result.stderr)
+        assert "unknown device path 'bogus'" in result.stderr

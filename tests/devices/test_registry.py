@@ -42,9 +42,9 @@ def test_ledger_model_hint() -> None:
 def test_malformed_and_unknown_paths_are_refused_without_io() -> None:
     with pytest.raises(ValidationError, match="expected tcp:HOST:PORT"):
         open_signer("tcp:localhost")
-    with pytest.raises(DeviceNotFound, match="unknown device path"):
+    with pytest.raises(ValidationError, match="unknown device path"):
         open_signer("serial:/dev/ttyUSB0")
-    with pytest.raises(DeviceNotFound, match="unknown device path"):
+    with pytest.raises(ValidationError, match="unknown device path"):
         find_by_path(registry.AUTO)  # "auto" is discovery's to resolve, never a link
 
 

@@ -22,6 +22,7 @@ from signerd.errors import (
     DeviceNotFound,
     DeviceUnavailable,
     UserRejected,
+    ValidationError,
 )
 from signerd.grants import (
     build_grant_typed_data,
@@ -184,5 +185,5 @@ def test_no_device_and_vanished_device(tmp_path: Path) -> None:
 
 
 def test_unknown_path_prefix() -> None:
-    with pytest.raises(DeviceNotFound, match="unknown device path"):
+    with pytest.raises(ValidationError, match="unknown device path"):
         open_signer("serial:/dev/ttyUSB0")
