@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signerd.config import Config
-from signerd.errors import DelegationMismatch, GrantRevoked, SignerdError
+from signerd.errors import DelegationMismatch, GrantRevoked, SignerdError, ValidationError
 from signerd.flows.audit import RefusalLog, audited
 from signerd.flows.delegation import DelegationFlow, person_account
 from signerd.flows.grant import GrantFlow
@@ -51,7 +51,12 @@ def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
     chain = config.chain(request.chain_id)
     chain.rpc_url()
     rpc.require_web3(chain)
-    grant = parse_grant_request(request.grant_params(), now=int(time.time()), tokens=config.tokens)
+    try:
+        grant = parse_grant_request(
+            request.grant_params(), now=int(time.time()), tokens=config.tokens
+        )
+    except ValidationError as exc:  # named as the caller sent it, not as signerd's grant
+        raise ValidationError(request.field_of(exc.field), exc.message) from None
     check_policy(grant.named_by(config.tokens), config.policy)
     message = {
         "sessionKey": request.session,

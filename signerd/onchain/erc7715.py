@@ -22,6 +22,7 @@ are not grants signerd can express: PermissionUnsupported, like any other type o
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ class PermissionRequest:
     start: int
     expiry: int
     raw: Mapping[str, Any]
+    # Where each signerd_requestGrant param comes from in the request ("validUntil" ->
+    # "0.rules.0.data.timestamp"), so a grant's refusal names what the caller sent.
+    fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def field_of(self, grant_field: str) -> str:
+        """The request's path for a field of ``grant_params`` (its own path if unknown)."""
+        return self.fields.get(grant_field, self.fields.get("", grant_field))
 
     def grant_params(self) -> dict[str, Any]:
         """The ``signerd_requestGrant`` params of this permission."""
@@ -97,13 +105,28 @@ def _request(item: Any, where: str, now: int) -> PermissionRequest:
         )
     if not isinstance(permission["isAdjustmentAllowed"], bool):
         raise ValidationError(f"{where}.permission.isAdjustmentAllowed", "must be true or false")
-    token, amount, period, start = _data(kind, permission["data"], f"{where}.permission.data")
-    expiry = _expiry(body.get("rules"), f"{where}.rules", now)
+    data_at = f"{where}.permission.data"
+    token, amount, period, start = _data(kind, permission["data"], data_at)
+    expiry, expiry_at = _expiry(body.get("rules"), f"{where}.rules", now)
     start = now if start is None else start
     if start >= expiry:
-        raise ValidationError(f"{where}.permission.data.startTime", "must be before the expiry")
+        raise ValidationError(f"{data_at}.startTime", "must be before the expiry")
+    amount_key = "periodAmount" if kind in PERIODIC else "allowanceAmount"
+    fields = {
+        "": where,
+        "sessionKey": f"{where}.to",
+        "chainId": f"{where}.chainId",
+        "validAfter": f"{data_at}.startTime",
+        "validUntil": expiry_at,
+        "allowances": data_at,
+        "allowances.0": data_at,
+        "allowances.0.token": f"{data_at}.tokenAddress",
+        "allowances.0.amount": f"{data_at}.{amount_key}",
+        "allowances.0.period": f"{data_at}.periodDuration",
+        "payees": data_at,
+    }
     return PermissionRequest(
-        chain_id, delegator, session, kind, token, amount, period, start, expiry, body
+        chain_id, delegator, session, kind, token, amount, period, start, expiry, body, fields
     )
 
 
@@ -135,7 +158,8 @@ def _data(kind: str, raw: Any, where: str) -> tuple[str, int, int, int | None]:
     return token, amount, period, start
 
 
-def _expiry(rules: Any, where: str, now: int) -> int:
+def _expiry(rules: Any, where: str, now: int) -> tuple[int, str]:
+    """The expiry rule's timestamp, and its path."""
     if rules is None:
         rules = []
     if not isinstance(rules, list):
@@ -151,12 +175,13 @@ def _expiry(rules: Any, where: str, now: int) -> int:
         data = _object(rule["data"], f"{where}.{index}.data", {"timestamp"}, set())
         if expiry is not None:
             raise ValidationError(f"{where}.{index}", "only one expiry rule")
-        expiry = _number(data["timestamp"], f"{where}.{index}.data.timestamp")
+        expiry_at = f"{where}.{index}.data.timestamp"
+        expiry = _number(data["timestamp"], expiry_at)
         if expiry <= now:
-            raise ValidationError(f"{where}.{index}.data.timestamp", "is in the past")
+            raise ValidationError(expiry_at, "is in the past")
     if expiry is None:
         raise ValidationError(where, "needs an expiry rule: a signerd grant always ends")
-    return expiry
+    return expiry, expiry_at
 
 
 def permission_of_grant(message: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Any]]:

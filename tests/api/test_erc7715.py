@@ -104,6 +104,30 @@ def test_bad_requests_never_reach_the_device(
     assert caught.value.code != ErrorCode.INTERNAL_ERROR
 
 
+# Refused by the grant's own checks (on a chain that has an rpc), named as the request has
+# them, not as signerd's grant params (validUntil, sessionKey).
+BAD_FOR_A_GRANT: list[tuple[dict[str, Any], str]] = [
+    (with_data(startTime=1), "0.rules.0.data.timestamp"),  # a window of 56 years
+    (
+        permission(rules=[{"type": "expiry", "data": {"timestamp": 2**40}}]),
+        "0.rules.0.data.timestamp",
+    ),
+    (permission(to="0x" + "00" * 20), "0.to"),
+]
+
+
+@pytest.mark.parametrize(("request_", "field"), BAD_FOR_A_GRANT)
+def test_a_grant_refusal_names_the_request_field(
+    tmp_path: Path, request_: dict[str, Any], field: str
+) -> None:
+    chains = {CHAIN_ID: dataclasses.replace(BASE, rpc="http://127.0.0.1:9")}
+    with in_process(tmp_path, chains) as env:
+        with pytest.raises(ValidationError) as caught:
+            ask(env, permission(), request_)  # the second request of the call
+        assert env.fake.prompts == 0
+    assert caught.value.data["field"] == field.replace("0.", "1.", 1)
+
+
 def test_a_chain_without_rpc_is_refused_before_the_device(tmp_path: Path) -> None:
     with in_process(tmp_path) as env:  # BASE has no rpc URL
         assert env.call("wallet_getSupportedExecutionPermissions", {POSITIONAL: []}) == {
