@@ -17,18 +17,53 @@ const socketPath =
   process.env.SIGNERD_SOCKET ||
   path.join(process.env.XDG_RUNTIME_DIR || `/tmp/signerd-${os.userInfo().uid}`, "signerd", "signerd.sock");
 
-// The Python client asks the kernel who serves the socket (SO_PEERCRED); node cannot, so check
-// that the socket file belongs to the daemon's uid (yours unless SIGNERD_DAEMON_UID says) before
-// sending anything: another user's socket would receive your requests.
+// The Python client asks the kernel who serves the socket (SO_PEERCRED); node cannot. So, before
+// sending anything, check what signerd's own directories are checked for: every directory on the
+// way belongs to root or to the daemon's uid (yours unless SIGNERD_DAEMON_UID says) and no other
+// user may rename its entries (not writable by group or others, or sticky like /tmp); the
+// socket's own directory and the socket belong to the daemon's uid. Then connect to that checked
+// path: nobody else can swap it between the check and the connection.
 const daemonUid = Number(process.env.SIGNERD_DAEMON_UID || os.userInfo().uid);
-const owner = fs.statSync(socketPath).uid;
-if (owner !== daemonUid) {
-  console.error(`${socketPath} belongs to uid ${owner}, not ${daemonUid}: not sending anything`);
-  process.exit(1);
+
+function checkedSocketPath(given) {
+  const refuse = (why) => {
+    console.error(`${given}: ${why}: not sending anything`);
+    process.exit(1);
+  };
+  let directory;
+  try {
+    directory = fs.realpathSync(path.dirname(path.resolve(given)));
+  } catch (error) {
+    refuse(`cannot reach signerd: ${error.message}`);
+  }
+  const parts = directory.split(path.sep).filter(Boolean);
+  for (let depth = 0; depth <= parts.length; depth++) {
+    const here = path.sep + parts.slice(0, depth).join(path.sep);
+    const st = fs.lstatSync(here);
+    const last = depth === parts.length;
+    if (last ? st.uid !== daemonUid : st.uid !== 0 && st.uid !== daemonUid) {
+      refuse(`${here} belongs to uid ${st.uid}: another user could replace the socket`);
+    }
+    if (st.mode & 0o022 && (last || !(st.mode & 0o1000))) {
+      refuse(`${here} is writable by group or others: another user could replace the socket`);
+    }
+  }
+  const socketFile = path.join(directory, path.basename(given));
+  let st;
+  try {
+    st = fs.lstatSync(socketFile);
+  } catch (error) {
+    refuse(`cannot reach signerd: ${error.message}`);
+  }
+  if (!st.isSocket()) refuse(`${socketFile} is not a socket`);
+  if (st.uid !== daemonUid) refuse(`${socketFile} belongs to uid ${st.uid}, not ${daemonUid}`);
+  return socketFile;
 }
 
+const checkedPath = checkedSocketPath(socketPath);
+
 const id = 1;
-const socket = net.createConnection(socketPath);
+const socket = net.createConnection(checkedPath);
 socket.setEncoding("utf8");
 socket.on("connect", () => {
   socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params: JSON.parse(paramsJson) }) + "\n");

@@ -51,6 +51,7 @@ from signerd.grants.schema import MAX_CHAIN_ID, MAX_DECIMALS
 from signerd.grants.tokens import BUILTIN_TOKENS, TokenInfo, TokenTable, token_table
 from signerd.grants.tokens import symbol as token_symbol
 from signerd.onchain.chains import ChainConfig, chain_config, parse_chains
+from signerd.safepath import trusted_file
 
 DEFAULT_RATE_PERIOD = 86_400
 DEFAULT_MAX_START_DELAY = 30 * 86_400
@@ -151,7 +152,8 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        raw = tomllib.loads(path.read_text())
+        # Another user able to edit it could make the daemon serve them (allowed_uids).
+        raw = tomllib.loads(trusted_file(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValidationError("config", f"cannot read {path}: {exc}") from exc
     unknown = set(raw) - {"daemon", "policy", "tokens", "chains"}

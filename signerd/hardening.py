@@ -1,9 +1,10 @@
-"""Keep the daemon's memory out of core dumps: it briefly holds generated session keys.
+"""Keep the daemon's memory out of core dumps (it briefly holds generated session keys), and
+give it file descriptors enough for a flood of connections.
 
-``signerd serve`` calls ``no_core_dumps()`` first. RLIMIT_CORE 0 stops the kernel writing a
-core file; PR_SET_DUMPABLE 0 also keeps a core handler (systemd-coredump, apport: a pipe in
-core_pattern, which ignores the limit) and other processes of the same uid (ptrace,
-/proc/PID/mem) away from it.
+``signerd serve`` calls ``no_core_dumps()`` and ``room_for_connections()`` first.
+RLIMIT_CORE 0 stops the kernel writing a core file; PR_SET_DUMPABLE 0 also keeps a core
+handler (systemd-coredump, apport: a pipe in core_pattern, which ignores the limit) and
+other processes of the same uid (ptrace, /proc/PID/mem) away from it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ def no_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if _prctl(PR_SET_DUMPABLE, 0) != 0:
         LOG.warning("could not mark the daemon not dumpable (prctl PR_SET_DUMPABLE failed)")
+
+
+# Descriptors the daemon wants: max_connections (512) open at once, plus refused connections
+# not yet closed while a peer floods connect/close (10,000 a second seen), plus the store's.
+WANTED_FILES = 16_384
+
+
+def room_for_connections() -> None:
+    """Raise the soft RLIMIT_NOFILE towards WANTED_FILES (within the hard limit). At the
+    usual 1024, a local peer opening and closing connections as fast as it can ran the daemon
+    out of descriptors: asyncio then logs a traceback per failed accept, and every client
+    of the daemon is refused meanwhile."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_FILES if hard == resource.RLIM_INFINITY else min(WANTED_FILES, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def dumpable() -> int:

@@ -123,3 +123,23 @@ def _check_ancestor(here: Path, st: os.stat_result, me: int) -> None:
             f"{stat.S_IMODE(st.st_mode):o}): others could replace what lies below. "
             f"Run `chmod go-w {here}` or choose a --socket / --data-dir elsewhere"
         )
+
+
+def trusted_file(path: Path) -> Path:
+    """The real path of ``path`` once nobody but root or us can change what it holds: the
+    file and every directory above it belong to root or us, none writable by group or others
+    (a sticky directory may be, as /tmp is). UnsafePath otherwise. For the files the daemon
+    takes orders from (its config: which uids it serves) and the relayer's key."""
+    real = Path(os.path.realpath(path))
+    me = os.getuid()
+    for here in reversed(real.parents):
+        _check_ancestor(here, os.stat(here), me)
+    st = os.stat(real)
+    if st.st_uid not in (0, me):
+        raise UnsafePath(f"{real} belongs to uid {st.st_uid}, neither root nor you")
+    if st.st_mode & 0o022:
+        raise UnsafePath(
+            f"{real} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+            f"run `chmod go-w {real}`"
+        )
+    return real

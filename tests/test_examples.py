@@ -51,6 +51,16 @@ def test_the_javascript_client_talks_to_the_socket(tmp_path: Path) -> None:
         unknown = run("signerd_nothing")
         assert unknown.returncode == 1
         assert json.loads(unknown.stderr)["error"]["code"] == -32601
+        # A directory others may write to: they could swap the socket between the check and
+        # the connection, so nothing is sent (the path is the daemon's real socket).
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shared.chmod(0o777)
+        (shared / "signerd.sock").symlink_to(daemon.socket_path)
+        env["SIGNERD_SOCKET"] = str(shared / "signerd.sock")
+        swappable = run()
+        assert swappable.returncode == 1
+        assert "writable by group or others" in swappable.stderr
 
 
 def signed_test_grant(master_key: bytes, payees: list[str]) -> dict[str, object]:

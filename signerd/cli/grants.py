@@ -185,12 +185,25 @@ def request(
             "--generate needs --out FILE: the reply holds the session private key, written "
             "to a new file readable only by you (or --out - to print it)"
         )
-    with Client(socket_path) as client, Spinner("Confirm on your device", lazy=True) as spinner:
-        result = client.request_grant(on_progress=spinner.say, **params)
-    if out is None or str(out) == "-":
+    # Created before the person is asked: a reply holding the key has to land somewhere, and
+    # the key is handed over once, so a file that cannot be made must stop us first.
+    private = None if out is None or str(out) == "-" else open_private(out)
+    try:
+        with (
+            Client(socket_path) as client,
+            Spinner("Confirm on your device", lazy=True) as spinner,
+        ):
+            result = client.request_grant(on_progress=spinner.say, **params)
+    except BaseException:
+        if private is not None and out is not None:
+            private.close()
+            out.unlink(missing_ok=True)  # ours and empty: nothing was granted
+        raise
+    if private is None:
         print_json(result)
         return
-    write_private(out, json.dumps(result, indent=2) + "\n")
+    with private:
+        private.write(json.dumps(result, indent=2) + "\n")
     click.echo(f"reply written to {out} (mode 0600)", err=True)
     result.pop("sessionPrivateKey", None)
     print_json(result)
@@ -201,14 +214,15 @@ def _given(ctx: click.Context, name: str) -> bool:
     return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a new file only we can read (never through an existing file or link)."""
+def open_private(path: Path) -> IO[str]:
+    """A new file only we can read, for writing (never through an existing file or link)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         raise click.UsageError(f"{path} already exists; choose a new file for --out") from None
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
+    except OSError as exc:
+        raise click.UsageError(f"cannot create {path} for --out: {exc.strerror}") from None
+    return os.fdopen(fd, "w")
 
 
 def _carries_private_key(document: Any) -> bool:

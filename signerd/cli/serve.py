@@ -39,9 +39,10 @@ def serve(
     """Serve grants to agents on the Unix socket until SIGTERM/SIGINT."""
     # Loaded here, not at the top: the other commands never need the daemon's modules.
     from signerd.daemon import serve as run_daemon
-    from signerd.hardening import no_core_dumps
+    from signerd.hardening import no_core_dumps, room_for_connections
 
     no_core_dumps()  # before the daemon holds anything secret
+    room_for_connections()
 
     # A daemon says what it does (device found, shutting down) without -v.
     if logging.getLogger().level > logging.INFO:

@@ -21,6 +21,7 @@ from signerd.onchain.abi import abi_decode, abi_encode
 from signerd.onchain.account import account_address, deploy_call
 from signerd.onchain.chains import ChainConfig
 from signerd.onchain.userop import UserOperation
+from signerd.safepath import trusted_file
 
 if TYPE_CHECKING:
     from eth_keys.datatypes import PrivateKey
@@ -70,7 +71,7 @@ def relayer_key(chain: ChainConfig) -> PrivateKey:
     from eth_keys.datatypes import PrivateKey
 
     try:
-        text = chain.relayer_key_file.read_text().strip()
+        text = trusted_file(chain.relayer_key_file).read_text().strip()
         return PrivateKey(bytes.fromhex(text.removeprefix("0x")))
     except (OSError, ValueError) as exc:
         raise ChainNotConfigured(

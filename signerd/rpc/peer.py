@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+LOG = logging.getLogger("signerd.rpc.server")  # where the server's other lines are
 
 _UCRED = struct.Struct("3i")  # struct ucred { pid_t pid; uid_t uid; gid_t gid; }
 
@@ -34,3 +39,25 @@ def _executable(pid: int) -> str | None:
         return os.readlink(f"/proc/{pid}/exe")
     except OSError:
         return None
+
+
+class RefusedPeers:
+    """The log of connections from uids that are not served: the first of a uid at WARNING,
+    then at most one line per ``interval`` seconds saying how many more came. A local user who
+    can reach the socket but is not served could otherwise write a line per connect() into the
+    journal (10,000 a second seen)."""
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self._interval = interval
+        self._clock = clock
+        self._by_uid: dict[int, tuple[float, int]] = {}  # uid -> (last logged, refused since)
+
+    def refused(self, peer: Peer) -> None:
+        now = self._clock()
+        logged = self._by_uid.get(peer.uid)
+        if logged is not None and now - logged[0] < self._interval:
+            self._by_uid[peer.uid] = (logged[0], logged[1] + 1)
+            return
+        more = f"; {logged[1]} more refused since the last line" if logged and logged[1] else ""
+        LOG.warning("refused peer uid %d (pid %d, %s)%s", peer.uid, peer.pid, peer.exe, more)
+        self._by_uid[peer.uid] = (now, 0)

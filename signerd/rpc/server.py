@@ -34,7 +34,7 @@ from signerd.errors import (
     UnauthorizedPeer,
 )
 from signerd.rpc import activation, protocol
-from signerd.rpc.peer import Peer, peer_of
+from signerd.rpc.peer import Peer, RefusedPeers, peer_of
 from signerd.safepath import check_socket_slot, private_directory
 
 LOG = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class RpcServer:
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
         self._per_uid: collections.Counter[int] = collections.Counter()
+        self._refused = RefusedPeers()
         self.large_messages = 0  # messages over LARGE_MESSAGE_BYTES being received or answered
         self.activated = False  # serving a socket passed by a launcher (systemd)
 
@@ -178,7 +179,7 @@ class RpcServer:
             writer.close()
             return
         if peer.uid not in self.config.allowed_uids:
-            LOG.warning("refused peer uid %d (pid %d, %s)", peer.uid, peer.pid, peer.exe)
+            self._refused.refused(peer)
             error: SignerdError = UnauthorizedPeer(f"uid {peer.uid} is not served here")
             await _send_and_close(writer, protocol.error_message(None, error))
             return

@@ -18,6 +18,7 @@ from eth_account import Account
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.cli import main
 from signerd.client import Client
+from signerd.hardening import WANTED_FILES
 from signerd.launch import DaemonProcess
 from tests.hardening.support import verbose_daemon
 from tests.support import grant_params, signerd_cli
@@ -91,6 +92,11 @@ def test_the_daemon_writes_no_core_dumps(tmp_path: Path) -> None:
         limits = Path(f"/proc/{daemon.proc.pid}/limits").read_text()
     core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))
     assert core.split()[4:6] == ["0", "0"], core
+    # And descriptors for a flood of connections (a peer's connect/close loop ran the usual
+    # 1024 out), as far as the hard limit lets it.
+    files = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+    soft, hard = files.split()[3:5]
+    assert soft == hard or int(soft) >= WANTED_FILES, files
 
 
 def test_no_core_dumps_also_makes_the_process_undumpable() -> None:
@@ -106,3 +112,20 @@ def test_a_generated_key_is_written_only_to_a_private_file(tmp_path: Path) -> No
     result = CliRunner().invoke(main, [*base, "--socket", str(tmp_path / "none.sock")])
     assert result.exit_code == 2
     assert "--generate needs --out FILE" in result.output
+    # An --out that exists is refused before the daemon (and the person) is asked: the key
+    # is handed over once, and a reply with nowhere to go would lose it after the approval.
+    taken = tmp_path / "taken.json"
+    taken.write_text("someone else's")
+    asked = CliRunner().invoke(
+        main, [*base, "--out", str(taken), "--socket", str(tmp_path / "none.sock")]
+    )
+    assert asked.exit_code == 2
+    assert "already exists" in asked.output
+    assert taken.read_text() == "someone else's"
+    # A request that fails leaves no empty file behind.
+    fresh = tmp_path / "fresh.json"
+    failed = CliRunner().invoke(
+        main, [*base, "--out", str(fresh), "--socket", str(tmp_path / "none.sock")]
+    )
+    assert failed.exit_code == 7  # no daemon there
+    assert not fresh.exists()

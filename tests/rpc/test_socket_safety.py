@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from signerd.client import Client
+from signerd.config import load_config
 from signerd.errors import ErrorCode, UnsafePath, UntrustedDaemon
 from signerd.rpc.server import _remove_stale_socket
 from signerd.safepath import private_directory
@@ -145,3 +146,25 @@ def test_a_client_sends_nothing_to_a_daemon_of_another_uid(open_tmp: Path) -> No
             if fake.poll() is None:
                 fake.kill()
                 fake.wait(timeout=10)
+
+
+def test_a_config_another_user_could_edit_is_refused(tmp_path: Path) -> None:
+    """The config says which uids the daemon serves: whoever can edit it is served."""
+    config = tmp_path / "signerd.toml"
+    config.write_text("[daemon]\nallowed_uids = [0]\n")
+    config.chmod(0o644)
+    assert load_config(config).allowed_uids  # ours, not writable by others: read
+    config.chmod(0o666)
+    with pytest.raises(UnsafePath, match="chmod go-w"):
+        load_config(config)
+    config.chmod(0o644)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone could replace the file in it
+    (shared / "signerd.toml").write_text(config.read_text())
+    with pytest.raises(UnsafePath, match="not sticky"):
+        load_config(shared / "signerd.toml")
+    with local_user() as other:
+        os.chown(config, other.uid, -1)
+        with pytest.raises(UnsafePath, match=f"belongs to uid {other.uid}"):
+            load_config(config)
