@@ -158,12 +158,14 @@ class WriterCache:
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], dict[Window, _Sums]] = {}
         self._grants: dict[str, tuple[int, StoredGrant]] = {}
+        self._grants_checked: set[str] = set()  # looked at in this transaction
         # Spends this writer reserved, by key: their settling skips reading them back.
         self._reserved: dict[str, tuple[int, SpendRecord]] = {}
         self._data_version: int | None = None
 
     def begin(self, conn: sqlite3.Connection) -> None:
         """At the start of a write transaction: drop everything if another connection wrote."""
+        self._grants_checked.clear()
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self.forget()
@@ -173,6 +175,7 @@ class WriterCache:
         """After a transaction that did not commit: its moves are gone, so are the sums."""
         self._windows.clear()
         self._grants.clear()
+        self._grants_checked.clear()
         self._reserved.clear()
         self._data_version = None
 
@@ -193,15 +196,21 @@ class WriterCache:
 
     def grant(self, conn: sqlite3.Connection, grant_id: str) -> StoredGrant:
         """The grant as ``load_grant`` reads it (GrantNotFound, StoreTampered), read and
-        checked again only when its row was changed since (its ``audit_seq`` moved)."""
+        checked again only when its row was changed since (its ``audit_seq`` moved).
+
+        Looked at once per transaction: spend writes never change a grant's row, and no
+        other write can run inside the transaction, so a revocation committed before it began
+        is seen by its first payment of the grant, and none can come before it commits."""
+        if grant_id in self._grants_checked:
+            return self._grants[grant_id][1]
         row = conn.execute("SELECT audit_seq FROM grants WHERE id = ?", (grant_id,)).fetchone()
         cached = self._grants.get(grant_id)
-        if row is not None and cached is not None and cached[0] == row[0]:
-            return cached[1]
-        grant = load_grant(conn, grant_id)
-        assert row is not None  # load_grant found it
-        self._grants[grant_id] = (row[0], grant)
-        return grant
+        if row is None or cached is None or cached[0] != row[0]:
+            grant = load_grant(conn, grant_id)
+            assert row is not None  # load_grant found it
+            cached = self._grants[grant_id] = (row[0], grant)
+        self._grants_checked.add(grant_id)
+        return cached[1]
 
     def sums(self, conn: sqlite3.Connection, grant_id: str, token: str, window: Window) -> _Sums:
         windows = self._windows.setdefault((grant_id, token), {})

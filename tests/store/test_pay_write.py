@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from signerd.errors import BudgetExceeded, SpendConflict, StoreTampered
+from signerd.errors import BudgetExceeded, GrantRevoked, SpendConflict, StoreTampered
 from signerd.store import SpendRecord, Store, StoredGrant
 from tests.store.support import DAY, START, spend_grant
 from tests.store.test_rows import tamper
@@ -157,3 +157,33 @@ def test_a_settled_key_without_its_signature_is_a_conflict(
     with pytest.raises(SpendConflict):
         pay(store, grant, 60, 1, sign)
     assert sign.calls == 0
+
+
+def test_a_batch_reads_its_grant_once_and_sees_a_revocation_next_time(
+    store: Store, grant: StoredGrant
+) -> None:
+    """Spend writes never change a grant's row and nothing else writes inside their
+    transaction: its grant is looked at once per transaction, not once per payment."""
+    statements: list[str] = []
+    store._db._writer.set_trace_callback(statements.append)
+
+    def write(label: int) -> Any:
+        return store.pay_write(
+            grant.id,
+            token=USDC_BASE,
+            amount=1,
+            payee=PAYEE,
+            key=key(label),
+            content_hash=content(label),
+            now=START,
+            sign=Signer(),
+        )
+
+    async def batch(labels: range) -> list[Any]:
+        return await asyncio.gather(*(store.submit_spend_write(write(n)) for n in labels))
+
+    assert len(asyncio.run(batch(range(1, 6)))) == 5
+    assert sum("SELECT audit_seq FROM grants" in s for s in statements) == 1
+    store.revoke_grant(grant.id, reason="test", peer_uid=None)
+    with pytest.raises(GrantRevoked):
+        asyncio.run(batch(range(6, 7)))
