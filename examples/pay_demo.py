@@ -139,7 +139,7 @@ def top_up_twice(socket_path: Path, grant_id: str) -> bool:
         try:
             client.call("signerd_topUp", {"grantId": grant_id, "amount": str(PRICE)})
         except ChainError as exc:
-            print(f"== a second top-up today is refused by the contracts: {exc}"[:200])
+            print(f"== a second top-up today is refused by the contracts: {exc.message}")
             return True
     print("== the second top-up was NOT refused")
     return False

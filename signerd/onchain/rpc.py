@@ -134,7 +134,9 @@ def send(w3: Web3, key: PrivateKey, to: str, data: bytes) -> tuple[Sent, Any]:
         tx_hash = "0x" + bytes(w3.eth.send_raw_transaction(signed.raw_transaction)).hex()
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)  # type: ignore[arg-type]
     except Exception as exc:
-        raise ChainError(f"transaction failed: {exc}", {"tx": tx_hash or None}) from None
+        # web3's revert errors are (message, revert data): the message says why.
+        why = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise ChainError(f"transaction failed: {why}", {"tx": tx_hash or None}) from None
     if receipt["status"] != 1:
         raise ChainError(f"transaction {tx_hash} reverted", {"tx": tx_hash})
     return Sent(tx_hash, int(receipt["blockNumber"])), receipt
