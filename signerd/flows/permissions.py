@@ -90,8 +90,8 @@ async def precheck_all(
 
 
 async def withdraw(store: Store, grant_ids: Sequence[str], peer: Peer) -> None:
-    """Revoke grants whose permissions were approved but never answered (their contexts
-    were not handed out, so nobody can redeem their delegations)."""
+    """Revoke grants whose permissions were approved but whose caller got an error instead
+    of their contexts: no permission is left live that its caller does not know of."""
     for grant_id in grant_ids:
         with contextlib.suppress(GrantRevoked):
             await asyncio.shield(

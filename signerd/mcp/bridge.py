@@ -59,18 +59,18 @@ class Bridge:
         except SignerdError as exc:
             return refusal(error_body(exc))
         try:
-            with anyio.fail_after(deadline):
+            with anyio.move_on_after(deadline) as scope:
                 model = await anyio.to_thread.run_sync(
                     work, client, abandon_on_cancel=True, limiter=limiter
                 )
+            if scope.cancelled_caught:
+                message = f"no answer within {deadline} s; what was paid meanwhile still counts"
+                return refusal(ErrorBody(code=None, name="TIMEOUT", message=message))
         except SignerdError as exc:
             return refusal(error_body(exc))
         except Refused as exc:
             return refusal(exc.error)
-        except TimeoutError:
-            message = f"no answer within {deadline:.0f} s; what was paid meanwhile still counts"
-            return refusal(ErrorBody(code=None, name="TIMEOUT", message=message))
-        except OSError as exc:  # the daemon went away mid-call
+        except OSError as exc:  # the daemon went away mid-call (or stopped answering)
             lost = DaemonUnavailable(f"lost the connection to signerd ({exc})")
             return refusal(error_body(lost))
         finally:

@@ -79,10 +79,13 @@ def fetch_paying(
     try:
         session, signer = paying_session(client, grant_id)
         response = session.get(url, timeout=timeout, stream=max_bytes is not None)
-    except PaymentError as exc:  # x402's client could not pay: nothing was signed for it
+    except PaymentError as exc:  # x402's client failed handling the 402 answer
         cause = signerd_cause(exc)
         if cause is not None:
             raise cause from exc
+        if signer.spends:  # it paid, then the paid request failed: the spends count
+            paid = ", ".join(spend["key"] for spend in signer.spends)
+            raise requests.RequestException(f"paid (spends {paid}), then: {exc}") from exc
         raise PaymentRefused(
             f"x402 could not pay {url} from grant {grant_id}: {exc}",
             {"reason": "x402_cannot_pay"},

@@ -66,3 +66,11 @@ def test_a_call_past_its_deadline_is_a_timeout_on_its_own_threads(bridge: Bridge
     assert (error["code"], error["name"]) == (None, "TIMEOUT")
     assert elapsed < 1.5  # the answer did not wait for the work
     assert threads  # the work did start, on a worker thread
+
+
+def test_a_socket_timeout_without_a_deadline_is_daemon_unavailable(bridge: Bridge) -> None:
+    def work(client: Any) -> Any:
+        raise TimeoutError("timed out")
+
+    error = _error(anyio.run(bridge.run, work))
+    assert (error["code"], error["name"]) == (-32044, "DAEMON_UNAVAILABLE")

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import requests
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from x402.http import encode_payment_required_header
 from x402.mechanisms.evm.exact import ExactEvmClientScheme
-from x402.schemas import PaymentRequirements
+from x402.schemas import PaymentRequired, PaymentRequirements
 
 from signerd.client import Client
 from signerd.errors import BudgetExceeded, PaymentRefused
@@ -105,6 +110,17 @@ def test_the_daemon_does_not_import_x402() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server answering with ``handler``, in a thread: its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 class _Unpayable(http.server.BaseHTTPRequestHandler):
     """A shop whose 402 answer x402's client cannot act on."""
 
@@ -121,11 +137,8 @@ class _Unpayable(http.server.BaseHTTPRequestHandler):
 def test_a_402_that_x402_cannot_pay_is_a_refusal_with_its_code(tmp_path: Path) -> None:
     """Not x402's own exception with a traceback (signerd pay, the MCP pay_x402 tool):
     a PaymentRefused naming why, and nothing signed."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unpayable)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/weather"
 
-    async def scenario() -> None:
+    async def scenario(url: str) -> None:
         async with shop(tmp_path) as s:
             client = cast(Client, InProcessClient(s, asyncio.get_running_loop()))
             with pytest.raises(PaymentRefused) as caught:
@@ -134,10 +147,8 @@ def test_a_402_that_x402_cannot_pay_is_a_refusal_with_its_code(tmp_path: Path) -
             spends = await s.call("signerd_listSpends", {"grantId": s.grant_id})
             assert spends["spends"] == []
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.shutdown()
+    with serving(_Unpayable) as base:
+        asyncio.run(scenario(base + "/weather"))
 
 
 class _Big(http.server.BaseHTTPRequestHandler):
@@ -158,11 +169,8 @@ class _Big(http.server.BaseHTTPRequestHandler):
 
 def test_a_fetch_reads_at_most_max_bytes_of_a_body(tmp_path: Path) -> None:
     """What the MCP pay_x402 tool asks for: a 300 MB answer must not land in its memory."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Big)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/big"
 
-    async def scenario() -> None:
+    async def scenario(url: str) -> None:
         async with shop(tmp_path) as s:
             client = cast(Client, InProcessClient(s, asyncio.get_running_loop()))
             paid = await asyncio.to_thread(fetch_paying, client, s.grant_id, url, max_bytes=1000)
@@ -170,7 +178,40 @@ def test_a_fetch_reads_at_most_max_bytes_of_a_body(tmp_path: Path) -> None:
             whole = await asyncio.to_thread(fetch_paying, client, s.grant_id, url)
             assert (len(whole.body), whole.truncated) == (4 * 2**20, False)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.shutdown()
+    with serving(_Big) as base:
+        asyncio.run(scenario(base + "/big"))
+
+
+class _PaidThenGone(http.server.BaseHTTPRequestHandler):
+    """Asks a price the grant allows, then drops the connection of the paid request."""
+
+    def do_GET(self) -> None:
+        if self.headers.get("PAYMENT-SIGNATURE"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # paid: no answer at all
+            return
+        price = PaymentRequired(x402_version=2, accepts=[requirements(MAX_PER_PAYMENT)])
+        self.send_response(402)
+        self.send_header("PAYMENT-REQUIRED", encode_payment_required_header(price))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_payment_whose_paid_request_fails_is_not_called_refused(tmp_path: Path) -> None:
+    """x402 wraps a failure after paying in the same error as one before: the signature has
+    left, so it is an HTTP failure naming the spend, never PAYMENT_REFUSED."""
+
+    async def scenario(url: str) -> None:
+        async with shop(tmp_path) as s:
+            client = cast(Client, InProcessClient(s, asyncio.get_running_loop()))
+            with pytest.raises(requests.RequestException) as caught:
+                await asyncio.to_thread(fetch_paying, client, s.grant_id, url, timeout=10)
+            [spend] = (await s.call("signerd_listSpends", {"grantId": s.grant_id}))["spends"]
+            assert spend["status"] == "committed"
+            assert f"paid (spends {spend['key']})" in str(caught.value)
+
+    with serving(_PaidThenGone) as base:
+        asyncio.run(scenario(base + "/weather"))

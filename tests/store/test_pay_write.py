@@ -39,10 +39,9 @@ class Signer:
         return SIGNATURE
 
 
-def pay(
-    store: Store, grant: StoredGrant, amount: int, label: int, sign: Signer
-) -> tuple[SpendRecord, bytes]:
-    write = store.pay_write(
+def payment(store: Store, grant: StoredGrant, amount: int, label: int, sign: Signer) -> Any:
+    """The pay_write of payment ``label`` (its key and content) of ``amount`` to PAYEE."""
+    return store.pay_write(
         grant.id,
         token=USDC_BASE,
         amount=amount,
@@ -52,6 +51,12 @@ def pay(
         now=START,
         sign=sign,
     )
+
+
+def pay(
+    store: Store, grant: StoredGrant, amount: int, label: int, sign: Signer
+) -> tuple[SpendRecord, bytes]:
+    write = payment(store, grant, amount, label, sign)
 
     async def submit() -> Any:
         return await store.submit_spend_write(write)
@@ -167,20 +172,9 @@ def test_a_batch_reads_its_grant_once_and_sees_a_revocation_next_time(
     statements: list[str] = []
     store._db._writer.set_trace_callback(statements.append)
 
-    def write(label: int) -> Any:
-        return store.pay_write(
-            grant.id,
-            token=USDC_BASE,
-            amount=1,
-            payee=PAYEE,
-            key=key(label),
-            content_hash=content(label),
-            now=START,
-            sign=Signer(),
-        )
-
     async def batch(labels: range) -> list[Any]:
-        return await asyncio.gather(*(store.submit_spend_write(write(n)) for n in labels))
+        writes = [payment(store, grant, 1, n, Signer()) for n in labels]
+        return await asyncio.gather(*(store.submit_spend_write(w) for w in writes))
 
     assert len(asyncio.run(batch(range(1, 6)))) == 5
     assert sum("SELECT audit_seq FROM grants" in s for s in statements) == 1
