@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import IO
 
 import click
 
 from signerd.cli import render
 from signerd.cli.common import DEVICE_OPTION, Spinner, json_option, print_json
+from signerd.config import load_config
 from signerd.devices import DEFAULT_DERIVATION_PATH, open_signer
 from signerd.devices.discovery import discover, resolve_device
 from signerd.flows.grant import sign_grant_locally
@@ -58,14 +60,32 @@ def address(device: str, derivation: str, as_json: bool) -> None:
     is_flag=True,
     help="Sign by hash where the device cannot show the fields.",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, exists=True),
+    help="signerd.toml: its [policy] and [[tokens]] apply, as in the daemon.",
+)
 @json_option("Errors as JSON too (the signed grant is JSON either way).")
 def sign_grant(
-    device: str, request_file: IO[str], derivation: str, allow_blind_signing: bool, as_json: bool
+    device: str,
+    request_file: IO[str],
+    derivation: str,
+    allow_blind_signing: bool,
+    config_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Have the device sign a grant request (JSON file, - for stdin); print the signed grant."""
     request = load_request(read_text(request_file), request_file.name)
+    config = load_config(config_file)
     with Spinner("Confirm on your device", lazy=True) as spinner:
         grant = sign_grant_locally(
-            device, request, derivation, allow_blind_signing, notify=spinner.say
+            device,
+            request,
+            derivation,
+            allow_blind_signing,
+            notify=spinner.say,
+            policy=config.policy,
+            tokens=config.tokens,
         )
     print_json(grant)

@@ -35,6 +35,7 @@ from signerd.grants import (
     parse_grant_request,
     signed_grant,
 )
+from signerd.grants.tokens import BUILTIN_TOKENS, TokenTable
 from signerd.grants.typed_data import address_of
 from signerd.policy import check_policy
 from signerd.rpc.peer import Peer
@@ -86,6 +87,7 @@ def sign_grant_locally(
     allow_blind_signing: bool = False,
     notify: Notify = _ignore,
     policy: Policy | None = None,
+    tokens: TokenTable = BUILTIN_TOKENS,
 ) -> JSONDict:
     """The grant flow without a daemon (``signerd sign-grant``): the same checks, no store.
 
@@ -93,7 +95,7 @@ def sign_grant_locally(
     will show, then the device's own prompts. Raises ValidationError or PolicyRefused before
     the device is touched, and the device errors of ``signerd.errors`` after.
     """
-    checked = parse_grant_request(request, now=int(time.time()))
+    checked = parse_grant_request(request, now=int(time.time()), tokens=tokens)
     check_policy(checked, policy or Policy())
     agent = agent_description(checked.label, os.getuid(), os.getpid(), "signerd")
     with open_signer(

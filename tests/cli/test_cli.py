@@ -77,6 +77,28 @@ def test_sign_grant_then_verify_and_tamper(trezor: TrezorSimulatorProcess, tmp_p
     assert "summary_mismatch" in tampered.stderr or "bad_signature" in tampered.stderr
 
 
+def test_sign_grant_names_tokens_and_applies_policy_from_the_config(
+    trezor: TrezorSimulatorProcess, tmp_path: Path
+) -> None:
+    token = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+    request = json.loads(write_request(tmp_path / "r.json").read_text())
+    request |= {"chainId": 31337}
+    request["allowances"] = [{"token": token, "amount": "30000", "period": 86400}]
+    config = tmp_path / "signerd.toml"
+    config.write_text(
+        f'[[tokens]]\nchain = 31337\naddress = "{token}"\nsymbol = "USDC"\ndecimals = 6\n'
+    )
+    args = ["sign-grant", "--device", trezor.path, "--config", str(config), "-"]
+    signed = signerd_cli(*args, stdin=json.dumps(request))
+    assert signed.returncode == 0, signed.stderr
+    summary = json.loads(signed.stdout)["typedData"]["message"]["summary"]
+    assert summary.startswith("0.03 USDC/day on chain 31337;"), summary
+    config.write_text(config.read_text() + "[policy]\nmax_validity = 3600\n")
+    refused = signerd_cli(*args, stdin=json.dumps(request))
+    assert refused.returncode == ExitCode.REFUSED, refused.stderr
+    assert "POLICY_REFUSED" in refused.stderr
+
+
 def test_sign_grant_reports_the_invalid_field(
     trezor: TrezorSimulatorProcess, tmp_path: Path
 ) -> None:
