@@ -111,7 +111,6 @@ def _request(item: Any, where: str, now: int) -> PermissionRequest:
     start = now if start is None else start
     if start >= expiry:
         raise ValidationError(f"{data_at}.startTime", "must be before the expiry")
-    amount_key = "periodAmount" if kind in PERIODIC else "allowanceAmount"
     fields = {
         "": where,
         "sessionKey": f"{where}.to",
@@ -121,7 +120,7 @@ def _request(item: Any, where: str, now: int) -> PermissionRequest:
         "allowances": data_at,
         "allowances.0": data_at,
         "allowances.0.token": f"{data_at}.tokenAddress",
-        "allowances.0.amount": f"{data_at}.{amount_key}",
+        "allowances.0.amount": f"{data_at}.{_amount_key(kind)}",
         "allowances.0.period": f"{data_at}.periodDuration",
         "payees": data_at,
     }
@@ -132,7 +131,7 @@ def _request(item: Any, where: str, now: int) -> PermissionRequest:
 
 def _data(kind: str, raw: Any, where: str) -> tuple[str, int, int, int | None]:
     erc20 = kind.startswith("erc20")
-    amount_key = "periodAmount" if kind in PERIODIC else "allowanceAmount"
+    amount_key = _amount_key(kind)
     required = {amount_key} | ({"periodDuration"} if kind in PERIODIC else set())
     required |= {"tokenAddress"} if erc20 else set()
     data = _object(raw, where, required, {"startTime", "justification"})
@@ -156,6 +155,11 @@ def _data(kind: str, raw: Any, where: str) -> tuple[str, int, int, int | None]:
     if justification is not None and not isinstance(justification, str):
         raise ValidationError(f"{where}.justification", "must be a string")
     return token, amount, period, start
+
+
+def _amount_key(kind: str) -> str:
+    """The data field a permission of ``kind`` states its amount in."""
+    return "periodAmount" if kind in PERIODIC else "allowanceAmount"
 
 
 def _expiry(rules: Any, where: str, now: int) -> tuple[int, str]:
