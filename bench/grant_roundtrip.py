@@ -27,46 +27,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from trezorlib import ethereum
-from trezorlib.client import AppManifest, PassphraseSetting, get_client
-from trezorlib.tools import parse_path
-from trezorlib.transport import get_transport
 
 from bench.loadgen import cpu_seconds
 from bench.report import Row, percentile
 from bench.samples import random_address, request_params, typed_data, wait_until_idle
+from bench.thin_daemon import DirectSigner
 from emulator.trezor.launch import TrezorSimulatorProcess
 from signerd.client import Client
-from signerd.devices.base import DEFAULT_DERIVATION_PATH
 from signerd.grants import verify_grant
 from signerd.launch import DaemonProcess, wait_until
 
 GROUP = "1 grant round trip"
 
 
-class _DirectSigner:
-    """trezorlib on its own transport and session, as an application without signerd would."""
-
-    def __init__(self, sim: TrezorSimulatorProcess) -> None:
-        self.address_n = parse_path(DEFAULT_DERIVATION_PATH)
-        self.client = get_client(AppManifest(app_name="signerd-bench"), get_transport(sim.path))
-        self.client.__enter__()  # keep the transport open across calls, as the daemon does
-        self.session = self.client.get_session(passphrase=PassphraseSetting.AUTO)
-
-    def sign(self, data: dict[str, Any]) -> float:
-        """Seconds for one ethereum.sign_typed_data."""
-        start = time.perf_counter()
-        result = ethereum.sign_typed_data(self.session, self.address_n, data)
-        elapsed = time.perf_counter() - start
-        if len(result.signature) != 65:
-            raise RuntimeError("trezorlib returned a malformed signature")
-        return elapsed
-
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
+def _timed(sign: Callable[[dict[str, Any]], object], data: dict[str, Any]) -> float:
+    """Seconds for one ``sign(data)``."""
+    start = time.perf_counter()
+    sign(data)
+    return time.perf_counter() - start
 
 
 class _ThinDaemon:
@@ -88,17 +69,17 @@ class _ThinDaemon:
         self.sock.connect(str(path))
         self.replies = self.sock.makefile("rb")
 
-    def sign(self, data: dict[str, Any]) -> float:
-        """Seconds for one signature through the thin daemon."""
-        start = time.perf_counter()
+    def signature(self, data: dict[str, Any]) -> bytes:
+        """One signature through the thin daemon."""
         self.sock.sendall(json.dumps({"id": 1, "params": data}).encode() + b"\n")
-        reply = json.loads(self.replies.readline())
-        elapsed = time.perf_counter() - start
-        if len(bytes.fromhex(reply["result"][2:])) != 65:
+        signature = bytes.fromhex(json.loads(self.replies.readline())["result"][2:])
+        if len(signature) != 65:
             raise RuntimeError("the thin daemon returned a malformed signature")
-        return elapsed
+        return signature
 
     def close(self) -> None:
+        if hasattr(self, "sock"):
+            self.sock.close()
         self.proc.kill()
         self.proc.wait(timeout=10)
 
@@ -111,7 +92,7 @@ def _request(client: Client, params: dict[str, Any]) -> tuple[float, dict[str, A
 
 
 def run(count: int, block: int = 10) -> list[Row]:
-    """``count`` grants each way, alternating blocks of ``block`` between the two paths."""
+    """``count`` grants each way, alternating blocks of ``block`` between the three paths."""
     daemon_s: list[float] = []
     direct_s: list[float] = []
     thin_s: list[float] = []
@@ -128,12 +109,12 @@ def run(count: int, block: int = 10) -> list[Row]:
             # Warm-up, and the master address (the daemon asks the device once).
             _, first = _request(client, request_params())
             account: str = first["typedData"]["message"]["account"]
-            direct = _DirectSigner(sim)
+            direct = DirectSigner(sim.path, "signerd-bench")
             thin = _ThinDaemon(sim, workdir)
             assert daemon.proc is not None
             try:
-                direct.sign(typed_data(account))
-                thin.sign(typed_data(account))
+                direct.signature(typed_data(account))
+                thin.signature(typed_data(account))
                 while len(daemon_s) < count:
                     own, served = time.process_time(), cpu_seconds(daemon.proc.pid)
                     for _ in range(min(block, count - len(daemon_s))):
@@ -144,10 +125,10 @@ def run(count: int, block: int = 10) -> list[Row]:
                     cpu["daemon"] += cpu_seconds(daemon.proc.pid) - served
                     own = time.process_time()
                     for _ in range(min(block, count - len(direct_s))):
-                        direct_s.append(direct.sign(typed_data(account)))
+                        direct_s.append(_timed(direct.signature, typed_data(account)))
                     cpu["direct"] += time.process_time() - own
                     for _ in range(min(block, count - len(thin_s))):
-                        thin_s.append(thin.sign(typed_data(account)))
+                        thin_s.append(_timed(thin.signature, typed_data(account)))
             finally:
                 thin.close()
                 direct.close()

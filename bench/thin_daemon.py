@@ -28,21 +28,36 @@ from trezorlib.transport import get_transport
 from signerd.devices.base import DEFAULT_DERIVATION_PATH
 
 
+class DirectSigner:
+    """trezorlib on its own transport and session, as an application without signerd would
+    use it (the benchmark's direct path, and this daemon's device)."""
+
+    def __init__(self, path: str, app_name: str) -> None:
+        self.address_n = parse_path(DEFAULT_DERIVATION_PATH)
+        self.client = get_client(AppManifest(app_name=app_name), get_transport(path))
+        self.client.__enter__()  # keep the transport open across calls, as a daemon does
+        self.session = self.client.get_session(passphrase=PassphraseSetting.AUTO)
+
+    def signature(self, data: dict[str, Any]) -> bytes:
+        """One ethereum.sign_typed_data."""
+        signature = bytes(ethereum.sign_typed_data(self.session, self.address_n, data).signature)
+        if len(signature) != 65:
+            raise RuntimeError("trezorlib returned a malformed signature")
+        return signature
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+
+
 async def serve(simulator_path: str, socket_path: Path) -> None:
-    client = get_client(AppManifest(app_name="signerd-bench-thin"), get_transport(simulator_path))
-    client.__enter__()  # one transport for every request, as a daemon keeps it
-    session = client.get_session(passphrase=PassphraseSetting.AUTO)
-    address_n = parse_path(DEFAULT_DERIVATION_PATH)
+    signer = DirectSigner(simulator_path, "signerd-bench-thin")
     device = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
     loop = asyncio.get_running_loop()
-
-    def sign(data: dict[str, Any]) -> bytes:
-        return bytes(ethereum.sign_typed_data(session, address_n, data).signature)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
             request = json.loads(line)
-            signature = await loop.run_in_executor(device, sign, request["params"])
+            signature = await loop.run_in_executor(device, signer.signature, request["params"])
             reply = {"jsonrpc": "2.0", "id": request["id"], "result": "0x" + signature.hex()}
             writer.write(json.dumps(reply).encode() + b"\n")
         writer.close()
