@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,17 @@ def _timed(sign: Callable[[dict[str, Any]], object], data: dict[str, Any]) -> fl
 class _ThinDaemon:
     """bench/thin_daemon.py in its own process, and a connection to it."""
 
-    def __init__(self, sim: TrezorSimulatorProcess, workdir: Path) -> None:
+    def __init__(self, simulator_path: str, workdir: Path) -> None:
         path = workdir / "thin.sock"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.thin_daemon", sim.path, str(path)],
+            [sys.executable, "-m", "bench.thin_daemon", simulator_path, str(path)],
             stdin=subprocess.DEVNULL,
         )
         ready = Path(f"{path}.ready")
         wait_until(lambda: ready.exists() or self.proc.poll() is not None, timeout=30)
         if not ready.exists():
-            self.close()
+            self.proc.kill()
+            self.proc.wait(timeout=10)
             raise RuntimeError("the thin daemon did not start")
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.settimeout(60)
@@ -78,8 +80,7 @@ class _ThinDaemon:
         return signature
 
     def close(self) -> None:
-        if hasattr(self, "sock"):
-            self.sock.close()
+        self.sock.close()
         self.proc.kill()
         self.proc.wait(timeout=10)
 
@@ -104,34 +105,30 @@ def run(count: int, block: int = 10) -> list[Row]:
             TrezorSimulatorProcess(auto="approve", log_path=workdir / "trezor-sim.log") as sim,
             DaemonProcess(sim.path, workdir) as daemon,
             Client(daemon.socket_path) as client,
+            closing(_ThinDaemon(sim.path, workdir)) as thin,
+            closing(DirectSigner(sim.path, "signerd-bench")) as direct,
         ):
             wait_until_idle(client)
             # Warm-up, and the master address (the daemon asks the device once).
             _, first = _request(client, request_params())
             account: str = first["typedData"]["message"]["account"]
-            direct = DirectSigner(sim.path, "signerd-bench")
-            thin = _ThinDaemon(sim, workdir)
             assert daemon.proc is not None
-            try:
-                direct.signature(typed_data(account))
-                thin.signature(typed_data(account))
-                while len(daemon_s) < count:
-                    own, served = time.process_time(), cpu_seconds(daemon.proc.pid)
-                    for _ in range(min(block, count - len(daemon_s))):
-                        elapsed, grant = _request(client, request_params(random_address()))
-                        daemon_s.append(elapsed)
-                        grants.append(grant)
-                    cpu["client"] += time.process_time() - own
-                    cpu["daemon"] += cpu_seconds(daemon.proc.pid) - served
-                    own = time.process_time()
-                    for _ in range(min(block, count - len(direct_s))):
-                        direct_s.append(_timed(direct.signature, typed_data(account)))
-                    cpu["direct"] += time.process_time() - own
-                    for _ in range(min(block, count - len(thin_s))):
-                        thin_s.append(_timed(thin.signature, typed_data(account)))
-            finally:
-                thin.close()
-                direct.close()
+            direct.signature(typed_data(account))
+            thin.signature(typed_data(account))
+            while len(daemon_s) < count:
+                own, served = time.process_time(), cpu_seconds(daemon.proc.pid)
+                for _ in range(min(block, count - len(daemon_s))):
+                    elapsed, grant = _request(client, request_params(random_address()))
+                    daemon_s.append(elapsed)
+                    grants.append(grant)
+                cpu["client"] += time.process_time() - own
+                cpu["daemon"] += cpu_seconds(daemon.proc.pid) - served
+                own = time.process_time()
+                for _ in range(min(block, count - len(direct_s))):
+                    direct_s.append(_timed(direct.signature, typed_data(account)))
+                cpu["direct"] += time.process_time() - own
+                for _ in range(min(block, count - len(thin_s))):
+                    thin_s.append(_timed(thin.signature, typed_data(account)))
     # Checked after timing: every grant of the run is a valid grant of the master.
     for grant in grants:
         check = verify_grant(grant, expected_signer=account)
