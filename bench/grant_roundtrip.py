@@ -9,12 +9,15 @@ shape. Their ratio is the daemon's overhead. Beside it, the CPU each side spends
 (the daemon's threads and its client against the direct caller), which moves less with the
 machine's load than the wall-clock ratio and shows where the overhead is.
 
-The floor beside them is the thinnest daemon (bench/thin_daemon.py): a socket, a JSON line
-and a device thread in a second process, no checks and no store. What it adds over the
-direct call is not signerd's doing (on a 2-core virtual machine, most of it is the
-scheduling of the device exchange in another process); what signerd adds over it is.
+The floors beside them are the thinnest daemons (bench/thin_daemon.py): a socket, a JSON line
+and a device thread in a second process, no checks and no store; and the same with one
+``fdatasync`` of what it signed before it answers, the least a daemon whose answer survives a
+power loss must do (signerd's grants are on disk before the agent holds them). What they add
+over the direct call is not signerd's doing (on a 2-core virtual machine: the scheduling of
+the device exchange in another process, and the disk's flush); what signerd adds over the
+durable one is.
 
-The three paths use the same simulator (each on its own transport and session, as separate
+The four paths use the same simulator (each on its own transport and session, as separate
 programs would) in alternating blocks of ten, so a drift in the machine's load during the
 run does not favour any of them.
 """
@@ -52,12 +55,14 @@ def _timed(sign: Callable[[dict[str, Any]], object], data: dict[str, Any]) -> fl
 
 
 class _ThinDaemon:
-    """bench/thin_daemon.py in its own process, and a connection to it."""
+    """bench/thin_daemon.py in its own process (``durable``: with --durable), and a
+    connection to it."""
 
-    def __init__(self, simulator_path: str, workdir: Path) -> None:
-        path = workdir / "thin.sock"
+    def __init__(self, simulator_path: str, workdir: Path, *, durable: bool = False) -> None:
+        path = workdir / ("thin-durable.sock" if durable else "thin.sock")
+        options = ["--durable"] if durable else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.thin_daemon", simulator_path, str(path)],
+            [sys.executable, "-m", "bench.thin_daemon", *options, simulator_path, str(path)],
             stdin=subprocess.DEVNULL,
         )
         ready = Path(f"{path}.ready")
@@ -93,10 +98,11 @@ def _request(client: Client, params: dict[str, Any]) -> tuple[float, dict[str, A
 
 
 def run(count: int, block: int = 10) -> list[Row]:
-    """``count`` grants each way, alternating blocks of ``block`` between the three paths."""
+    """``count`` grants each way, alternating blocks of ``block`` between the four paths."""
     daemon_s: list[float] = []
     direct_s: list[float] = []
     thin_s: list[float] = []
+    durable_s: list[float] = []
     cpu = {"daemon": 0.0, "client": 0.0, "direct": 0.0}  # CPU seconds of each side, summed
     grants: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="signerd-bench-") as tmp:
@@ -106,6 +112,7 @@ def run(count: int, block: int = 10) -> list[Row]:
             DaemonProcess(sim.path, workdir) as daemon,
             Client(daemon.socket_path) as client,
             closing(_ThinDaemon(sim.path, workdir)) as thin,
+            closing(_ThinDaemon(sim.path, workdir, durable=True)) as durable,
             closing(DirectSigner(sim.path, "signerd-bench")) as direct,
         ):
             wait_until_idle(client)
@@ -115,6 +122,7 @@ def run(count: int, block: int = 10) -> list[Row]:
             assert daemon.proc is not None
             direct.signature(typed_data(account))
             thin.signature(typed_data(account))
+            durable.signature(typed_data(account))
             while len(daemon_s) < count:
                 own, served = time.process_time(), cpu_seconds(daemon.proc.pid)
                 for _ in range(min(block, count - len(daemon_s))):
@@ -129,6 +137,8 @@ def run(count: int, block: int = 10) -> list[Row]:
                 cpu["direct"] += time.process_time() - own
                 for _ in range(min(block, count - len(thin_s))):
                     thin_s.append(_timed(thin.signature, typed_data(account)))
+                for _ in range(min(block, count - len(durable_s))):
+                    durable_s.append(_timed(durable.signature, typed_data(account)))
     # Checked after timing: every grant of the run is a valid grant of the master.
     for grant in grants:
         check = verify_grant(grant, expected_signer=account)
@@ -137,6 +147,7 @@ def run(count: int, block: int = 10) -> list[Row]:
     daemon_p50 = percentile([s * 1e3 for s in daemon_s], 50)
     direct_p50 = percentile([s * 1e3 for s in direct_s], 50)
     thin_p50 = percentile([s * 1e3 for s in thin_s], 50)
+    durable_p50 = percentile([s * 1e3 for s in durable_s], 50)
     note = f"n={count} each way, simulated Trezor Safe 3, auto-approve"
     return [
         Row(GROUP, "via daemon, p50", daemon_p50, "ms", note=note),
@@ -149,6 +160,13 @@ def run(count: int, block: int = 10) -> list[Row]:
             thin_p50,
             "ms",
             note="the floor: a socket, JSON and a device thread in a 2nd process (thin_daemon.py)",
+        ),
+        Row(
+            GROUP,
+            "thinnest durable daemon, p50",
+            durable_p50,
+            "ms",
+            note="the same, and one fdatasync of what it signed before it answers (--durable)",
         ),
         Row(
             GROUP,
@@ -167,10 +185,17 @@ def run(count: int, block: int = 10) -> list[Row]:
         ),
         Row(
             GROUP,
-            "daemon over the thinnest (p50 ratio)",
-            daemon_p50 / thin_p50,
+            "thinnest durable daemon overhead (p50 ratio)",
+            durable_p50 / direct_p50,
             "x",
-            note=f"+{daemon_p50 - thin_p50:.2f} ms: checks, policy, durable store and audit",
+            note=f"+{durable_p50 - direct_p50:.2f} ms: the floor of a daemon that keeps answers",
+        ),
+        Row(
+            GROUP,
+            "daemon over the thinnest durable (p50 ratio)",
+            daemon_p50 / durable_p50,
+            "x",
+            note=f"+{daemon_p50 - durable_p50:.2f} ms: checks, policy, SQLite store and audit",
         ),
         Row(
             GROUP,
