@@ -112,13 +112,24 @@ def default_socket_path() -> Path:
     configured = os.environ.get(SOCKET_ENV)
     if configured:
         return Path(configured)
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/signerd-{os.getuid()}"
-    return Path(runtime) / "signerd" / "signerd.sock"
+    runtime = _xdg_directory("XDG_RUNTIME_DIR", Path(f"/tmp/signerd-{os.getuid()}"))
+    return runtime / "signerd" / "signerd.sock"
 
 
 def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "signerd"
+    """``$XDG_DATA_HOME/signerd``, else ``~/.local/share/signerd``."""
+    return _xdg_directory("XDG_DATA_HOME", Path.home() / ".local" / "share") / "signerd"
+
+
+def _xdg_directory(variable: str, fallback: Path) -> Path:
+    """``$variable`` if it is an absolute path, else ``fallback``.
+
+    The XDG base directory spec says a relative value is invalid and must be ignored: taken
+    as is, it would put the store (or the socket) under whatever directory the daemon, the
+    CLI or an agent happened to start in, each finding a different one.
+    """
+    value = os.environ.get(variable, "")
+    return Path(value) if os.path.isabs(value) else fallback
 
 
 _DAEMON_KEYS = {

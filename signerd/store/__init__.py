@@ -29,7 +29,7 @@ from signerd.store.audit import (
 )
 from signerd.store.batch import GroupCommit
 from signerd.store.chain import AuditEntry, audit_hash
-from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database, default_data_dir
+from signerd.store.db import BUSY_TIMEOUT_MS, DB_FILENAME, Database
 from signerd.store.delegations import DelegationsMixin, StoredDelegation
 from signerd.store.grants import GRANT_STATUSES, GrantsMixin, GrantStatus, StoredGrant
 from signerd.store.keys import KeysMixin, KeystoreRecord
@@ -64,7 +64,6 @@ __all__ = [
     "StoredDelegation",
     "StoredGrant",
     "audit_hash",
-    "default_data_dir",
 ]
 
 

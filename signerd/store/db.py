@@ -38,13 +38,6 @@ DB_FILENAME: Final = "signerd.db"
 BUSY_TIMEOUT_MS: Final = 10_000
 
 
-def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/signerd``, else ``~/.local/share/signerd`` (XDG ignores relative paths)."""
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
-    return base / "signerd"
-
-
 class Database:
     """The write connection (one at a time, behind a lock) and a pool of read connections.
 

@@ -17,7 +17,7 @@ import pytest
 
 from signerd import store as store_module
 from signerd.errors import StoreError
-from signerd.store import DB_FILENAME, SCHEMA_VERSION, Store, StoredGrant, default_data_dir
+from signerd.store import DB_FILENAME, SCHEMA_VERSION, Store, StoredGrant
 from signerd.store import db as db_module
 from signerd.store.chain import append_entry
 from tests.store.support import DAY, START, raw, spend_grant
@@ -61,14 +61,6 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "data" / DB_FILENAME).write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         Store.open(tmp_path / "data")
-
-
-def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_data_dir() == tmp_path / "signerd"
-    monkeypatch.setenv("XDG_DATA_HOME", "relative/path")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_data_dir() == tmp_path / "home" / ".local" / "share" / "signerd"
 
 
 def test_version_1_spends_stay_counted_after_the_upgrade(
