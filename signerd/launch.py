@@ -4,7 +4,7 @@ A small library API for whatever embeds the daemon rather than running it under 
 the test suite, the benchmarks, `examples/demo.py`. It knows nothing of devices; give it a
 transport path (a real device, an emulator, a simulator) and a working directory:
 
-    with DaemonProcess("udp:127.0.0.1:21324", Path("/tmp/work")) as daemon:
+    with DaemonProcess("udp:127.0.0.1:21324", Path(tempfile.mkdtemp())) as daemon:
         Client(daemon.socket_path).status()
 
 `ChildProcess` is the part any local server shares (spawn, wait until it answers, stop,
@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, TypeVar
+
+from signerd.safepath import private_directory
 
 T = TypeVar("T")
 
@@ -170,7 +172,9 @@ class DaemonProcess(ChildProcess):
 
     WORKDIR/run/signerd.sock is the socket, WORKDIR/data the data directory, and
     WORKDIR/signerd.log the log (unless `log_path` says otherwise); `config` is the text of
-    a signerd.toml written to WORKDIR.
+    a signerd.toml written to WORKDIR. WORKDIR is created, or checked, as a private directory
+    of ours (0700, not a symlink): another local user cannot swap the config or the log for
+    a link of theirs (UnsafePath otherwise).
     """
 
     name = "signerd"
@@ -186,7 +190,7 @@ class DaemonProcess(ChildProcess):
         log_path: Path | None = None,
         inherit_output: bool = False,
     ) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
+        private_directory(workdir)
         super().__init__(
             log_path=log_path if log_path is not None else workdir / "signerd.log",
             inherit_output=inherit_output,
