@@ -25,7 +25,7 @@ from signerd.errors import DelegationMismatch, GrantRevoked, SignerdError, Valid
 from signerd.flows.audit import RefusalLog, audited
 from signerd.flows.delegation import DelegationFlow, person_account
 from signerd.flows.grant import GrantFlow
-from signerd.grants import parse_grant_request
+from signerd.grants import GrantRequest, parse_grant_request
 from signerd.onchain import rpc
 from signerd.onchain.account import deploy_call
 from signerd.onchain.chains import ChainConfig
@@ -45,9 +45,9 @@ JSONDict = dict[str, Any]
 _PLACEHOLDER_ID = "0x" + "00" * 32
 
 
-def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
+def precheck(config: Config, request: PermissionRequest) -> tuple[ChainConfig, GrantRequest]:
     """Every refusal that needs no device: chain and RPC, the grant request, policy, and the
-    limits' delegation; the chain's entry."""
+    limits' delegation; the chain's entry and the checked grant request."""
     chain = config.chain(request.chain_id)
     chain.rpc_url()
     rpc.require_web3(chain)
@@ -69,7 +69,7 @@ def precheck(config: Config, request: PermissionRequest) -> ChainConfig:
     verify_delegation(
         document, compile_delegation(document, delegator, chain.enforcers), chain.enforcers
     )
-    return chain
+    return chain, grant
 
 
 async def precheck_all(
@@ -149,10 +149,9 @@ async def grant_permission(
     """Approve ``request`` on the device (grant, then delegation); its PermissionResponse."""
     store = grants.store
     async with audited(store, peer.to_json(), refusals) as trail:
-        chain = precheck(config, request)
-        grant_request = parse_grant_request(
-            request.grant_params(), now=int(time.time()), tokens=config.tokens
-        )
+        # Again, though precheck_all checked it: the person may have taken minutes over
+        # the call's earlier requests, and the validity window is checked against now.
+        chain, grant_request = precheck(config, request)
         issued = await grants.request(
             grant_request, generate=False, peer=peer, trail=trail, progress=progress
         )
