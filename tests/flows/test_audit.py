@@ -12,7 +12,7 @@ import pytest
 from signerd.config import Policy
 from signerd.errors import BudgetExceeded, PolicyRefused
 from tests.fakes import FakeSigner
-from tests.flows.test_grant_flow_in_process import make_harness
+from tests.flows.harness import running
 from tests.payments.factories import BUDGET, MAX_PER_PAYMENT
 from tests.payments.harness import shop
 from tests.support import USDC_BASE, grant_params
@@ -23,8 +23,7 @@ FLOOD = 3000
 def test_a_refusal_flood_is_counted_not_written_row_by_row(tmp_path: Path) -> None:
     async def scenario() -> None:
         policy = Policy(max_allowance={USDC_BASE: 1})
-        harness = make_harness(tmp_path, FakeSigner(answer="approve"), policy=policy)
-        try:
+        with running(tmp_path, FakeSigner(answer="approve"), policy=policy) as harness:
             started = time.monotonic()
             for n in range(FLOOD):
                 with pytest.raises(PolicyRefused):
@@ -39,9 +38,6 @@ def test_a_refusal_flood_is_counted_not_written_row_by_row(tmp_path: Path) -> No
             assert accounted == FLOOD
             assert harness.fake.prompts == 0
             assert harness.daemon.store.verify_audit().ok
-        finally:
-            harness.daemon.worker.close()
-            harness.daemon.store.close()
 
     asyncio.run(scenario())
 
@@ -49,8 +45,7 @@ def test_a_refusal_flood_is_counted_not_written_row_by_row(tmp_path: Path) -> No
 def test_a_refusal_after_the_window_is_written_on_its_own(tmp_path: Path) -> None:
     async def scenario() -> None:
         policy = Policy(max_allowance={USDC_BASE: 1})
-        harness = make_harness(tmp_path, FakeSigner(answer="approve"), policy=policy)
-        try:
+        with running(tmp_path, FakeSigner(answer="approve"), policy=policy) as harness:
             for _ in range(3):
                 with pytest.raises(PolicyRefused):
                     await harness.call("signerd_requestGrant", grant_params())
@@ -68,9 +63,6 @@ def test_a_refusal_after_the_window_is_written_on_its_own(tmp_path: Path) -> Non
                 ("request_received", None),
                 ("policy_refused", None),
             ]
-        finally:
-            harness.daemon.worker.close()
-            harness.daemon.store.close()
 
     asyncio.run(scenario())
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from signerd.config import Policy
 from signerd.errors import SignerdError
 from tests.fakes import FakeSigner
-from tests.flows.test_grant_flow_in_process import make_harness
+from tests.flows.harness import Harness, running
 from tests.support import NATIVE, TARGET, USDC_BASE
 
 UINT256 = 2**256 - 1
@@ -62,22 +62,19 @@ POLICY = Policy(max_validity=30 * 86400, max_allowance={USDC_BASE: 100 * 10**6})
 )
 @given(request=requests)
 def test_a_request_shown_on_the_device_is_never_refused_after(request: dict[str, Any]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        harness = make_harness(Path(tmp), FakeSigner(answer="approve"), policy=POLICY)
-
-        async def ask() -> SignerdError | None:
-            try:
-                await harness.call("signerd_requestGrant", request)
-            except SignerdError as exc:
-                return exc
-            return None
-
+    async def ask(harness: Harness) -> SignerdError | None:
         try:
-            refusal = asyncio.run(ask())
-            events = harness.outcomes()
-        finally:
-            harness.daemon.worker.close()
-            harness.daemon.store.close()
+            await harness.call("signerd_requestGrant", request)
+        except SignerdError as exc:
+            return exc
+        return None
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running(Path(tmp), FakeSigner(answer="approve"), policy=POLICY) as harness,
+    ):
+        refusal = asyncio.run(ask(harness))
+        events = harness.outcomes()
     if "shown_on_device" in events:
         assert refusal is None, f"refused after the person saw it: {refusal!r} ({events})"
         assert events[-1] == "approved", events

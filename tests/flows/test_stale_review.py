@@ -18,7 +18,7 @@ from signerd.grants import verify_grant
 from signerd.launch import wait_until
 from signerd.store import Store
 from signerd.worker import DeviceWorker
-from tests.flows.test_grant_flow_in_process import Harness
+from tests.flows.harness import Harness
 from tests.support import grant_params, start_simulator
 
 

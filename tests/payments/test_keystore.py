@@ -29,7 +29,7 @@ from signerd.errors import (
 )
 from signerd.payments import keystore
 from tests.fakes import FakeSigner
-from tests.flows.test_grant_flow_in_process import Harness, make_harness
+from tests.flows.harness import Harness, running
 from tests.support import grant_params, slip11_reference
 
 OTHER_MNEMONIC = "all all all all all all all all all all all all"
@@ -60,11 +60,6 @@ def recovers(key: Any, address: str) -> bool:
     return bool(Account.recover_message(message, signature=signature) == address)
 
 
-def close(harness: Harness) -> None:
-    harness.daemon.worker.close()
-    harness.daemon.store.close()
-
-
 async def request_held(harness: Harness) -> str:
     reply = await harness.call("signerd_requestGrant", held_params())
     assert "sessionPrivateKey" not in reply
@@ -74,8 +69,7 @@ async def request_held(harness: Harness) -> str:
 
 def test_a_held_key_is_unlocked_once_and_signs_for_its_grant(tmp_path: Path) -> None:
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             first = await request_held(harness)
             # The person unlocked (one review), then approved the grant (another).
             assert harness.fake.prompts == 2
@@ -88,8 +82,6 @@ def test_a_held_key_is_unlocked_once_and_signs_for_its_grant(tmp_path: Path) -> 
             assert recovers(await keys.signing_key(second.lower()), second)
             with pytest.raises(HeldKeyNotFound):
                 await keys.signing_key("0x" + "22" * 20)
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
@@ -100,13 +92,9 @@ def test_an_agent_cannot_name_a_held_key_as_its_own(tmp_path: Path) -> None:
     locked or not."""
 
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             held = await request_held(harness)
-        finally:
-            close(harness)
-        harness = make_harness(tmp_path, FakeSigner())  # restarted: the keys are sealed
-        try:
+        with running(tmp_path, FakeSigner()) as harness:  # restarted: the keys are sealed
             for locked in (True, False):
                 assert harness.daemon.keys.locked is locked
                 with pytest.raises(ValidationError) as caught:
@@ -117,21 +105,15 @@ def test_an_agent_cannot_name_a_held_key_as_its_own(tmp_path: Path) -> None:
                     await harness.call("signerd_unlock", {})
             assert harness.fake.prompts == 1  # the unlock; no grant was shown
             assert not harness.daemon.store.list_grants(session_key=held)[1:]
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
 
 def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> None:
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             address = await request_held(harness)
-        finally:
-            close(harness)
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             keys = harness.daemon.keys
             assert keys.locked and keys.holds(address)
             status = await harness.call("signerd_status", {})
@@ -147,42 +129,31 @@ def test_after_a_restart_held_keys_are_locked_until_unlocked(tmp_path: Path) -> 
             assert status["heldKeys"] == {"locked": False, "held": 1}
             assert await harness.call("signerd_unlock", {}) == {"unlocked": True, "held": 1}
             assert harness.fake.prompts == 1
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
 
 def test_another_seed_cannot_unlock(tmp_path: Path) -> None:
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             address = await request_held(harness)
-        finally:
-            close(harness)
-        harness = make_harness(tmp_path, FakeSigner(mnemonic=OTHER_MNEMONIC))
-        try:
+        with running(tmp_path, FakeSigner(mnemonic=OTHER_MNEMONIC)) as harness:
             with pytest.raises(KeysWrongDevice, match="cannot open the held keys"):
                 await harness.call("signerd_unlock", {})
             with pytest.raises(KeysLocked):
                 await harness.daemon.keys.signing_key(address)
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
 
 def test_a_refused_unlock_leaves_no_grant_and_no_key(tmp_path: Path) -> None:
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner(answer="reject"))
-        try:
+        with running(tmp_path, FakeSigner(answer="reject")) as harness:
             with pytest.raises(UserRejected):
                 await harness.call("signerd_requestGrant", held_params())
             assert harness.daemon.store.list_grants(now=0.0, limit=10) == []
             assert harness.daemon.store.held_keys() == {}
             assert harness.daemon.keys.locked
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
@@ -193,14 +164,11 @@ def test_a_refused_unlock_leaves_no_grant_and_no_key(tmp_path: Path) -> None:
 )
 def test_custody_is_daemon_or_agent(tmp_path: Path, extra: dict[str, Any], field: str) -> None:
     async def scenario() -> None:
-        harness = make_harness(tmp_path, FakeSigner())
-        try:
+        with running(tmp_path, FakeSigner()) as harness:
             with pytest.raises(ValidationError) as refused:
                 await harness.call("signerd_requestGrant", {**held_params(), **extra})
             assert refused.value.data == {"field": field}
             assert harness.fake.operations == []
-        finally:
-            close(harness)
 
     asyncio.run(scenario())
 
